@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Set up everything matsuri needs on a Debian machine: system packages (CJK fonts, chromium for
+# browser tests), the Python environment with the kit installed, and configurable-http-proxy for
+# JupyterHub. Safe to run again: each step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+
+apt_packages="fonts-noto-cjk chromium"
+missing=""
+for pkg in $apt_packages; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
+done
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "Installing system packages:$missing"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+  else
+    echo "warning: missing system packages:$missing (run this script as root, or install them)" >&2
+  fi
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PYTHON" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install -q --upgrade pip
+"$VENV/bin/python" -m pip install -q -e '.[dev]'
+# rfc3987-syntax (a jsonschema format extra) adds ~2 s to every `import nbformat`, so to every
+# nbgrader, papermill and voila process; nothing the kit uses needs it.
+"$VENV/bin/python" -m pip uninstall -q -y rfc3987-syntax 2>/dev/null || true
+
+if command -v npm >/dev/null 2>&1 && [ -f infra/jupyterhub/package.json ]; then
+  (cd infra/jupyterhub && npm install --silent --no-audit --no-fund >/dev/null)
+fi
+touch "$VENV/.installed"
+echo "Environment ready: $VENV"

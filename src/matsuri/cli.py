@@ -1,0 +1,29 @@
+"""The `matsuri` command: wires sub-commands and maps errors to exit codes. No logic lives here."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from matsuri.errors import MatsuriError
+from matsuri.lab import app as lab_app
+from matsuri.warehouse.commands import app as data_app
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Run your company's own machine-learning festival.",
+)
+app.add_typer(data_app, name="data", help="Build and explore the synthetic company warehouse.")
+app.add_typer(lab_app, name="lab", help="Start JupyterLab on this machine for the festival.")
+
+
+def main() -> None:
+    """Entry point: a MatsuriError becomes its message on stderr and its exit code, never a traceback."""
+    try:
+        app()
+    except MatsuriError as error:
+        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+        sys.exit(error.exit_code)

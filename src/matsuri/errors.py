@@ -1,0 +1,49 @@
+"""One error hierarchy; every message says what was wrong, where, and what to do.
+
+The CLI maps these to exit codes in one place (`matsuri.cli`), so library callers get the same
+errors as the command line.
+"""
+
+from __future__ import annotations
+
+
+class MatsuriError(Exception):
+    """An error meant for a person: its message is shown as is, without a traceback."""
+
+    exit_code = 1
+
+
+class UsageError(MatsuriError):
+    """Bad input on the command line or in a settings file."""
+
+    exit_code = 2
+
+
+class NotFound(MatsuriError):
+    """A file, table, team or course that should exist does not."""
+
+    exit_code = 3
+
+
+class AlreadyExists(MatsuriError):
+    """Refusing to overwrite something that is there already."""
+
+    exit_code = 4
+
+
+class ReadOnlyViolation(MatsuriError):
+    """A statement tried to change a read-only warehouse."""
+
+    exit_code = 5
+
+
+class OutOfSpace(MatsuriError):
+    """The disk filled up (or a file-size limit was hit) while writing."""
+
+    exit_code = 6
+
+
+class Interrupted(MatsuriError):
+    """The user stopped a long run (Ctrl-C)."""
+
+    exit_code = 130

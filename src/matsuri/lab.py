@@ -1,0 +1,59 @@
+"""`matsuri lab`: JupyterLab on 127.0.0.1, opened at the project root (courses/, templates/)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+
+from matsuri import paths
+from matsuri.errors import NotFound
+
+app = typer.Typer(invoke_without_command=True, add_completion=False)
+
+
+def festival_env() -> dict[str, str]:
+    """The environment every Jupyter process of the festival runs with."""
+    env = dict(os.environ)
+    env.setdefault(paths.WAREHOUSE_ENV, str(paths.warehouse_path()))
+    env["PLOOMBER_STATS_ENABLED"] = "false"  # jupysql's telemetry stays off in a company kit
+    env["MATSURI_HOME"] = str(paths.project_root())
+    # nbgrader calls `alembic` by bare name: keep this environment's bin/ first on PATH.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def lab_command(root: Path, port: int, token: str) -> list[str]:
+    jupyter = shutil.which("jupyter", path=str(Path(sys.executable).parent)) or "jupyter"
+    return [
+        jupyter, "lab", "--no-browser",
+        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+        f"--ServerApp.root_dir={root}", f"--IdentityProvider.token={token}",
+    ]
+
+
+@app.callback()
+def lab(
+    port: int = typer.Option(8888, help="Port on 127.0.0.1."),
+    token: str = typer.Option("", help="Login token; a random one if empty."),
+) -> None:
+    """Start JupyterLab for the festival and print its URL with the login token."""
+    root = paths.project_root()
+    if not root.is_dir():
+        raise NotFound(f"The project folder {root} does not exist.")
+    if not paths.warehouse_path().exists():
+        typer.secho(
+            "note: no warehouse yet; build it with `matsuri data build`.", fg="yellow", err=True
+        )
+    token = token or secrets.token_hex(16)
+    typer.secho(f"JupyterLab: http://127.0.0.1:{port}/lab?token={token}", fg="green", bold=True)
+    typer.echo("Press Ctrl-C to stop.")
+    try:
+        subprocess.run(lab_command(root, port, token), env=festival_env(), check=False)
+    except KeyboardInterrupt:
+        pass

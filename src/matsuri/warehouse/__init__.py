@@ -1,0 +1,1 @@
+"""The synthetic company: generator, schema, holdout split and the read-only query layer."""
