@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -28,11 +29,21 @@ def festival_env() -> dict[str, str]:
     return env
 
 
+def first_free_port(start: int) -> int:
+    """The requested port, or the next free one: the URL we print must be the one Jupyter uses."""
+    for port in range(start, start + 50):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) != 0:
+                return port
+    raise NotFound(f"No free port between {start} and {start + 49}; pass another with --port.")
+
+
 def lab_command(root: Path, port: int, token: str) -> list[str]:
     jupyter = shutil.which("jupyter", path=str(Path(sys.executable).parent)) or "jupyter"
+    as_root = ["--allow-root"] if os.geteuid() == 0 else []  # containers and CI often run as root
     return [
-        jupyter, "lab", "--no-browser",
-        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+        jupyter, "lab", "--no-browser", *as_root,
+        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
         f"--ServerApp.root_dir={root}", f"--IdentityProvider.token={token}",
     ]
 
@@ -51,6 +62,7 @@ def lab(
             "note: no warehouse yet; build it with `matsuri data build`.", fg="yellow", err=True
         )
     token = token or secrets.token_hex(16)
+    port = first_free_port(port)
     typer.secho(f"JupyterLab: http://127.0.0.1:{port}/lab?token={token}", fg="green", bold=True)
     typer.echo("Press Ctrl-C to stop.")
     try:
