@@ -1,0 +1,167 @@
+"""`matsuri infra …`: plan, apply, status and destroy machines for every participant.
+
+Commands only parse options, call the provisioner and print; the library does the work.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from matsuri.errors import MatsuriError, UsageError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False)
+exchange_app = typer.Typer(no_args_is_help=True, add_completion=False)
+app.add_typer(exchange_app, name="exchange",
+              help="Release, fetch, submit and collect assignments through the event's S3 bucket (SageMaker).")
+
+TARGET = typer.Option(..., "--target", "-t", help="local | jupyterhub | sagemaker")
+PARTICIPANTS = typer.Option(None, "--participants", "-p",
+                            help="participants.csv (username,email,role,team).")
+SETTINGS = typer.Option(None, "--settings", help="Event settings (default: infra/settings.toml).")
+
+
+def _provisioner(target: str, participants: Path | None, settings: Path | None, required: bool = True,
+                 **options):
+    from matsuri.infra import participants as people
+    from matsuri.infra import settings as event_settings
+    from matsuri.infra.base import get_provisioner
+
+    cls = get_provisioner(target)
+    if participants is None and required:
+        raise UsageError("Pass --participants participants.csv (columns username,email,role,team).")
+    crowd = people.load(participants) if participants is not None else []
+    return cls(event_settings.load(settings), crowd, **options)
+
+
+@app.command("plan")
+def plan_command(target: str = TARGET, participants: Path = PARTICIPANTS, settings: Path = SETTINGS,
+                 offline: bool = typer.Option(False, help="Look nothing up (assume nothing exists yet)."),
+                 ) -> None:
+    """Dry run: what apply would create, every request validated offline, and the cost estimate."""
+    from matsuri.infra.report import show_plan
+
+    plan = _provisioner(target, participants, settings, offline=offline).plan()
+    show_plan(plan)
+    if plan.problems:
+        raise UsageError(f"{len(plan.problems)} request(s) would be refused (listed above); "
+                         "fix the settings or participants.csv and plan again.")
+
+
+@app.command("apply")
+def apply_command(target: str = TARGET, participants: Path = PARTICIPANTS, settings: Path = SETTINGS,
+                  progress: bool = typer.Option(True, help="Show a progress bar.")) -> None:
+    """Create what is missing (a second run creates nothing new); one failure does not stop the rest."""
+    from matsuri.infra.report import show_report
+
+    provisioner = _provisioner(target, participants, settings)
+    report = provisioner.apply(progress=progress)
+    show_report(report, getattr(provisioner, "apply_notes", []))
+    if report.failed:
+        raise MatsuriError(f"{len(report.failed)} step(s) failed (listed above). Fix the cause and run "
+                           "apply again: it creates only what is still missing.")
+
+
+@app.command("status")
+def status_command(target: str = TARGET, participants: Path = PARTICIPANTS, settings: Path = SETTINGS,
+                   presigned: bool = typer.Option(False, help="SageMaker: fresh sign-in-free URLs (valid 5 min)."),
+                   ) -> None:
+    """Who has what: one row per participant with state and URL."""
+    from matsuri.infra.report import show_status
+
+    provisioner = _provisioner(target, participants, settings)
+    rows = provisioner.status(presigned=presigned) if target == "sagemaker" else provisioner.status()
+    show_status(target, rows)
+
+
+@app.command("destroy")
+def destroy_command(target: str = TARGET, participants: Path = PARTICIPANTS, settings: Path = SETTINGS,
+                    include_data: bool = typer.Option(False, help="Also remove stored data (the S3 bucket)."),
+                    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+                    ) -> None:
+    """Remove what this event created (found by its tag or label), and report what was removed."""
+    from matsuri.infra.base import run_actions
+    from matsuri.infra.report import show_plan, show_report
+
+    provisioner = _provisioner(target, participants, settings, required=False, include_data=include_data)
+    plan = provisioner.teardown()
+    if not plan.actions:
+        typer.echo(f"Nothing of event {provisioner.settings.event.id} to remove on {target}.")
+        for note in plan.notes:
+            typer.echo(f"note: {note}")
+        return
+    show_plan(plan, verb="destroy")
+    if not yes and not typer.confirm(f"Remove these {len(plan.actions)} resources?"):
+        raise typer.Exit(1)
+    report = run_actions(plan, "destroy", provisioner.workers)
+    show_report(report, plan.notes)
+    if report.failed:
+        raise MatsuriError(f"{len(report.failed)} removal(s) failed (listed above); run destroy again.")
+
+
+@app.command("serve-hub")
+def serve_hub_command(settings: Path = SETTINGS) -> None:
+    """Start the event's JupyterHub (after `apply --target jupyterhub`), in the foreground."""
+    from matsuri.infra import settings as event_settings
+    from matsuri.infra.hub import launch
+
+    launch.serve(event_settings.load(settings))
+
+
+def _where(bucket: str | None, participant: str | None, region: str | None):
+    from matsuri.infra.aws.exchange import Where, here
+
+    if bucket and participant:
+        return Where(bucket, participant, region)
+    found = here()
+    return Where(bucket or found.bucket, participant or found.participant, region or found.region)
+
+
+@exchange_app.command("release")
+def release_command(course: str, assignment: str,
+                    folder: Path = typer.Option(..., help="nbgrader's release/<assignment> folder."),
+                    bucket: str = typer.Option(..., help="The event's bucket."),
+                    region: str = typer.Option(None)) -> None:
+    """Instructor: publish a released assignment to every participant."""
+    from matsuri.infra.aws.exchange import Where, release
+
+    count = release(Where(bucket, "instructor", region), course, assignment, folder)
+    typer.echo(f"Released {assignment} ({count} files) to s3://{bucket}/releases/{course}/{assignment}/")
+
+
+@exchange_app.command("fetch")
+def fetch_command(course: str, assignment: str, dest: Path = typer.Option(Path("."), help="Folder to fetch into."),
+                  bucket: str = typer.Option(None), participant: str = typer.Option(None),
+                  region: str = typer.Option(None)) -> None:
+    """Learner: download a released assignment (your own edits are never overwritten)."""
+    from matsuri.infra.aws.exchange import fetch
+
+    target = fetch(_where(bucket, participant, region), course, assignment, dest)
+    typer.echo(f"Fetched {assignment} into {target}")
+
+
+@exchange_app.command("submit")
+def submit_command(course: str, assignment: str, folder: Path = typer.Option(None, help="Default: ./<assignment>"),
+                   bucket: str = typer.Option(None), participant: str = typer.Option(None),
+                   region: str = typer.Option(None)) -> None:
+    """Learner: hand in your assignment folder."""
+    from matsuri.infra.aws.exchange import submit
+
+    where = _where(bucket, participant, region)
+    url = submit(where, course, assignment, folder or Path(assignment))
+    typer.echo(f"Submitted {assignment} as {where.participant} ({url})")
+
+
+@exchange_app.command("collect")
+def collect_command(course: str, assignment: str,
+                    course_dir: Path = typer.Option(..., help="The nbgrader course folder to collect into."),
+                    bucket: str = typer.Option(..., help="The event's bucket."),
+                    region: str = typer.Option(None)) -> None:
+    """Instructor: each participant's latest submission into submitted/<name>/<assignment>/."""
+    from matsuri.infra.aws.exchange import Where, collect
+
+    got = collect(Where(bucket, "instructor", region), course, assignment, course_dir)
+    for name, stamp in got.items():
+        typer.echo(f"{name}\t{stamp}")
+    typer.echo(f"Collected {len(got)} submission(s) of {assignment} into {course_dir / 'submitted'}")

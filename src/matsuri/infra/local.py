@@ -1,0 +1,105 @@
+"""`--target local`: one workspace folder per participant on this machine (a workshop of ten).
+
+Each folder carries a marker naming the event; destroy removes only marked folders, and archives
+each one first so nobody's work is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tarfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from matsuri import paths
+from matsuri.errors import AlreadyExists
+from matsuri.infra.base import (
+    CONFLICT,
+    CREATE,
+    DELETE,
+    EXISTS,
+    Action,
+    Plan,
+    Provisioner,
+    StatusRow,
+)
+
+MARKER = ".matsuri-event.json"
+
+
+class LocalProvisioner(Provisioner):
+    name = "local"
+
+    @property
+    def root(self) -> Path:
+        root = Path(self.settings.local.root)
+        return root if root.is_absolute() else paths.project_root() / root
+
+    def workspace(self, username: str) -> Path:
+        return self.root / "workspaces" / username
+
+    def _owner(self, folder: Path) -> str | None:
+        try:
+            return json.loads((folder / MARKER).read_text())["event"]
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def plan(self) -> Plan:
+        actions = []
+        for person in self.participants:
+            folder = self.workspace(person.username)
+            if not folder.exists():
+                actions.append(Action(CREATE, "workspace", person.username, person.username,
+                                      str(folder), run=lambda p=person: self._create(p)))
+            elif self._owner(folder) == self.settings.event.id:
+                actions.append(Action(EXISTS, "workspace", person.username, person.username, str(folder)))
+            else:
+                actions.append(Action(CONFLICT, "workspace", person.username, person.username,
+                                      run=lambda f=folder: self._refuse(f)))
+        return Plan(self.name, actions, notes=[f"workspaces under {self.root / 'workspaces'}"])
+
+    def _refuse(self, folder: Path) -> None:
+        raise AlreadyExists(f"{folder} exists but was not made by event {self.settings.event.id}; "
+                            "move it away or rename the participant.")
+
+    def _create(self, person) -> str:
+        folder = self.workspace(person.username)
+        staging = folder.with_name(f".{folder.name}.creating")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        release = paths.project_root() / "courses" / self.settings.event.course / "release"
+        if release.is_dir():
+            shutil.copytree(release, staging / self.settings.event.course)
+        marker = {"event": self.settings.event.id, "participant": person.username, "role": person.role,
+                  "team": person.team, "created": datetime.now(UTC).isoformat(timespec="seconds")}
+        (staging / MARKER).write_text(json.dumps(marker, ensure_ascii=False, indent=1))
+        staging.rename(folder)  # atomic: a half-made workspace never looks finished
+        return str(folder)
+
+    def status(self) -> list[StatusRow]:
+        rows = []
+        for person in self.participants:
+            folder = self.workspace(person.username)
+            ours = self._owner(folder) == self.settings.event.id
+            state = "ready" if ours else ("not ours" if folder.exists() else "missing")
+            rows.append(StatusRow(person.username, person.role, state, folder.as_uri() if ours else "",
+                                  f"cd {folder} && matsuri lab" if ours else ""))
+        return rows
+
+    def teardown(self) -> Plan:
+        actions = []
+        base = self.root / "workspaces"
+        for folder in sorted(base.iterdir()) if base.is_dir() else []:
+            if folder.is_dir() and self._owner(folder) == self.settings.event.id:
+                actions.append(Action(DELETE, "workspace", folder.name, folder.name, str(folder),
+                                      run=lambda f=folder: self._remove(f)))
+        return Plan(self.name, actions)
+
+    def _remove(self, folder: Path) -> str:
+        archive = self.root / "archive" / f"{self.settings.event.id}-{folder.name}.tar.gz"
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(archive, "w:gz") as tar:
+            tar.add(folder, arcname=folder.name)
+        shutil.rmtree(folder)
+        return f"archived to {archive}"
