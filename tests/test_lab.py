@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+
 from conftest import BIN, ROOT, free_port
 
 

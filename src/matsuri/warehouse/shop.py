@@ -15,6 +15,9 @@ from matsuri.warehouse.scales import Scale
 CATEGORY_SHARE = {"supplement": 0.3, "healthy_food": 0.3, "fitness_gear": 0.2, "wearable": 0.1,
                   "book": 0.1}
 MAX_ORDERS = 15
+# People shop in the evening and at lunch more than at night.
+SHOP_HOURS = np.array([1, 0.5, 0.3, 0.2, 0.2, 0.3, 0.6, 1, 1.2, 1.3, 1.4, 1.6,
+                       2.2, 1.8, 1.4, 1.3, 1.3, 1.5, 1.8, 2.2, 2.6, 2.6, 2.2, 1.6])
 
 
 def make_products(rng: np.random.Generator, scale: Scale) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
@@ -65,10 +68,15 @@ def make_orders(
     n_users = len(users.signup_us)
     buy_p = scale.buyer_share * np.where(users.premium, 1.6, 0.9)
     buyers = np.flatnonzero(rng.random(n_users) < buy_p)
-    n_orders = np.minimum(1 + rng.geometric(0.3, len(buyers)), MAX_ORDERS)
+    # Buyers who stay longer order more: about one order every 45 days of their life, at least one.
+    life_days = (users.end_us[buyers] - users.signup_us[buyers]) / tl.US_PER_DAY
+    n_orders = np.minimum(1 + rng.poisson(life_days / 45), MAX_ORDERS)
     owner = np.repeat(buyers, n_orders)
-    span = users.end_us[owner] - users.signup_us[owner]
-    at = users.signup_us[owner] + (rng.random(len(owner)) * span / 1e6).astype(np.int64) * 1_000_000
+    span_days = (users.end_us[owner] - users.signup_us[owner]) // tl.US_PER_DAY
+    day = users.signup_us[owner] // tl.US_PER_DAY + (rng.random(len(owner)) * (span_days + 1)).astype(np.int64)
+    at = day * tl.US_PER_DAY + (tl.draw_hours(rng, len(owner), SHOP_HOURS) * 3600
+                                + rng.integers(0, 3600, len(owner))) * 1_000_000
+    at = np.clip(at, users.signup_us[owner], users.end_us[owner] - 1_000_000)
     order = np.lexsort((at, owner))
     owner, at = owner[order], at[order]
     first = np.r_[True, owner[1:] != owner[:-1]]
@@ -85,10 +93,13 @@ def make_orders(
 
     extras = rng.choice([0, 1, 2], size=len(owner), p=[0.55, 0.3, 0.15])
     extra_order = np.repeat(np.arange(len(owner)), extras)
-    item_order = np.concatenate([np.arange(len(owner)), extra_order])
-    item_product = np.concatenate([main, rng.choice(n_products, size=len(extra_order), p=popularity)])
-    sort = np.argsort(item_order, kind="stable")
-    item_order, item_product = item_order[sort], item_product[sort]
+    lines = pd.DataFrame({
+        "order": np.concatenate([np.arange(len(owner)), extra_order]),
+        "product": np.concatenate([main, rng.choice(n_products, size=len(extra_order), p=popularity)]),
+    })
+    # One line per product in an order; the main item keeps line 1.
+    lines = lines.drop_duplicates(ignore_index=True).sort_values("order", kind="stable", ignore_index=True)
+    item_order, item_product = lines["order"].to_numpy(), lines["product"].to_numpy()
     line_first = np.r_[True, item_order[1:] != item_order[:-1]]
     line_no = np.arange(len(item_order)) - np.maximum.accumulate(
         np.where(line_first, np.arange(len(item_order)), 0)
