@@ -19,7 +19,7 @@ from matsuri.errors import Interrupted, MatsuriError, UsageError
 from matsuri.infra.participants import Participant
 from matsuri.infra.settings import Settings
 
-CREATE, EXISTS, DELETE, CONFLICT = "create", "exists", "delete", "conflict"
+CREATE, UPDATE, EXISTS, DELETE, CONFLICT = "create", "update", "exists", "delete", "conflict"
 
 
 @dataclass
@@ -78,7 +78,7 @@ class Report:
 
     @property
     def changed(self) -> list[Outcome]:
-        return [o for o in self.outcomes if o.ok and o.action.kind in (CREATE, DELETE)]
+        return [o for o in self.outcomes if o.ok and o.action.kind in (CREATE, UPDATE, DELETE)]
 
 
 @dataclass

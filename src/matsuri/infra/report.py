@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from matsuri.infra.base import CONFLICT, CREATE, DELETE, EXISTS, Plan, Report, StatusRow
+from matsuri.infra.base import CONFLICT, CREATE, DELETE, EXISTS, UPDATE, Plan, Report, StatusRow
 
-STYLE = {CREATE: "green", DELETE: "red", EXISTS: "dim", CONFLICT: "yellow"}
+STYLE = {CREATE: "green", UPDATE: "cyan", DELETE: "red", EXISTS: "dim", CONFLICT: "yellow"}
 
 
 def _console():
@@ -25,7 +25,7 @@ def show_plan(plan: Plan, verb: str = "apply", limit: int = 60) -> None:
     if len(plan.actions) > limit:
         console.print(f"… and {len(plan.actions) - limit} more steps")
     counts = ", ".join(f"{plan.count(k)} to {k}" if k != EXISTS else f"{plan.count(k)} already there"
-                       for k in (CREATE, DELETE, EXISTS, CONFLICT) if plan.count(k))
+                       for k in (CREATE, UPDATE, DELETE, EXISTS, CONFLICT) if plan.count(k))
     console.print(f"Summary: {counts or 'nothing to do'}.")
     for note in plan.notes:
         console.print(f"note: {note}")
@@ -48,7 +48,7 @@ def show_report(report: Report, notes: list[str] = ()) -> None:
     from rich.table import Table
 
     console = _console()
-    done = [o for o in report.outcomes if o.ok and o.action.kind in (CREATE, DELETE)]
+    done = report.changed
     kept = [o for o in report.outcomes if o.ok and o.action.kind == EXISTS]
     verb = {"apply": "created", "destroy": "removed"}[report.verb]
     console.print(f"{report.verb} --target {report.target}: {len(done)} {verb}, {len(kept)} already there, "

@@ -52,8 +52,16 @@ class HubSettings:
     mem_limit_gb: float = 4.0
     cpu_limit: float = 1.0
     gallery_command: list = field(
-        default_factory=lambda: ["matsuri", "gallery", "serve", "--port", "{port}", "--base-url", "{base_url}"]
+        default_factory=lambda: ["matsuri", "gallery", "serve", "--port", "{port}", "--token", "{token}",
+                           "--base-url", "{base_url}"]
     )
+    formgrader_port: int = 9010      # the course's formgrader service, on 127.0.0.1
+    gallery_port: int = 9011         # the gallery's login gate, on 127.0.0.1
+    activity_interval_seconds: int = 300   # how often servers and the proxy report activity
+    admins: list = field(default_factory=list)   # hub admins (organisers), by user name
+    warehouse: str = ""              # default: the built warehouse (read-only for everyone)
+    holdout: str = ""                # default: the organiser-only labels store (root only)
+    python_bin: str = ""             # the environment's bin/ that servers run from (default: this one)
 
 
 @dataclass(frozen=True)
@@ -162,7 +170,7 @@ def _check(s: Settings, where: str) -> None:
     if s.jupyterhub.authenticator not in ("shared-password", "oauth"):
         raise UsageError(f"[jupyterhub] authenticator = {s.jupyterhub.authenticator!r}{where}: "
                          "choose shared-password or oauth.")
-    for key in ("port", "hub_port", "proxy_api_port"):
+    for key in ("port", "hub_port", "proxy_api_port", "formgrader_port", "gallery_port"):
         if not 0 < getattr(s.jupyterhub, key) < 65536:
             raise UsageError(f"[jupyterhub] {key}{where} should be a port number (1-65535).")
     if s.sagemaker.volume_gb < 5:

@@ -1,0 +1,121 @@
+# JupyterHub for a matsuri festival on one VM, in the spirit of The Littlest JupyterHub.
+#
+# Driven by the event's hub.json, which `matsuri infra apply --target jupyterhub` writes (its path
+# comes from MATSURI_HUB_SETTINGS; `matsuri infra serve-hub` sets it). What this sets up:
+#   - one real system account per participant (LocalProcessSpawner): private homes, and nbgrader
+#     records each submission under the learner's own name;
+#   - groups learners / instructors / judges, and nbgrader's nbgrader-<course> / formgrade-<course>;
+#   - JupyterLab per user with the nbgrader extensions, a shared exchange;
+#   - services, each with only the scopes it needs: the course's formgrader, the judges' gallery
+#     (behind a login gate), the idle culler, and a read-only status service for `matsuri infra status`.
+# The same settings, for Kubernetes, are in k8s/values.yaml (a test keeps the two consistent).
+import json
+import os
+from pathlib import Path
+
+c = get_config()  # noqa: F821 (provided by JupyterHub)
+S = json.loads(Path(os.environ.get("MATSURI_HUB_SETTINGS", "/srv/matsuri-hub/hub.json")).read_text())
+state = Path(S["state_dir"])
+bin_dir = Path(S["python_bin"])
+course = S["course"]
+users = S["users"]  # {"learner": [...], "instructor": [...], "judge": [...]}
+
+
+def secret(path):
+    return Path(path).read_text().strip()
+
+
+# ---------------------------------------------------------------- network and state
+c.JupyterHub.bind_url = f"http://{S['ip']}:{S['port']}"
+c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{S['hub_port']}"
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{S['proxy_api_port']}"
+if S.get("chp"):
+    c.ConfigurableHTTPProxy.command = [S["chp"]]
+c.ConfigurableHTTPProxy.pid_file = str(state / "proxy.pid")
+c.JupyterHub.db_url = f"sqlite:///{state / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
+c.JupyterHub.last_activity_interval = S["activity_interval_seconds"]
+c.JupyterHub.cleanup_servers = True
+
+# ---------------------------------------------------------------- who may log in
+everyone = sorted({name for names in users.values() for name in names})
+c.Authenticator.allowed_users = set(everyone)
+c.Authenticator.admin_users = set(S["admins"])
+if S["authenticator"] == "shared-password":
+    # A small event: one password, handed out in the room. Accounts are still per person.
+    c.JupyterHub.authenticator_class = "shared-password"
+    c.SharedPasswordAuthenticator.user_password = secret(S["password_file"])
+else:
+    # Company SSO (OIDC): needs the `oauthenticator` package; settings from the environment
+    # (OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, OAUTH_CALLBACK_URL, OAUTH2_AUTHORIZE_URL,
+    # OAUTH2_TOKEN_URL, OAUTH2_USERDATA_URL); see infra/README.md.
+    c.JupyterHub.authenticator_class = "generic-oauth"
+    c.GenericOAuthenticator.username_claim = "preferred_username"
+    c.GenericOAuthenticator.scope = ["openid", "profile", "email"]
+
+# ---------------------------------------------------------------- groups and roles
+groups = {
+    "learners": users["learner"],
+    "instructors": users["instructor"],
+    "judges": users["judge"],
+    f"nbgrader-{course}": users["learner"] + users["instructor"],
+    f"formgrade-{course}": users["instructor"] + [S["grader"]],  # the grader runs the formgrader
+}
+groups.update({f"team-{team}": members for team, members in S["teams"].items()})
+c.JupyterHub.load_groups = {name: {"users": members} for name, members in groups.items()}
+c.JupyterHub.load_roles = [
+    {"name": "user", "scopes": ["self"]},
+    {"name": "gallery-viewer", "groups": ["judges", "instructors"],
+     "scopes": ["access:services!service=gallery"]},
+    {"name": f"formgrade-{course}", "groups": [f"formgrade-{course}"],
+     "scopes": [f"access:services!service={course}"]},
+    # Services: only what each needs. None can mint tokens (that would make it an admin).
+    {"name": "idle-culler", "services": ["idle-culler"],
+     "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]},
+    {"name": "matsuri-status", "services": ["matsuri-status"],
+     "scopes": ["list:users", "read:users:name", "read:users:activity", "read:servers"]},
+    {"name": f"grader-{course}", "services": [course],
+     "scopes": ["list:users", "read:users:name", "read:users:groups", "read:groups"]},
+]
+
+# ---------------------------------------------------------------- each person's server
+server_env = {
+    "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin",
+    "MATSURI_WAREHOUSE": S["warehouse"],
+    "PLOOMBER_STATS_ENABLED": "false",
+    "JUPYTER_CONFIG_PATH": S["jupyter_config_dir"],  # nbgrader_config.py: exchange, hub courses
+    "JUPYTERHUB_ACTIVITY_INTERVAL": str(S["activity_interval_seconds"]),
+}
+c.JupyterHub.spawner_class = "jupyterhub.spawner.LocalProcessSpawner"
+c.Spawner.cmd = [str(bin_dir / "jupyterhub-singleuser")]  # runs as the participant, never root
+c.Spawner.default_url = "/lab"
+c.Spawner.notebook_dir = "~"
+c.Spawner.environment = server_env
+c.Spawner.mem_limit = f"{S['mem_limit_gb']}G"  # advertised to the server; enforced on Kubernetes
+c.Spawner.cpu_limit = S["cpu_limit"]
+c.Spawner.start_timeout = 120
+c.Spawner.http_timeout = 90
+# nbgrader's hub plugin asks the hub which course groups the user is in.
+c.Spawner.server_token_scopes = [
+    "access:servers!server", "users:activity!user", "read:users:name!user", "read:users:groups!user",
+]
+
+# ---------------------------------------------------------------- services
+c.JupyterHub.services = [
+    {"name": "idle-culler",
+     "command": [str(bin_dir / "python"), "-m", "jupyterhub_idle_culler",
+                 f"--timeout={S['cull_idle_seconds']}", f"--cull-every={S['cull_every_seconds']}"]},
+    {"name": "matsuri-status", "api_token": secret(S["status_token_file"]), "display": False},
+    {"name": course,  # nbgrader's formgrader, run by the course's grader account
+     "url": f"http://127.0.0.1:{S['formgrader_port']}",
+     "command": [str(bin_dir / "jupyterhub-singleuser")],
+     "user": S["grader"], "cwd": S["course_dir"],
+     "environment": server_env | {"JUPYTERHUB_DEFAULT_URL": "/formgrader"},
+     "oauth_no_confirm": True},
+    {"name": "gallery",  # the judges' Voila gallery, behind the hub's login
+     "url": f"http://127.0.0.1:{S['gallery_port']}",
+     "command": [str(bin_dir / "python"), "-m", "matsuri.infra.hub.gate", "--", *S["gallery_command"]],
+     "user": S["gallery_user"], "cwd": S["gallery_home"],
+     "environment": server_env,
+     "oauth_no_confirm": True},
+]

@@ -1,0 +1,79 @@
+"""Start the event's JupyterHub with infra/jupyterhub/jupyterhub_config.py and the event's hub.json."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from matsuri import paths
+from matsuri.errors import NotFound
+from matsuri.infra.hub.layout import HubLayout
+
+
+def config_file() -> Path:
+    return paths.project_root() / "infra" / "jupyterhub" / "jupyterhub_config.py"
+
+
+def command(layout: HubLayout) -> list[str]:
+    return [str(layout.python_bin / "jupyterhub"), "-f", str(config_file())]
+
+
+def environment(layout: HubLayout) -> dict[str, str]:
+    env = dict(os.environ)
+    env["MATSURI_HUB_SETTINGS"] = str(layout.hub_json)
+    chp = layout.chp()
+    extra = [str(layout.python_bin)] + ([str(Path(chp).parent)] if chp else [])
+    env["PATH"] = os.pathsep.join([*extra, env.get("PATH", "")])
+    return env
+
+
+def _check(layout: HubLayout) -> None:
+    if not layout.hub_json.is_file():
+        raise NotFound(f"No hub settings at {layout.hub_json}: run "
+                       "`matsuri infra apply --target jupyterhub --participants …` first.")
+
+
+def serve(settings) -> None:
+    """Become the hub (in the foreground, until Ctrl-C or SIGTERM)."""
+    layout = HubLayout(settings, [])
+    _check(layout)
+    os.chdir(layout.state)
+    cmd = command(layout)
+    os.execve(cmd[0], cmd, environment(layout))  # the hub itself gets the signals (systemd, Ctrl-C)
+
+
+@contextmanager
+def running(settings, log: Path, timeout: float = 60):
+    """The hub as a child process, up when this yields, stopped (with its servers) afterwards."""
+    import requests
+
+    layout = HubLayout(settings, [])
+    _check(layout)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(command(layout), env=environment(layout), cwd=layout.state,
+                                stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{settings.jupyterhub.port}/hub/api/"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the hub exited with code {proc.returncode}; see {log}")
+            try:
+                if requests.get(url, timeout=2).ok:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the hub did not answer at {url} within {timeout:.0f} s; see {log}")
+            time.sleep(0.2)
+        yield proc
+    finally:
+        proc.terminate()  # the hub stops every server and service it started
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

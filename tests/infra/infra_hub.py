@@ -1,0 +1,58 @@
+"""Talking to a real JupyterHub as a person would: log in with the shared password, then use the
+REST API with the token the hub issues to that person."""
+
+from __future__ import annotations
+
+import time
+
+import requests
+
+
+class HubUser:
+    def __init__(self, base: str, name: str, password: str):
+        self.base, self.name = base.rstrip("/"), name
+        self.web = requests.Session()
+        login = self.web.get(f"{self.base}/hub/login", timeout=10)
+        login.raise_for_status()
+        answer = self.web.post(f"{self.base}/hub/login?next=", allow_redirects=False, timeout=30,
+                               data={"username": name, "password": password,
+                                     "_xsrf": self.web.cookies.get("_xsrf", "")})
+        assert answer.status_code == 302, f"{name} could not log in: {answer.status_code} {answer.text[:300]}"
+        xsrf = self.web.cookies.get("_xsrf", path="/hub/") or self.web.cookies.get("_xsrf")
+        made = self.web.post(f"{self.base}/hub/api/users/{name}/tokens", json={"note": "test"},
+                             headers={"X-XSRFToken": xsrf}, timeout=10)
+        assert made.status_code == 201, made.text
+        self.token = made.json()["token"]
+        self.api = requests.Session()
+        self.api.headers["Authorization"] = f"token {self.token}"
+
+    def hub(self, method: str, path: str, **kwargs) -> requests.Response:
+        return self.api.request(method, f"{self.base}/hub/api{path}", timeout=60, **kwargs)
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return self.api.get(f"{self.base}{path}", timeout=60, **kwargs)
+
+    def post(self, path: str, **kwargs) -> requests.Response:
+        return self.api.post(f"{self.base}{path}", timeout=300, **kwargs)
+
+    def start(self) -> None:
+        """Ask for the server (202 = starting, 201 = started, 400 = already running)."""
+        answer = self.hub("POST", f"/users/{self.name}/server")
+        assert answer.status_code in (201, 202, 400), answer.text
+
+    def wait_ready(self, timeout: float = 120) -> float:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            model = self.hub("GET", f"/users/{self.name}").json()
+            server = model.get("servers", {}).get("")
+            if server and server.get("ready"):
+                return time.monotonic()
+            time.sleep(0.25)
+        raise TimeoutError(f"{self.name}'s server did not become ready in {timeout:.0f} s")
+
+    def ensure_running(self) -> None:
+        self.start()
+        self.wait_ready()
+
+    def server_running(self) -> bool:
+        return bool(self.hub("GET", f"/users/{self.name}").json().get("servers", {}).get(""))
