@@ -1,0 +1,92 @@
+"""One exercise as the learner uses it: `q1.check()`, `q1.hint()`, `q1.solution()`.
+
+`verify()` is what the hidden test of each graded check cell calls: it runs the learner's own
+query again, so an answer typed in by hand (or changed after the SQL cell ran) does not pass.
+"""
+
+from __future__ import annotations
+
+import warnings
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from matsuri.checks.compare import as_table, compare
+from matsuri.checks.display import Feedback
+from matsuri.checks.key import ExerciseKey
+from matsuri.checks.messages import pick, render
+from matsuri.checks.outcomes import Incorrect
+
+if TYPE_CHECKING:
+    from matsuri.checks.session import Session
+
+
+@contextmanager
+def quiet():
+    """No warnings on stderr: nbgrader scores a test cell that writes to stderr as failed."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+class Exercise:
+    def __init__(self, key: ExerciseKey, session: Session):
+        self.key = key
+        self._session = session
+        self._hints_shown = 0
+
+    @property
+    def _lang(self) -> str:
+        return self._session.lang
+
+    def _follow(self) -> list[str]:
+        return [render("try_hint", self._lang, ex=self.key.name)] if self.key.hints else []
+
+    def check(self) -> None:
+        """Say whether the table in the answer variable is right, and if not, how it differs."""
+        with quiet():
+            value = self._session.value(self.key.answer)
+            frame = as_table(value, self.key.answer, self._lang)
+            compare(self.key, frame, self._lang, self._follow())
+        lines = [text] if (text := pick(self.key.explanation, self._lang)) else []
+        self._session.show(Feedback("correct", render("correct", self._lang), lines))
+
+    def verify(self) -> None:
+        """Hidden test: the learner's recorded query, run again, must also give the answer."""
+        var = self.key.answer
+        with quiet():
+            sql = self._session.sql_sources.get(var)
+            if not sql:
+                raise Incorrect("from_sql", self._lang, var=var)
+            try:
+                frame = self._session.rerun(sql)
+                compare(self.key, frame, self._lang)
+            except Exception:
+                raise Incorrect("rerun_differs", self._lang, var=var) from None
+
+    def hint(self) -> None:
+        """Show the next hint; each call reveals a little more."""
+        hints = pick(self.key.hints, self._lang) or []
+        if not hints:
+            self._session.show(Feedback("hint", render("no_hints", self._lang)))
+            return
+        n = min(self._hints_shown + 1, len(hints))
+        self._hints_shown = n
+        lines = [hints[n - 1]]
+        if n == len(hints):
+            lines.append(render("hint_last", self._lang))
+        title = render("hint_title", self._lang, n=n, total=len(hints))
+        self._session.show(Feedback("hint", title, lines))
+
+    def solution(self) -> None:
+        """Show the reference query, if the organiser allows it in the course settings."""
+        if not self.key.solution:
+            message = render("solution_disabled", self._lang, ex=self.key.name)
+            self._session.show(Feedback("info", render("solution_title", self._lang), [message]))
+            return
+        self._session.show(
+            Feedback("solution", render("solution_title", self._lang), code=self.key.solution)
+        )
+
+    def __repr__(self) -> str:
+        title = pick(self.key.title, self._lang) or self.key.name
+        return f"{self.key.name}: {title} — {self.key.name}.check(), {self.key.name}.hint()"

@@ -1,0 +1,194 @@
+"""Every sentence a learner reads, in English and Japanese. Outcomes carry a key; this renders it.
+
+Plain words on purpose: learners are sales, HR and PM staff, so no "DataFrame", "exception" or
+"traceback". `{name}`-style fields are filled by `render`.
+"""
+
+from __future__ import annotations
+
+import os
+
+LANGUAGES = ("en", "ja")
+LANG_ENV = "MATSURI_LANG"
+
+CATALOG: dict[str, dict[str, str]] = {
+    "correct": {
+        "en": "Correct!",
+        "ja": "正解です！",
+    },
+    "incorrect": {
+        "en": "Not yet",
+        "ja": "まだ正解ではありません",
+    },
+    "not_attempted_title": {
+        "en": "Not answered yet",
+        "ja": "まだ回答がありません",
+    },
+    "problem": {
+        "en": "Cannot check",
+        "ja": "確認できません",
+    },
+    "sql_problem": {
+        "en": "The SQL did not run",
+        "ja": "SQL を実行できませんでした",
+    },
+    "not_attempted": {
+        "en": "Write your query in the SQL cell above (it keeps the result as `{var}`), run that "
+              "cell, then run this check again.",
+        "ja": "上の SQL セルにクエリを書いて実行してから（結果は `{var}` に入ります）、"
+              "もう一度このチェックを実行してください。",
+    },
+    "not_a_table": {
+        "en": "`{var}` should hold the table your SQL cell returned, but it holds {kind}. "
+              "Run the SQL cell above again.",
+        "ja": "`{var}` には SQL セルの結果の表が入るはずですが、今は {kind} が入っています。"
+              "上の SQL セルをもう一度実行してください。",
+    },
+    "duplicate_columns": {
+        "en": "Your result has more than one column named {cols}. Give each column its own name "
+              "with AS.",
+        "ja": "結果に同じ名前の列が複数あります: {cols}。AS で列ごとに別の名前を付けてください。",
+    },
+    "missing_columns": {
+        "en": "Your result is missing the column(s) {cols}.",
+        "ja": "結果に次の列がありません: {cols}。",
+    },
+    "extra_columns": {
+        "en": "Your result has column(s) the question does not ask for: {cols}.",
+        "ja": "問題で求められていない列があります: {cols}。",
+    },
+    "columns_hint": {
+        "en": "Name the columns exactly as the question says (use AS to rename).",
+        "ja": "列名は問題文のとおりにしてください（AS で名前を変えられます）。",
+    },
+    "row_count": {
+        "en": "Your result has {got} row(s); the answer has {want}.",
+        "ja": "結果は {got} 行ですが、正解は {want} 行です。",
+    },
+    "column_values": {
+        "en": "The values in column(s) {cols} differ from the answer.",
+        "ja": "次の列の値が正解と違います: {cols}。",
+    },
+    "rows_mixed": {
+        "en": "Each column holds the right values, but they are paired up into rows differently. "
+              "Check how you group or join.",
+        "ja": "各列の値は合っていますが、行の組み合わせが違います。GROUP BY や JOIN を見直してください。",
+    },
+    "order": {
+        "en": "The rows are right but in a different order. Sort them as the question asks "
+              "(by {cols}).",
+        "ja": "行は合っていますが、並び順が違います。問題文のとおりに並べてください（{cols} で並べ替え）。",
+    },
+    "try_hint": {
+        "en": "Run `{ex}.hint()` for a hint.",
+        "ja": "ヒントは `{ex}.hint()` で表示できます。",
+    },
+    "hint_title": {
+        "en": "Hint {n} of {total}",
+        "ja": "ヒント {n} / {total}",
+    },
+    "hint_last": {
+        "en": "That was the last hint.",
+        "ja": "これが最後のヒントです。",
+    },
+    "no_hints": {
+        "en": "There are no hints for this exercise.",
+        "ja": "この問題にはヒントがありません。",
+    },
+    "solution_title": {
+        "en": "Solution",
+        "ja": "解答例",
+    },
+    "solution_disabled": {
+        "en": "Solutions are not available in this course. Try `{ex}.hint()`, or ask a mentor.",
+        "ja": "このコースでは解答例は公開されていません。`{ex}.hint()` を試すか、メンターに聞いてください。",
+    },
+    "empty_query": {
+        "en": "This SQL cell has no query yet: write your query below the comment line, then run "
+              "the cell.",
+        "ja": "この SQL セルにはまだクエリがありません。コメント行の下にクエリを書いて実行してください。",
+    },
+    "read_only": {
+        "en": "The company warehouse is read-only: statements that change it (INSERT, UPDATE, "
+              "DELETE, CREATE, DROP, ALTER, COPY, ATTACH) are refused, and the data stays as it "
+              "was. Use SELECT to read.",
+        "ja": "会社のデータベースは読み取り専用です。データを変更する文（INSERT, UPDATE, DELETE, "
+              "CREATE, DROP, ALTER, COPY, ATTACH）は実行されず、データはそのまま残ります。"
+              "読むときは SELECT を使ってください。",
+    },
+    "sql_error": {
+        "en": "The database says:\n{detail}",
+        "ja": "データベースからのメッセージ:\n{detail}",
+    },
+    "key_missing": {
+        "en": "The answer checks for this lesson ({file}) are not next to the notebook, so "
+              "answers cannot be checked. Fetch the lesson again, or ask the organiser.",
+        "ja": "このレッスンの採点用ファイル（{file}）がノートブックと同じ場所にないため、"
+              "答えを確認できません。レッスンを取得し直すか、運営に連絡してください。",
+    },
+    "key_unreadable": {
+        "en": "The answer checks for this lesson ({file}) cannot be read. Fetch the lesson again, "
+              "or ask the organiser.",
+        "ja": "このレッスンの採点用ファイル（{file}）を読み込めません。"
+              "レッスンを取得し直すか、運営に連絡してください。",
+    },
+    "warehouse_missing": {
+        "en": "The company warehouse could not be opened, so queries cannot run. Ask the "
+              "organiser. ({detail})",
+        "ja": "会社のデータベースを開けないため、クエリを実行できません。運営に連絡してください。"
+              "（{detail}）",
+    },
+    "warehouse_changed": {
+        "en": "Note: the company data changed after this lesson was released, so checks may "
+              "disagree with correct answers. Ask the organiser to release the lesson again.",
+        "ja": "注意: このレッスンの配布後に会社のデータが変わったため、正しい答えでも不正解と"
+              "表示されることがあります。運営にレッスンの再配布を依頼してください。",
+    },
+    "from_sql": {
+        "en": "The answer in `{var}` must come from a SQL cell (`%%sql {var} <<`).",
+        "ja": "`{var}` の答えは SQL セル（`%%sql {var} <<`）の結果である必要があります。",
+    },
+    "rerun_differs": {
+        "en": "Running your query again does not give the answer: was `{var}` changed after the "
+              "SQL cell ran?",
+        "ja": "クエリをもう一度実行すると正解になりません。SQL セルの実行後に `{var}` "
+              "を書き換えていませんか？",
+    },
+    "outside_notebook": {
+        "en": "start() sets up a notebook: run it inside Jupyter.",
+        "ja": "start() はノートブック用です。Jupyter の中で実行してください。",
+    },
+    "ready": {
+        "en": "Ready: connected to the company warehouse (read-only). Exercises: {names}.",
+        "ja": "準備完了: 会社のデータベースに接続しました（読み取り専用）。問題: {names}。",
+    },
+    "kind_nothing": {"en": "nothing", "ja": "何も"},
+    "kind_text": {"en": "text", "ja": "文字列"},
+    "kind_number": {"en": "a number", "ja": "数値"},
+    "kind_other": {"en": "something else ({type})", "ja": "別のもの（{type}）"},
+}
+
+
+def language(preferred: str | None = None) -> str:
+    """The learner's language: MATSURI_LANG wins, then the course setting, then English."""
+    for choice in (os.environ.get(LANG_ENV), preferred):
+        if choice and choice.strip().lower()[:2] in LANGUAGES:
+            return choice.strip().lower()[:2]
+    return "en"
+
+
+def render(key: str, lang: str, **fields: object) -> str:
+    entry = CATALOG[key]
+    text = entry.get(lang) or entry["en"]
+    return text.format(**fields) if fields else text
+
+
+def pick(texts: dict[str, object] | None, lang: str):
+    """Course content given per language ({"en": …, "ja": …}): the learner's, else English."""
+    if not texts:
+        return None
+    return texts.get(lang) or texts.get("en")
+
+
+def listing(names: list[str]) -> str:
+    return ", ".join(f"`{n}`" for n in names)

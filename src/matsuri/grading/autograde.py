@@ -1,0 +1,188 @@
+"""`matsuri course grade`: screen submissions, autograde them in parallel, report every learner.
+
+nbgrader grades one submission at a time. Here N worker processes (`--workers`) each grade their
+share with nbgrader's own engine, against one gradebook in WAL mode (writers take turns, readers
+never block). Grading keys are computed first from the reference queries on this warehouse.
+Nothing a learner sends stops the batch: unreadable notebooks are skipped and reported, endless
+cells are interrupted by the per-cell timeout, and a failing submission is reported as failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+
+import nbformat
+from tqdm.auto import tqdm
+
+from matsuri.errors import NotFound
+from matsuri.grading import keys
+from matsuri.grading.screen import Screened, locked_cells, screen
+from matsuri.grading.workspace import GradingError, Workspace
+
+TIMEOUT_ERRORS = {"CellTimeoutError"}
+
+
+@dataclass
+class Row:
+    student: str
+    lesson: str
+    status: str                  # graded | skipped | failed | unchanged
+    score: float | None = None
+    max_score: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class GradeResult:
+    rows: list[Row]
+    exports: dict[str, str] = field(default_factory=dict)
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.rows if r.status == status)
+
+
+def submitted_students(ws: Workspace, lesson: str) -> list[str]:
+    folder = ws.step("submitted")
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if (p / lesson).is_dir())
+
+
+def _unchanged(ws: Workspace, student: str, lesson: str) -> bool:
+    """Already graded from this very submission (same timestamp.txt, autograded notebook there)."""
+    graded = ws.step("autograded", student, lesson)
+    sent = ws.step("submitted", student, lesson, "timestamp.txt")
+    stamp = graded / "timestamp.txt"
+    return ((graded / f"{lesson}.ipynb").is_file() and sent.is_file() and stamp.is_file()
+            and sent.read_text().strip() == stamp.read_text().strip())
+
+
+def grade(ws: Workspace, lesson: str | None = None, workers: int = 1, force: bool = False,
+          feedback: bool = True, progress: bool = True) -> GradeResult:
+    from matsuri.grading import export
+
+    if workers < 1:
+        raise GradingError(f"--workers must be 1 or more, not {workers}.")
+    lessons = ws.course.select(lesson)
+    if not ws.gradebook.exists():
+        raise NotFound(f"No gradebook in {ws.root}: release the course first "
+                       f"(`matsuri course release {ws.course.name}`).")
+    ws.prepare()
+    ws.use_wal()
+    keys.write_all(ws.course, lessons, ws.warehouse, lambda x: ws.keys_dir, for_learners=False)
+    rows: list[Row] = []
+    for item in lessons:
+        released = ws.released_notebook(item.id)
+        if not released.is_file():
+            raise NotFound(f"Lesson {item.id} was never released: run `matsuri course release "
+                           f"{ws.course.name} --lesson {item.id}` first.")
+        locked = locked_cells(released)
+        screened = [screen(s, ws.submitted_notebook(s, item.id), locked)
+                    for s in submitted_students(ws, item.id)]
+        todo = [s for s in screened if not s.problem
+                and (force or not _unchanged(ws, s.student, item.id))]
+        outcomes = run_workers(ws, item.id, [s.student for s in todo], workers, feedback, progress)
+        rows += lesson_rows(ws, item.id, screened, {s.student for s in todo}, outcomes)
+    result = GradeResult(rows)
+    result.exports = export.write_all(ws, rows)
+    return result
+
+
+def run_workers(ws: Workspace, lesson: str, students: list[str], workers: int, feedback: bool,
+                progress: bool) -> dict[str, dict]:
+    """Grade `students` with up to `workers` processes; returns each student's outcome."""
+    if not students:
+        return {}
+    shares = [students[i::workers] for i in range(min(workers, len(students)))]
+    env = dict(os.environ) | ws.kernel_env()
+    lines: queue.Queue = queue.Queue()
+    procs = []
+    for share in shares:
+        cmd = [sys.executable, "-m", "matsuri.grading.worker", "--root", str(ws.root),
+               "--lesson", lesson, *(["--no-feedback"] if not feedback else []), *share]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                env=env, cwd=ws.root)
+        threading.Thread(target=_pump, args=(proc, lines), daemon=True).start()
+        procs.append(proc)
+    outcomes: dict[str, dict] = {}
+    bar = tqdm(total=len(students), desc=f"grade {lesson}", unit="notebook", disable=not progress)
+    finished = 0
+    try:
+        while finished < len(procs):
+            line = lines.get()
+            if line is None:
+                finished += 1
+                continue
+            try:
+                outcome = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            outcomes[outcome["student"]] = outcome
+            bar.update(1)
+    except KeyboardInterrupt:
+        for proc in procs:
+            proc.terminate()
+        raise
+    finally:
+        bar.close()
+        for proc in procs:
+            proc.wait()
+    return outcomes
+
+
+def _pump(proc: subprocess.Popen, lines: queue.Queue) -> None:
+    for line in proc.stdout:
+        lines.put(line)
+    lines.put(None)
+
+
+def lesson_rows(ws: Workspace, lesson: str, screened: list[Screened], graded: set[str],
+                outcomes: dict[str, dict]) -> list[Row]:
+    from matsuri.grading.export import scores
+
+    marks = scores(ws, lesson)
+    rows = []
+    for item in screened:
+        row = Row(item.student, lesson, "skipped", notes=list(item.notes))
+        if item.problem:
+            row.notes.insert(0, item.problem)
+            rows.append(row)
+            continue
+        if item.student not in graded:
+            row.status = "unchanged"
+        else:
+            outcome = outcomes.get(item.student, {"ok": False, "error": "the grader stopped early"})
+            if not outcome["ok"]:
+                row.status = "failed"
+                row.notes.insert(0, outcome["error"])
+                rows.append(row)
+                continue
+            row.status = "graded"
+            row.notes += autograded_notes(ws, item.student, lesson)
+        row.score, row.max_score = marks.get(item.student, (None, None))
+        rows.append(row)
+    return rows
+
+
+def autograded_notes(ws: Workspace, student: str, lesson: str) -> list[str]:
+    """What grading itself noticed: cells stopped by the timeout."""
+    path = ws.step("autograded", student, lesson, f"{lesson}.ipynb")
+    if not path.is_file():
+        return []
+    nb = nbformat.read(path, as_version=4)
+    notes = []
+    number = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        number += 1
+        if any(o.get("output_type") == "error" and o.get("ename") in TIMEOUT_ERRORS
+               for o in cell.get("outputs", [])):
+            notes.append(f"code cell {number} ran longer than {ws.cell_timeout} s and was stopped")
+    return notes

@@ -1,0 +1,73 @@
+"""Check keys computed from the reference queries on the real warehouse (any scale, any seed).
+
+Learners get theirs beside the released notebook; grading uses a fresh private copy, so a learner
+who edits their key file changes only their own instant feedback, never their grade.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from matsuri.checks.fingerprint import column_names, fingerprint
+from matsuri.checks.key import ExerciseKey, LessonKey, warehouse_signature
+from matsuri.errors import UsageError
+from matsuri.grading.course import Course, Lesson
+from matsuri.grading.reference import reference_queries
+
+
+@dataclass
+class KeyBuild:
+    key: LessonKey
+    seconds: dict[str, float]   # reference query time per exercise
+
+
+def build(course: Course, lesson: Lesson, con, *, for_learners: bool) -> KeyBuild:
+    queries = reference_queries(lesson)
+    signature = warehouse_signature(con)
+    exercises, seconds = [], {}
+    for spec in lesson.exercises:
+        sql = queries.get(spec.answer)
+        if sql is None:
+            raise UsageError(f"{lesson.notebook}: no reference query for {spec.name} "
+                             f"(a `%%sql {spec.answer} <<` cell with a solution region).")
+        started = time.perf_counter()
+        try:
+            frame = con.sql(sql).df()
+        except Exception as error:
+            raise UsageError(f"{lesson.id}/{spec.name}: the reference query failed on this "
+                             f"warehouse: {str(error).splitlines()[0]}") from None
+        seconds[spec.name] = time.perf_counter() - started
+        columns = column_names(frame)
+        unknown = [c for c in spec.order_by if c not in columns]
+        if unknown:
+            raise UsageError(f"exercises/{lesson.id}.toml: {spec.name}.order_by names "
+                             f"{', '.join(unknown)}, which the reference result does not have.")
+        fp = fingerprint(frame, columns, spec.order_by, spec.places, spec.name)
+        exercises.append(ExerciseKey(
+            name=spec.name, answer=spec.answer, title=spec.title, columns=columns, rows=fp.rows,
+            places=spec.places, order_by=spec.order_by, column_hashes=fp.column_hashes,
+            row_hash=fp.row_hash, order_hash=fp.order_hash, hints=spec.hints,
+            explanation=spec.explanation,
+            solution=sql if (for_learners and course.solutions) else None,
+        ))
+    key = LessonKey(course.name, lesson.id, course.language, course.solutions and for_learners,
+                    signature, exercises)
+    return KeyBuild(key, seconds)
+
+
+def write_all(course: Course, lessons: list[Lesson], warehouse: Path | None, folder_of,
+              *, for_learners: bool) -> dict[str, KeyBuild]:
+    """Build and write one key per lesson; `folder_of(lesson)` says where its file goes."""
+    from matsuri.checks.key import KEY_FILE
+    from matsuri.warehouse.query import connect
+
+    builds = {}
+    with connect(warehouse) as con:
+        for lesson in lessons:
+            built = build(course, lesson, con, for_learners=for_learners)
+            name = KEY_FILE if for_learners else f"{lesson.id}.json"
+            built.key.write(Path(folder_of(lesson)) / name)
+            builds[lesson.id] = built
+    return builds

@@ -1,0 +1,87 @@
+"""`matsuri course release`: source notebooks → learner notebooks + check keys → the exchange.
+
+For each lesson: nbgrader's generate_assignment (solutions cleared, hidden tests removed, cells
+locked, checksums in the gradebook), then a check key computed on the real warehouse beside the
+released notebook, then nbgrader's release_assignment to the exchange. Before anything leaves,
+the released files are searched for the reference SQL: finding it stops the release.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from matsuri.checks.key import KEY_FILE
+from matsuri.grading import keys
+from matsuri.grading.reference import reference_queries, require_consistent
+from matsuri.grading.workspace import GradingError, Workspace, check
+
+
+@dataclass
+class ReleaseResult:
+    lessons: list[str]
+    release_dir: Path
+    exchange: Path
+    query_seconds: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def release(ws: Workspace, lesson: str | None = None, progress: bool = True) -> ReleaseResult:
+    lessons = ws.course.select(lesson)
+    require_consistent(lessons)
+    ws.prepare()
+    for item in lessons:  # a snapshot: grading later uses exactly what was released
+        target = ws.step("source", item.id)
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(item.notebook.parent, target, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    api = ws.api()
+    bar = tqdm(total=len(lessons) * 2, desc="release", unit="step", disable=not progress)
+    for item in lessons:
+        check(api.generate_assignment(item.id, force=True, create=True), f"Generating {item.id}")
+        bar.update(1)
+    built = keys.write_all(ws.course, lessons, ws.warehouse, lambda x: ws.step("release", x.id),
+                           for_learners=True)
+    for item in lessons:
+        refuse_leaks(ws, item)
+    for item in lessons:
+        publish(api, item.id)
+        bar.update(1)
+    bar.close()
+    ws.use_wal()
+    return ReleaseResult([x.id for x in lessons], ws.step("release"), ws.exchange,
+                         {k: b.seconds for k, b in built.items()})
+
+
+def _normal(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def refuse_leaks(ws: Workspace, lesson) -> None:
+    """Stop if a reference query (or a solution, when not allowed) reached the released files."""
+    released = [ws.released_notebook(lesson.id), ws.step("release", lesson.id, KEY_FILE)]
+    texts = {path: path.read_text(encoding="utf-8") for path in released}
+    for var, sql in reference_queries(lesson).items():
+        needle = _normal(sql)
+        for path, text in texts.items():
+            if path.name == KEY_FILE and ws.course.solutions:
+                continue  # the course allows solution(): the key carries the SQL on purpose
+            if needle in _normal(text.replace("\\n", " ").replace('\\"', '"')):
+                raise GradingError(
+                    f"The reference query of `{var}` is in the released {path}. Put it inside a "
+                    f"-- BEGIN SOLUTION / -- END SOLUTION region of a solution cell, then release again."
+                )
+
+
+def publish(api, lesson_id: str) -> None:
+    """Copy the released lesson to the exchange (replacing an earlier release of it)."""
+    from nbgrader.utils import capture_log, temp_attrs
+
+    with temp_attrs(api.coursedir, assignment_id=lesson_id):
+        app = api.exchange.ReleaseAssignment(coursedir=api.coursedir,
+                                             authenticator=api.authenticator, parent=api)
+        app.force = True
+        check(capture_log(app), f"Releasing {lesson_id} to the exchange")

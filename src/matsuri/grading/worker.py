@@ -1,0 +1,68 @@
+"""One grading worker: autograde (and write feedback for) a share of one lesson's submissions.
+
+Run by `matsuri course grade --workers N` as N processes, each with its own students, so N
+notebooks execute at once. Prints one JSON line per student, which the parent turns into
+progress and the grading report. Every student is graded on its own: one failure never stops
+the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def grade_one(api, lesson: str, student: str, feedback: bool) -> dict:
+    started = time.perf_counter()
+    outcome = {"student": student, "ok": True, "error": ""}
+    steps = [("autograde", lambda: api.autograde(lesson, student, force=True, create=True))]
+    if feedback:
+        steps.append(("feedback", lambda: api.generate_feedback(lesson, student, force=True)))
+    for name, run in steps:
+        try:
+            result = run()
+        except Exception as error:  # nbgrader raised instead of returning a result
+            result = {"success": False, "log": "", "error": f"{type(error).__name__}: {error}"}
+        if not result.get("success"):
+            text = "\n".join(filter(None, [result.get("log"), result.get("error")]))
+            outcome.update(ok=False, error=explain(name, text))
+            break
+    outcome["seconds"] = round(time.perf_counter() - started, 3)
+    return outcome
+
+
+def explain(step: str, log: str) -> str:
+    """One sentence for the grading report instead of nbgrader's log."""
+    if "CellTimeoutError" in log or "timed out" in log:
+        return ("a cell kept running after the time limit and could not be stopped, so this "
+                "notebook was not graded (look for an endless query or loop)")
+    if "DeadKernelError" in log or "Kernel died" in log:
+        return "the notebook's kernel crashed (out of memory?), so this notebook was not graded"
+    lines = [line.strip() for line in log.splitlines() if "Error" in line or "ERROR" in line]
+    return f"{step} failed: " + " | ".join(lines[-2:] or ["see the nbgrader log"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--root", required=True, type=Path)
+    parser.add_argument("--lesson", required=True)
+    parser.add_argument("--no-feedback", action="store_true")
+    parser.add_argument("students", nargs="+")
+    args = parser.parse_args(argv)
+
+    from nbgrader.apps.api import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(args.root)).load_config()
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    for student in args.students:
+        print(json.dumps(grade_one(api, args.lesson, student, not args.no_feedback)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
