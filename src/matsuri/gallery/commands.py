@@ -1,0 +1,42 @@
+"""`matsuri gallery serve`: the judges' gallery on 127.0.0.1 until Ctrl-C."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, add_completion=False)
+
+
+@app.callback()
+def main() -> None:
+    """Serve the teams' demos, the leaderboard and the rubric app to judges with Voila."""
+
+
+@app.command("serve")
+def serve_command(
+    event: Path = typer.Option(None, help="Folder holding event.toml (default: $MATSURI_EVENT or hackathon/)."),
+    port: int = typer.Option(8866, help="Port on 127.0.0.1."),
+    token: str = typer.Option("", help="Access token for the pages; a random one if empty."),
+    preheat: bool = typer.Option(None, "--preheat/--no-preheat", help="Warm kernels (default: settings)."),
+    final: bool = typer.Option(False, help="Show the final (private) ranking instead of the public one."),
+) -> None:
+    """Start Voila with the index, every team's demo and the rubric app; stop with Ctrl-C."""
+    import time
+
+    from matsuri.gallery.server import demo_urls, serve
+    from matsuri.hackathon.event import open_event
+
+    opened = open_event(event)
+    with serve(opened, port, token, preheat, final, log=None) as running:
+        typer.secho(f"Gallery: {running.url}", fg="green", bold=True)
+        typer.echo(f"Rubric for judges: {running.page('rubric.ipynb')}")
+        for team, url in demo_urls(running).items():
+            typer.echo(f"  demo of {team}: {url}")
+        typer.echo("Press Ctrl-C to stop.")
+        try:
+            while running.process.poll() is None:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            typer.echo("Stopping the gallery…")

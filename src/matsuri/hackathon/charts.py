@@ -1,0 +1,95 @@
+"""Charts for the gallery and the awards report: PNG bytes, Japanese text drawn with a CJK font.
+
+Figures are built with `matplotlib.figure.Figure` (no pyplot state), so a Voila kernel or the
+report can draw them without a display and without touching global figure managers.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+COLOURS = ["#d1495b", "#edae49", "#00798c", "#30638e", "#003d5b", "#66a182", "#8d96a3"]
+
+
+def _figure(width: float, height: float):
+    from matplotlib.figure import Figure
+
+    from matsuri.plotting import use_japanese_font
+
+    use_japanese_font()
+    return Figure(figsize=(width, height), dpi=110, layout="constrained")
+
+
+def _png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def leaderboard_chart(boards: dict[str, list], metrics: dict[str, str], title: str = "") -> bytes:
+    """One panel per theme: teams' scores as horizontal bars, best at the top."""
+    themes = [t for t in boards]
+    rows = max([len(boards[t]) for t in themes] + [1])
+    fig = _figure(7.5, 1.2 + 0.42 * rows * max(len(themes), 1))
+    axes = fig.subplots(max(len(themes), 1), 1, squeeze=False)[:, 0]
+    for ax, theme, colour in zip(axes, themes, COLOURS, strict=False):
+        entries = boards[theme]
+        names = [e.display_name for e in entries][::-1]
+        scores = [e.score for e in entries][::-1]
+        ax.barh(names, scores, color=colour)
+        for y, value in enumerate(scores):
+            ax.text(value, y, f" {value:.4f}", va="center", fontsize=9)
+        ax.set_title(f"{theme} ({metrics[theme]})", loc="left", fontsize=11)
+        if not entries:
+            ax.text(0.5, 0.5, "まだ提出がありません (no scored submission yet)", ha="center",
+                    va="center", transform=ax.transAxes)
+            ax.set_yticks([])
+        ax.margins(x=0.18)
+        ax.spines[["top", "right"]].set_visible(False)
+    if title:
+        fig.suptitle(title, fontsize=13)
+    return _png(fig)
+
+
+def judges_chart(standings: list, criteria: list) -> bytes:
+    """Average judges' mark per criterion for every team, grouped bars."""
+    import numpy as np
+
+    teams = [s for s in standings if s.marks.by_criterion]
+    fig = _figure(7.5, 1.5 + 0.5 * max(len(teams), 1))
+    ax = fig.subplots()
+    if not teams:
+        ax.text(0.5, 0.5, "審査の採点はまだありません (no judges' marks yet)", ha="center", va="center")
+        ax.set_axis_off()
+        return _png(fig)
+    height = 0.8 / len(criteria)
+    y = np.arange(len(teams))[::-1]
+    for i, (criterion, colour) in enumerate(zip(criteria, COLOURS, strict=False)):
+        values = [s.marks.by_criterion.get(criterion.id, 0.0) for s in teams]
+        ax.barh(y + (i - (len(criteria) - 1) / 2) * height, values, height, label=criterion.name, color=colour)
+    ax.set_yticks(y, [s.display_name for s in teams])
+    ax.set_xlabel("平均点 (average mark)")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.spines[["top", "right"]].set_visible(False)
+    return _png(fig)
+
+
+def final_chart(standings: list, metric_weight: float, rubric_weight: float) -> bytes:
+    """The final ranking as stacked bars: the metric share and the judges' share of each total."""
+    fig = _figure(7.5, 1.5 + 0.45 * max(len(standings), 1))
+    ax = fig.subplots()
+    names = [f"{s.place}. {s.display_name}" for s in standings][::-1]
+    metric = [metric_weight * s.metric_part for s in standings][::-1]
+    marks = [rubric_weight * s.rubric_part for s in standings][::-1]
+    ax.barh(names, metric, color=COLOURS[2], label="リーダーボード (leaderboard)")
+    ax.barh(names, marks, left=metric, color=COLOURS[1], label="審査員 (judges)")
+    ax.set_xlim(0, 1.05)
+    ax.set_xlabel("総合点 (total, 0–1)")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.spines[["top", "right"]].set_visible(False)
+    return _png(fig)

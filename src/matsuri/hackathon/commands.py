@@ -1,0 +1,244 @@
+"""`matsuri hackathon …`: each command parses its options, calls one library function, prints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, add_completion=False)
+team_app = typer.Typer(no_args_is_help=True, add_completion=False)
+app.add_typer(team_app, name="team", help="Add and list teams.")
+
+EVENT_HELP = "Folder holding event.toml (default: $MATSURI_EVENT, else hackathon/ in the project)."
+
+
+def _event(ctx: typer.Context, must_exist: bool = True):
+    from matsuri.hackathon.event import open_event
+
+    return open_event(ctx.obj, must_exist=must_exist)
+
+
+def _console():
+    from rich.console import Console
+
+    return Console()
+
+
+@app.callback()
+def main(ctx: typer.Context, event: Path = typer.Option(None, "--event", help=EVENT_HELP)) -> None:
+    """Run the hackathon: teams, submissions, leaderboard, judging and the awards report."""
+    ctx.obj = event
+
+
+@app.command("init")
+def init_command(ctx: typer.Context) -> None:
+    """Check event.toml and create the event's state store (safe to run again)."""
+    from matsuri.hackathon.event import init_event
+
+    event, notes = init_event(ctx.obj)
+    typer.secho(f"Event '{event.settings.name}' is ready in {event.root}", fg="green")
+    typer.echo(f"Themes: {', '.join(event.settings.themes)}; state store: {event.db}")
+    for note in notes:
+        typer.secho(note, fg="yellow" if note.startswith("WARNING") else None)
+
+
+@team_app.command("add")
+def team_add(
+    ctx: typer.Context,
+    team: str = typer.Argument(..., help="Team id: lower-case letters, digits, - or _."),
+    member: list[str] = typer.Option(..., "--member", "-m", help="A member's name (repeat for each)."),
+    display_name: str = typer.Option("", help="The team's name as shown in the gallery (any language)."),
+) -> None:
+    """Register a team and its members."""
+    from matsuri.hackathon.teams import add_team
+
+    added = add_team(_event(ctx), team, member, display_name)
+    typer.secho(f"Added team '{added.team}' ({added.display_name}): {', '.join(added.members)}", fg="green")
+    typer.echo(f"Next: matsuri hackathon new {added.team} --theme THEME")
+
+
+@team_app.command("list")
+def team_list(ctx: typer.Context) -> None:
+    """List teams, their themes, members and workspaces."""
+    from rich.table import Table
+
+    from matsuri.hackathon.teams import list_teams
+
+    table = Table("team", "name", "theme", "members", "workspace")
+    for t in list_teams(_event(ctx)):
+        table.add_row(t.team, t.display_name, t.theme or "-", ", ".join(t.members),
+                      str(t.workspace) if t.workspace.exists() else "-")
+    _console().print(table)
+
+
+@app.command("new")
+def new_command(
+    ctx: typer.Context,
+    team: str = typer.Argument(..., help="The team id."),
+    theme: str = typer.Option(..., help="push-open-rate | call-keywords | product-ordering."),
+    templates: Path = typer.Option(None, help="Folder with one template per theme (default: templates/)."),
+) -> None:
+    """Choose the team's theme and copy that theme's template into the team's workspace."""
+    from matsuri.hackathon.teams import new_workspace
+
+    made = new_workspace(_event(ctx), team, theme, templates)
+    typer.secho(f"Team '{team}' works on {theme}; workspace: {made.workspace}", fg="green")
+
+
+@app.command("submit")
+def submit_command(
+    ctx: typer.Context,
+    team: str = typer.Argument(..., help="The team id."),
+    path: Path = typer.Argument(..., help="A notebook (.ipynb), a predictions CSV, or a folder."),
+    warehouse: Path = typer.Option(None, help="The learners' warehouse (default: the built one)."),
+    labels: Path = typer.Option(None, help="The organiser labels store (default: the built one)."),
+) -> None:
+    """Run (if a notebook), check and score a submission; show its public score."""
+    from matsuri.hackathon.leaderboard import primary_metric
+    from matsuri.hackathon.submissions import remaining, submit
+
+    event = _event(ctx)
+    with _console().status(f"Checking and scoring {path.name} for team '{team}'…"):
+        result = submit(event, team, path, warehouse, labels)
+    metric, _ = primary_metric(event, result.theme)
+    today, total = remaining(event, team)
+    typer.secho(f"Submission {result.id} scored: public {metric} = {result.public[metric]:.4f}", fg="green")
+    others = ", ".join(f"{k} {v:.4f}" for k, v in sorted(result.public.items()) if k != metric)
+    if others:
+        typer.echo(f"Also on the public part: {others}")
+    typer.echo(f"Submissions left: {today} today, {total} in the event.")
+
+
+@app.command("submissions")
+def submissions_command(
+    ctx: typer.Context,
+    team: str = typer.Argument(..., help="The team id."),
+    submission: int = typer.Option(None, "--id", help="Show one submission in full (message, files)."),
+    private: bool = typer.Option(False, help="Also show private scores (organisers, after the event)."),
+) -> None:
+    """List a team's submissions: time, kind, status and public score (and why one was rejected)."""
+    from rich.table import Table
+
+    from matsuri.hackathon.submissions import get_submission, list_submissions
+
+    event = _event(ctx)
+    if submission is not None:
+        s = get_submission(event, submission)
+        typer.echo(f"Submission {s.id} by {s.team} ({s.theme}, {s.kind}) at {s.submitted_at}: {s.status}")
+        if s.message:
+            typer.echo(s.message)
+        for part in ("public", "private") if private else ("public",):
+            scores = getattr(s, part)
+            if scores:
+                typer.echo(f"{part}: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(scores.items())))
+        typer.echo(f"Files and run log: {s.folder}")
+        return
+    table = Table("id", "submitted (UTC)", "kind", "status", "public", *(["private"] if private else []), "message")
+    for s in list_submissions(event, team):
+        public = ", ".join(f"{k} {v:.4f}" for k, v in sorted(s.public.items()))
+        extra = [", ".join(f"{k} {v:.4f}" for k, v in sorted(s.private.items()))] if private else []
+        table.add_row(str(s.id), s.submitted_at[:19], s.kind, s.status, public, *extra, s.message or "")
+    _console().print(table)
+
+
+@app.command("leaderboard")
+def leaderboard_command(
+    ctx: typer.Context,
+    theme: str = typer.Option(None, help="One theme (default: every enabled theme)."),
+    private: bool = typer.Option(False, help="The final ranking on the private part (organisers)."),
+) -> None:
+    """Show the public leaderboard (or, with --private, the final private one)."""
+    from rich.table import Table
+
+    from matsuri.hackathon import leaderboard
+
+    event = _event(ctx)
+    themes = [theme] if theme else list(event.settings.themes)
+    for theme_id in themes:
+        metric, higher = leaderboard.primary_metric(event, theme_id)
+        board = (leaderboard.final_board if private else leaderboard.public_board)(event, theme_id)
+        part = "private (final)" if private else "public"
+        table = Table("rank", "team", f"{metric} ({'higher' if higher else 'lower'} is better)",
+                      "submission", "entries", *(["chosen"] if private else []),
+                      title=f"{theme_id}: {part} leaderboard")
+        for e in board:
+            table.add_row(str(e.rank), e.display_name, f"{e.score:.4f}", str(e.submission_id),
+                          str(e.entries), *([e.chosen] if private else []))
+        _console().print(table)
+
+
+@app.command("select")
+def select_command(
+    ctx: typer.Context,
+    team: str = typer.Argument(..., help="The team id."),
+    submission: int = typer.Argument(..., help="The id of a scored submission of this team."),
+) -> None:
+    """Pick the team's final submission (otherwise its best public one counts)."""
+    from matsuri.hackathon.leaderboard import select
+
+    select(_event(ctx), team, submission)
+    typer.secho(f"Submission {submission} is now team '{team}''s final submission.", fg="green")
+
+
+@app.command("judge")
+def judge_command(
+    ctx: typer.Context,
+    judge: str = typer.Option(..., help="The judge's name."),
+    team: str = typer.Option(..., help="The team id to mark."),
+    mark: list[str] = typer.Option(None, help="criterion=value (repeat); asked for if not given."),
+    note: str = typer.Option(None, help="A short comment for the team (asked for if not given)."),
+) -> None:
+    """Enter one judge's rubric marks for one team from the terminal."""
+    from matsuri.errors import UsageError
+    from matsuri.hackathon.rubric import marks_of, save_marks
+
+    event = _event(ctx)
+    low, high = event.settings.scale
+    marks: dict[str, float] = {}
+    if mark:
+        for item in mark:
+            key, sep, value = item.partition("=")
+            try:
+                marks[key.strip()] = float(value)
+            except ValueError:
+                raise UsageError(f"--mark takes criterion=number (e.g. impact=4), not '{item}'.") from None
+            if not sep:
+                raise UsageError(f"--mark takes criterion=number (e.g. impact=4), not '{item}'.")
+    else:
+        before, old_note = marks_of(event, judge, team)
+        for c in event.settings.criteria:
+            typer.echo(f"{c.name}: {c.description}" if c.description else c.name)
+            marks[c.id] = typer.prompt(f"  mark {low}-{high}", type=typer.IntRange(low, high),
+                                       default=before.get(c.id))
+        if note is None:
+            note = typer.prompt("Comment (optional)", default=old_note, show_default=False)
+    save_marks(event, judge, team, marks, note or "")
+    typer.secho(f"Saved {judge}'s marks for '{team}'.", fg="green")
+
+
+@app.command("report")
+def report_command(
+    ctx: typer.Context,
+    out: Path = typer.Option(None, help="Where to write the page (default: state/awards.html)."),
+) -> None:
+    """Write the awards report: one self-contained HTML page for the company meeting."""
+    from matsuri.hackathon.report import write
+
+    path = write(_event(ctx), out)
+    typer.secho(f"Awards report: {path}", fg="green")
+
+
+@app.command("rescore")
+def rescore_command(
+    ctx: typer.Context,
+    submission: list[int] = typer.Option(None, "--id", help="Only these submissions (repeat)."),
+    workers: int = typer.Option(2, help="Parallel scoring processes."),
+    warehouse: Path = typer.Option(None, help="The learners' warehouse (default: the built one)."),
+    labels: Path = typer.Option(None, help="The organiser labels store (default: the built one)."),
+) -> None:
+    """Score accepted submissions again from their kept files (gives the same numbers)."""
+    from matsuri.hackathon.submissions import rescore
+
+    count = rescore(_event(ctx), submission or None, warehouse, labels, workers)
+    typer.secho(f"Scored {count} submission(s) again.", fg="green")

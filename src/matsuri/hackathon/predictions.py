@@ -1,0 +1,303 @@
+"""Reading and checking prediction files, with messages a non-engineer can act on.
+
+Every problem raises `InvalidSubmission` with one paragraph: what is wrong, where (file, line,
+column, example values) and what to do. The fast path reads with pyarrow; only when something is
+wrong do we re-read line by line to point at the first bad line.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from matsuri.errors import MatsuriError
+
+KINDS = {"id": "a whole number", "float": "a number", "text": "text"}
+EXAMPLES = 3
+
+
+class InvalidSubmission(MatsuriError):
+    """The submission cannot be scored; the message says why and how to fix it."""
+
+    exit_code = 7
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB"
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def _examples(values) -> str:
+    shown = ", ".join(str(v) for v in list(values)[:EXAMPLES])
+    return f"for example {shown}"
+
+
+def _read_header(path: Path, name: str, expected: list[str]) -> list[str]:
+    with open(path, "rb") as f:
+        first = f.readline(64_000)
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidSubmission(
+            f"{name} is not a text CSV file: it could not be read as UTF-8 text (it may be a "
+            f"spreadsheet, an image or a file saved in another encoding). Save it as a UTF-8 CSV "
+            f"whose first line is `{','.join(expected)}` and submit again."
+        ) from None
+    header = next(csv.reader(io.StringIO(text)), [])
+    return [h.strip().lower() for h in header]
+
+
+def _check_columns(header: list[str], expected: list[str], name: str) -> None:
+    if header == expected:
+        return
+    want = ", ".join(expected)
+    if len(header) == 1 and any(sep in header[0] for sep in ";\t|"):
+        raise InvalidSubmission(
+            f"{name} does not separate its columns with commas (its first line is "
+            f"`{header[0]}`). Save it as a comma-separated CSV with the columns {want} and submit again."
+        )
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    missing = [c for c in expected if c not in header]
+    extra = [h for h in header if h not in expected]
+    if not repeated and not missing and not extra:
+        return  # same columns, another order: fine
+    details = []
+    if missing:
+        details.append(f"missing: {', '.join(missing)}")
+    if extra:
+        details.append(f"not expected: {', '.join(h or '(blank)' for h in extra)}")
+    if repeated:
+        details.append(f"appearing twice: {', '.join(repeated)}")
+    raise InvalidSubmission(
+        f"{name} has the columns {', '.join(header) or '(none)'}, but this theme expects exactly "
+        f"{want} ({'; '.join(details)}). Fix the first line of the file (the column names) and "
+        "submit again."
+    )
+
+
+def _parses(value: str, kind: str) -> bool:
+    if kind == "text":
+        return True
+    try:
+        number = float(value)
+    except ValueError:
+        return False
+    return kind == "float" or (number.is_integer() and value.strip().lstrip("+-").isdigit())
+
+
+def _first_bad_line(path: Path, name: str, columns: dict[str, str]) -> InvalidSubmission:
+    """Re-read slowly to say which line holds the first value that does not fit its column."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[:error.start].count(b"\n") + 1
+        return InvalidSubmission(
+            f"{name} line {line} is not UTF-8 text (the file may "
+            "have been saved as Shift-JIS or another encoding). Save it as a UTF-8 CSV (in Excel: "
+            "'CSV UTF-8') and submit again."
+        )
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)
+        header = [h.strip().lower() for h in next(reader)]
+        for row in reader:
+            line = reader.line_num
+            if len(row) != len(header):
+                return InvalidSubmission(
+                    f"{name} line {line} has {len(row)} values but the first line names "
+                    f"{len(header)} columns ({', '.join(header)}). Make every line hold exactly "
+                    "these columns, separated by commas, and submit again."
+                )
+            for column, kind in columns.items():
+                value = row[header.index(column)].strip()
+                if value and not _parses(value, kind):
+                    return InvalidSubmission(
+                        f"{name} line {line}: {column} is '{value[:40]}', which is not "
+                        f"{KINDS[kind]}. Every {column} must be {KINDS[kind]}; fix that line "
+                        "(and any like it) and submit again."
+                    )
+    return InvalidSubmission(
+        f"{name} could not be read as a CSV table. Save it as a UTF-8, comma-separated CSV with "
+        f"the columns {', '.join(columns)} and submit again."
+    )
+
+
+def read_table(path: Path, columns: dict[str, str], max_bytes: int) -> pd.DataFrame:
+    """Read a CSV with exactly these columns (name -> kind), refusing anything unreadable."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    name = path.name
+    expected = list(columns)
+    if not path.is_file():
+        raise InvalidSubmission(
+            f"The submission has no {name}. Write your predictions to a file named {name} with "
+            f"the columns {', '.join(expected)} and submit again."
+        )
+    size = path.stat().st_size
+    if size == 0:
+        raise InvalidSubmission(
+            f"{name} is empty (0 bytes). It should be a CSV table whose first line is "
+            f"`{','.join(expected)}`, followed by one line per prediction. Check that your "
+            "notebook wrote the file completely and submit again."
+        )
+    if size > max_bytes:
+        raise InvalidSubmission(
+            f"{name} is {_mb(size)}, more than the {_mb(max_bytes)} this event accepts for one "
+            f"file. A correct {name} is much smaller: keep only the columns {', '.join(expected)}, "
+            "one line per prediction, without extra decimals, and submit again."
+        )
+    header = _read_header(path, name, expected)
+    _check_columns(header, expected, name)
+    types = {"id": pa.int64(), "float": pa.float64(), "text": pa.string()}
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1),
+            convert_options=pacsv.ConvertOptions(column_types={c: types[k] for c, k in columns.items()}),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        raise _first_bad_line(path, name, columns) from None
+    if table.num_rows == 0:
+        raise InvalidSubmission(
+            f"{name} has its column names but no rows. Add one line per prediction under the "
+            "first line and submit again."
+        )
+    for column in expected:
+        nulls = table.column(column).null_count
+        if nulls:
+            first = int(np.flatnonzero(table.column(column).is_null().to_numpy(zero_copy_only=False))[0])
+            what = "empty or NaN (not a number)" if columns[column] == "float" else "empty"
+            raise InvalidSubmission(
+                f"{name} line {first + 2}: {column} is {what} ({_count(nulls, 'line')} in all "
+                f"are). Give every line a {column} and submit again."
+            )
+    return table.select(expected).to_pandas()
+
+
+def check_ids(table: pd.DataFrame, column: str, expected: np.ndarray, name: str, source: str) -> None:
+    """Exactly one row per id of the holdout table: no repeats, no strangers, none missing."""
+    ids = table[column].to_numpy(dtype=np.int64)
+    unique, counts = np.unique(ids, return_counts=True)
+    repeated = unique[counts > 1]
+    if len(repeated):
+        raise InvalidSubmission(
+            f"{name} lists {_count(len(repeated), column + ' value')} more than once "
+            f"({_examples(repeated)}). Keep exactly one line per {column} and submit again."
+        )
+    unknown = unique[~np.isin(unique, expected, assume_unique=True)]
+    if len(unknown):
+        raise InvalidSubmission(
+            f"{name} has {_count(len(unknown), column + ' value')} that are not in {source} "
+            f"({_examples(unknown)}). Predict exactly the rows of {source}, no others, and submit again."
+        )
+    missing = expected[~np.isin(expected, unique, assume_unique=True)]
+    if len(missing):
+        raise InvalidSubmission(
+            f"{name} is missing {len(missing):,} of the {len(expected):,} {column} values of "
+            f"{source} ({_examples(missing)}). Add one line for each row of {source} and submit again."
+        )
+
+
+def check_probabilities(table: pd.DataFrame, column: str, name: str) -> None:
+    values = table[column].to_numpy(dtype=float)
+    infinite = np.flatnonzero(~np.isfinite(values))
+    if len(infinite):
+        raise InvalidSubmission(
+            f"{name} line {infinite[0] + 2}: {column} is infinite ({values[infinite[0]]}); "
+            f"{_count(len(infinite), 'line')} in all are. Give a probability between 0 and 1 on "
+            "every line and submit again."
+        )
+    outside = np.flatnonzero((values < 0) | (values > 1))
+    if len(outside):
+        raise InvalidSubmission(
+            f"{name} line {outside[0] + 2}: {column} is {values[outside[0]]:g}, but a probability "
+            f"must be between 0 and 1 ({_count(len(outside), 'line')} in all are outside). If your model gives "
+            "scores rather than probabilities, use predict_proba or clip the values, and submit again."
+        )
+
+
+def check_ranking(table: pd.DataFrame, users: np.ndarray, products: np.ndarray, k: int) -> None:
+    """Long-format ranking: ranks 1..k, every holdout user, known products, no repeats per user."""
+    name = "predictions.csv"
+    ranks = table["rank"].to_numpy()
+    bad_rank = np.flatnonzero((ranks < 1) | (ranks > k))
+    if len(bad_rank):
+        raise InvalidSubmission(
+            f"{name} line {bad_rank[0] + 2}: rank is {ranks[bad_rank[0]]}, but ranks go from 1 "
+            f"(the first recommendation) to {k}. Keep at most {k} products per user, numbered 1 "
+            f"to {k}, and submit again."
+        )
+    unknown_products = np.setdiff1d(table["product_id"].to_numpy(), products)
+    if len(unknown_products):
+        raise InvalidSubmission(
+            f"{name} recommends {_count(len(unknown_products), 'product_id value')} that are not in the "
+            f"products table ({_examples(unknown_products)}). Recommend only existing products and "
+            "submit again."
+        )
+    repeated = table[table.duplicated(["user_id", "product_id"], keep=False)]
+    if len(repeated):
+        first = repeated.iloc[0]
+        lines = [i + 2 for i in repeated.index[
+            (repeated["user_id"] == first["user_id"]) & (repeated["product_id"] == first["product_id"])
+        ][:2]]
+        raise InvalidSubmission(
+            f"{name} recommends the same product more than once to one user: user_id "
+            f"{first['user_id']} gets product_id {first['product_id']} on lines {lines[0]} and "
+            f"{lines[1]} ({_count(repeated['user_id'].nunique(), 'user')} in all have repeats). Each user's list "
+            "must name every product at most once; remove the repeats and submit again."
+        )
+    same_rank = table[table.duplicated(["user_id", "rank"], keep=False)]
+    if len(same_rank):
+        first = same_rank.iloc[0]
+        raise InvalidSubmission(
+            f"{name} gives two products the same rank: user_id {first['user_id']} has more than "
+            f"one product at rank {first['rank']}. Number each user's products 1, 2, 3, … without "
+            "ties and submit again."
+        )
+    check_users = np.unique(table["user_id"].to_numpy())
+    unknown = np.setdiff1d(check_users, users)
+    if len(unknown):
+        raise InvalidSubmission(
+            f"{name} has {_count(len(unknown), 'user_id value')} that are not in holdout_ordering_users "
+            f"({_examples(unknown)}). Rank products only for the users of holdout_ordering_users and "
+            "submit again."
+        )
+    missing = np.setdiff1d(users, check_users)
+    if len(missing):
+        raise InvalidSubmission(
+            f"{name} has no recommendations for {len(missing):,} of the {len(users):,} users of "
+            f"holdout_ordering_users ({_examples(missing)}). Give every one of them a list of up to "
+            f"{k} products and submit again."
+        )
+
+
+def read_keywords(path: Path, max_bytes: int, top: int = 20) -> pd.DataFrame:
+    """keywords.csv: rank,keyword with up to `top` rows, ranks 1..n, no blank keyword."""
+    name = path.name
+    table = read_table(path, {"rank": "id", "keyword": "text"}, max_bytes)
+    if len(table) > top:
+        raise InvalidSubmission(
+            f"{name} has {len(table)} keywords, but at most {top} count. Keep your {top} strongest "
+            f"keywords (rank 1 = strongest) and submit again."
+        )
+    blank = np.flatnonzero(table["keyword"].str.strip().eq("").to_numpy())
+    if len(blank):
+        raise InvalidSubmission(
+            f"{name} line {blank[0] + 2}: the keyword is blank. Write a word on every line (or "
+            "remove the line) and submit again."
+        )
+    ranks = sorted(table["rank"].tolist())
+    if ranks != list(range(1, len(ranks) + 1)):
+        raise InvalidSubmission(
+            f"{name} has the ranks {', '.join(map(str, ranks[:8]))}{'…' if len(ranks) > 8 else ''}, "
+            f"but they must be 1, 2, 3, … up to {len(ranks)}, each once. Renumber them and submit again."
+        )
+    return table.sort_values("rank", ignore_index=True)

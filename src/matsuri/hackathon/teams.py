@@ -1,0 +1,115 @@
+"""Teams: who is in which team, which theme it chose, and its workspace copied from a template."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from matsuri import paths
+from matsuri.errors import AlreadyExists, NotFound, UsageError
+from matsuri.hackathon import store
+from matsuri.hackathon.event import Event
+
+TEAM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+SKIP = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", ".*")
+
+
+@dataclass
+class Team:
+    team: str
+    display_name: str
+    theme: str | None
+    members: list[str]
+    workspace: Path
+
+
+def _check_name(team: str) -> None:
+    if not TEAM_NAME.match(team):
+        raise UsageError(
+            f"'{team}' cannot be a team id: use 1 to 40 lower-case letters, digits, '-' or '_', "
+            "starting with a letter or digit (e.g. sushi-lovers). Put the team's full name, in any "
+            "language, in --display-name."
+        )
+
+
+def add_team(event: Event, team: str, members: list[str], display_name: str = "") -> Team:
+    """Register a team with its members; sizes and one-team-per-person are checked."""
+    _check_name(team)
+    settings = event.settings
+    members = [m.strip() for m in members if m.strip()]
+    if len(set(members)) != len(members):
+        raise UsageError(f"A member is listed twice for team '{team}': {', '.join(members)}.")
+    if not settings.min_team_size <= len(members) <= settings.max_team_size:
+        raise UsageError(
+            f"Team '{team}' has {len(members)} member(s), but teams have {settings.min_team_size} "
+            f"to {settings.max_team_size} members in this event (teams.min_size / teams.max_size in "
+            f"{settings.path}). Give each member with --member NAME."
+        )
+    with event.connect() as con, store.write(con):
+        if con.execute("SELECT 1 FROM teams WHERE team = ?", (team,)).fetchone():
+            raise AlreadyExists(f"There is already a team '{team}'. Choose another id.")
+        taken = con.execute(
+            f"SELECT member, team FROM members WHERE member IN ({','.join('?' * len(members))})", members
+        ).fetchone()
+        if taken:
+            raise UsageError(
+                f"{taken['member']} is already in team '{taken['team']}'; each person joins one team."
+            )
+        con.execute("INSERT INTO teams (team, display_name, theme, created_at) VALUES (?, ?, NULL, ?)",
+                    (team, display_name.strip() or team, store.now()))
+        con.executemany("INSERT INTO members (team, member) VALUES (?, ?)", [(team, m) for m in members])
+    return get_team(event, team)
+
+
+def get_team(event: Event, team: str) -> Team:
+    with event.connect() as con:
+        row = con.execute("SELECT * FROM teams WHERE team = ?", (team,)).fetchone()
+        if row is None:
+            raise NotFound(
+                f"There is no team '{team}' in this event. List teams with `matsuri hackathon team "
+                f"list`, or add it with `matsuri hackathon team add {team} --member NAME`."
+            )
+        members = [r[0] for r in con.execute(
+            "SELECT member FROM members WHERE team = ? ORDER BY member", (team,))]
+    return Team(row["team"], row["display_name"], row["theme"], members, event.teams_dir / team)
+
+
+def list_teams(event: Event) -> list[Team]:
+    with event.connect() as con:
+        names = [r[0] for r in con.execute("SELECT team FROM teams ORDER BY team")]
+    return [get_team(event, name) for name in names]
+
+
+def templates_dir() -> Path:
+    return paths.project_root() / "templates"
+
+
+def new_workspace(event: Event, team: str, theme: str, templates: Path | None = None) -> Team:
+    """Set the team's theme and copy templates/<theme>/ into its workspace (never over one)."""
+    event.settings.theme(theme)  # enabled?
+    current = get_team(event, team)
+    source = Path(templates or templates_dir()) / theme
+    if not source.is_dir():
+        raise NotFound(
+            f"There is no template for '{theme}' at {source}. Check the templates folder "
+            "(or pass --templates with the folder that holds one sub-folder per theme)."
+        )
+    if current.theme and current.theme != theme:
+        raise AlreadyExists(
+            f"Team '{team}' already works on '{current.theme}'. A team has one theme; ask the "
+            "organisers if it must change."
+        )
+    if current.workspace.exists():
+        raise AlreadyExists(
+            f"Team '{team}' already has a workspace at {current.workspace}; it was left as it is."
+        )
+    current.workspace.parent.mkdir(parents=True, exist_ok=True)
+    tmp = current.workspace.with_name(f".{team}.copying")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(source, tmp, ignore=SKIP)
+    tmp.rename(current.workspace)
+    with event.connect() as con, store.write(con):
+        con.execute("UPDATE teams SET theme = ? WHERE team = ?", (theme, team))
+    return get_team(event, team)
