@@ -1,0 +1,266 @@
+"""Does the one-VM JupyterHub give each participant a private server, run nbgrader under the right
+names, let only judges into the gallery, and cull idle servers?
+
+One real JupyterHub (with configurable-http-proxy from npm) per module, on free 127.0.0.1 ports,
+with real system accounts that the kit creates and the last test removes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+from infra_hub import HubUser
+from nbformat.v4 import new_code_cell, new_notebook
+
+from conftest import free_port, run_matsuri
+from matsuri.infra import participants, settings
+from matsuri.infra.hub import accounts, launch
+from matsuri.infra.hub.provisioner import HubProvisioner
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("infra-hub")]
+CULL_SECONDS = 30
+
+
+@dataclass
+class Hub:
+    settings: settings.Settings
+    people: list
+    base: str
+    password: str
+    holdout: Path
+    log: Path
+    names: dict
+    started: dict
+    stop: object
+
+    def user(self, key: str) -> HubUser:
+        return HubUser(self.base, self.names[key], self.password)
+
+
+def tiny_assignment(folder: Path) -> None:
+    """A one-question nbgrader assignment: a solution region and a hidden-free test cell."""
+    meta = {"grade": False, "solution": True, "locked": False, "task": False, "grade_id": "answer",
+            "schema_version": 3}
+    test = {"grade": True, "solution": False, "locked": True, "task": False, "grade_id": "check",
+            "points": 1, "schema_version": 3}
+    nb = new_notebook(cells=[
+        new_code_cell("def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
+                      metadata={"nbgrader": meta}),
+        new_code_cell("assert double(21) == 42", metadata={"nbgrader": test})])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    folder.mkdir(parents=True)
+    nbformat.write(nb, folder / "hw1.ipynb")
+
+
+def cleanup_accounts(event: str) -> None:
+    """Safety net: stop leftover processes of this test's accounts (by pid) and remove them."""
+    for entry in pwd.getpwall():
+        if entry.pw_gecos == accounts.marker(event):
+            pids = subprocess.run(["pgrep", "-u", entry.pw_name], capture_output=True, text=True).stdout.split()
+            for pid in pids:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            subprocess.run(["userdel", "--remove", entry.pw_name], capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def hub():
+    event = f"t{secrets.token_hex(3)}"
+    # Not under pytest's own temporary folder: a concurrent pytest run chmods its root to 0700,
+    # which clears the ACL grants that let participants' accounts pass through.
+    root = Path(tempfile.mkdtemp(prefix=f"matsuri-hub-{event}-"))
+    root.chmod(0o755)
+    names = {k: f"{event}-{k}" for k in ("ann", "ben", "cat", "dan", "ivy", "jo")}
+    roles = {"ivy": "instructor", "jo": "judge"}
+    csv = "username,email,role,team\n" + "".join(
+        f"{n},{k}@example.com,{roles.get(k, 'learner')},{'red' if k in ('ann', 'ben') else ''}\n"
+        for k, n in names.items())
+    people = participants.parse(csv.splitlines())
+    www = root / "www" / "services" / "gallery"
+    www.mkdir(parents=True)
+    (www / "index.html").write_text("<h1>Judges' gallery</h1>")
+    (root / "www").chmod(0o755)
+    holdout = root / "organiser" / "labels.duckdb"
+    holdout.parent.mkdir()
+    holdout.write_text("planted labels")
+    holdout.chmod(0o644)
+    ports = {k: free_port() for k in ("port", "hub_port", "proxy_api_port", "formgrader_port", "gallery_port")}
+    config = settings.from_dict({
+        "event": {"id": event, "course": "tiny"},
+        "jupyterhub": {"state_dir": str(root / "state"), "ip": "127.0.0.1", **ports,
+                       "cull_idle_minutes": CULL_SECONDS / 60, "cull_every_minutes": 5 / 60,
+                       "activity_interval_seconds": 5, "holdout": str(holdout),
+                       "warehouse": str(root / "no-warehouse.duckdb"),
+                       # A stand-in for the Voila gallery: a static page, behind the same login gate.
+                       "gallery_command": ["python", "-m", "http.server", "{port}", "--bind", "127.0.0.1",
+                                           "--directory", str(root / "www")]}})
+    log = root / "hub.log"
+    hub_cm = None
+    try:
+        report = HubProvisioner(config, people).apply(progress=False)
+        assert not report.failed, [(o.action.name, o.message) for o in report.failed]
+        again = HubProvisioner(config, people).plan()
+        assert [a.describe() for a in again.actions if a.kind != "exists"] == []  # idempotent
+        hub_cm = launch.running(config, log)
+        hub_cm.__enter__()
+        base = f"http://127.0.0.1:{ports['port']}"
+        password = (root / "state" / "secrets" / "shared-password").read_text().strip()
+        state = Hub(config, people, base, password, holdout, log, names, {}, None)
+        dan = state.user("dan")
+        dan.start()  # left alone from now on: the culler should stop it
+        state.started["dan"] = time.monotonic()
+
+        def stop():
+            nonlocal hub_cm
+            if hub_cm is not None:
+                hub_cm.__exit__(None, None, None)
+                hub_cm = None
+        state.stop = stop
+        yield state
+    finally:
+        if hub_cm is not None:
+            hub_cm.__exit__(None, None, None)
+        HubProvisioner(config, []).destroy(progress=False)
+        cleanup_accounts(event)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_three_learners_servers_spawn_through_the_api_and_run_as_the_learners(hub):
+    learners = [hub.user(k) for k in ("ann", "ben", "cat")]
+    for learner in learners:
+        learner.start()
+    for learner in learners:
+        learner.wait_ready()
+        assert learner.get(f"/user/{learner.name}/api/status").status_code == 200
+        owners = subprocess.run(["ps", "-ww", "-o", "user:32=,args=", "-u", learner.name],
+                                capture_output=True, text=True).stdout
+        assert "jupyterhub-singleuser" in owners  # the server runs as the learner, not root
+    ps = subprocess.run(["ps", "-ww", "-eo", "user:32=,args="], capture_output=True, text=True).stdout
+    singleusers = [line.split()[0] for line in ps.splitlines() if "jupyterhub-singleuser" in line]
+    assert "root" not in singleusers
+
+
+def test_a_learner_is_refused_on_another_learners_server_and_cannot_read_their_files(hub):
+    ann, ben = hub.user("ann"), hub.user("ben")
+    ann.ensure_running()
+    ben.ensure_running()
+    note = {"type": "file", "format": "text", "content": "ben's private answer"}
+    assert ben.api.put(f"{hub.base}/user/{ben.name}/api/contents/notes.txt", json=note, timeout=30).ok
+    assert ann.get(f"/user/{ben.name}/api/contents/notes.txt").status_code == 403
+    assert ann.get(f"/user/{ann.name}/api/contents/notes.txt").status_code == 404
+    for path in (f"/home/{ben.name}/notes.txt", str(hub.holdout)):
+        read = subprocess.run(["runuser", "-u", ann.name, "--", "cat", path], capture_output=True, text=True)
+        assert read.returncode != 0 and "Permission denied" in read.stderr, path
+    assert (Path(f"/home/{ben.name}/notes.txt").read_text()) == "ben's private answer"
+
+
+def test_a_learner_fetches_and_submits_and_the_instructor_collects_it_under_the_learners_name(hub):
+    ivy, ann, jo = hub.user("ivy"), hub.user("ann"), hub.user("jo")
+    course_dir = Path(json.loads((Path(hub.settings.jupyterhub.state_dir) / "hub.json").read_text())["course_dir"])
+    tiny_assignment(course_dir / "source" / "hw1")
+    grader = hub.settings.event.id + "-grader"
+    subprocess.run(["chown", "-R", f"{grader}:{grader}", str(course_dir / "source")], check=True)
+    formgrader = "/services/tiny/formgrader/api"
+    deadline = time.monotonic() + 60
+    while ivy.get(f"{formgrader}/assignments").status_code != 200:  # the service is still starting
+        assert time.monotonic() < deadline, "the formgrader service did not come up"
+        time.sleep(0.5)
+    assert jo.get(f"{formgrader}/assignments").status_code == 403
+    assert ann.get(f"{formgrader}/assignments").status_code == 403
+    for step in ("assign", "release"):
+        answer = ivy.post(f"{formgrader}/assignment/hw1/{step}")
+        assert answer.ok and answer.json()["success"], answer.text
+
+    ann.ensure_running()
+    listed = ann.get(f"/user/{ann.name}/assignments", params={"course_id": "tiny"}).json()
+    assert [a["assignment_id"] for a in listed["value"]] == ["hw1"]
+    fetched = ann.post(f"/user/{ann.name}/assignments/fetch", data={"course_id": "tiny", "assignment_id": "hw1"})
+    assert fetched.json()["success"]
+    mine = f"/user/{ann.name}/api/contents/tiny/hw1/hw1.ipynb"
+    notebook = ann.get(mine).json()["content"]
+    assert "NotImplementedError" in "".join(notebook["cells"][0]["source"])  # the solution was removed
+    notebook["cells"][0]["source"] = "def double(x):\n    return x + x"
+    assert ann.api.put(hub.base + mine, json={"type": "notebook", "content": notebook}, timeout=30).ok
+    submitted = ann.post(f"/user/{ann.name}/assignments/submit", data={"course_id": "tiny", "assignment_id": "hw1"})
+    assert submitted.json()["success"], submitted.text
+
+    assert ivy.post(f"{formgrader}/assignment/hw1/collect").json()["success"]
+    assert (course_dir / "submitted" / ann.name / "hw1" / "hw1.ipynb").is_file()
+    graded = ivy.post(f"{formgrader}/submission/hw1/{ann.name}/autograde").json()
+    assert graded["success"], graded
+    scores = {s["student"]: s["score"] for s in ivy.get(f"{formgrader}/submissions/hw1").json()}
+    assert scores == {ann.name: 1.0}
+
+
+def test_a_judge_opens_the_gallery_through_the_hub_login_and_a_learner_is_refused(hub):
+    jo, ann = hub.user("jo"), hub.user("ann")
+    page = jo.web.get(f"{hub.base}/services/gallery/", timeout=30)  # cookie login, OAuth redirects
+    assert page.status_code == 200 and "Judges' gallery" in page.text
+    assert jo.get("/services/gallery/").status_code == 200
+    assert ann.web.get(f"{hub.base}/services/gallery/", timeout=30).status_code == 403
+    assert ann.get("/services/gallery/").status_code == 403
+
+
+def test_status_uses_a_read_only_token_and_lists_every_participant(hub):
+    status_token = (Path(hub.settings.jupyterhub.state_dir) / "secrets" / "status-token").read_text().strip()
+    import requests
+
+    who = requests.get(f"{hub.base}/hub/api/user", headers={"Authorization": f"token {status_token}"},
+                       timeout=10).json()
+    assert not any(s.startswith(("admin", "tokens", "delete", "servers")) for s in who["scopes"]), who["scopes"]
+    refused = requests.post(f"{hub.base}/hub/api/users/{hub.names['ann']}/tokens",
+                            headers={"Authorization": f"token {status_token}"}, json={}, timeout=10)
+    assert refused.status_code == 403
+    hub.user("ann").ensure_running()
+    rows = {r.who: r for r in HubProvisioner(hub.settings, hub.people).status()}
+    assert set(rows) == set(hub.names.values())
+    assert rows[hub.names["ann"]].state == "running"
+    assert rows[hub.names["ann"]].url.endswith(f"/user/{hub.names['ann']}/")
+
+
+def test_an_idle_server_is_culled(hub):
+    dan = hub.user("dan")
+    deadline = hub.started["dan"] + CULL_SECONDS + 60
+    while dan.server_running():
+        assert time.monotonic() < deadline, "the idle server was never culled"
+        time.sleep(1)
+    assert time.monotonic() - hub.started["dan"] >= CULL_SECONDS  # not before it was idle long enough
+    assert "idle-culler" in hub.log.read_text() and f"DELETE /hub/api/users/{dan.name}/server" in hub.log.read_text()
+
+
+def test_destroy_removes_only_the_event_accounts_and_archives_their_homes(hub, tmp_path):
+    hub.stop()
+    state = Path(hub.settings.jupyterhub.state_dir)
+    run = run_matsuri(["infra", "destroy", "--target", "jupyterhub", "--settings", str(write_settings(hub, tmp_path)),
+                       "--yes"])
+    for name in hub.names.values():
+        assert accounts.owner_of(name) is None, name
+        assert f"removed account {name}" in run.out
+    assert (state / "archive" / f"{hub.names['ben']}.tar.gz").is_file()
+    assert not accounts.group_exists(f"{hub.settings.event.id}-people")
+    assert [p.name for p in state.iterdir()] == ["archive"]
+    assert pwd.getpwnam("root")  # untouched
+
+
+def write_settings(hub: Hub, folder: Path) -> Path:
+    """The fixture's settings as a TOML file, for the CLI."""
+    h = hub.settings.jupyterhub
+    path = folder / "settings.toml"
+    path.write_text(f'[event]\nid = "{hub.settings.event.id}"\ncourse = "tiny"\n'
+                    f'[jupyterhub]\nstate_dir = "{h.state_dir}"\nholdout = "{h.holdout}"\n'
+                    f'warehouse = "{h.warehouse}"\n')
+    return path
