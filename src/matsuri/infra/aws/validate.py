@@ -67,7 +67,9 @@ def validate(request: Request) -> list[str]:
     problems = []
     report = ParamValidator().validate(request.params, shape)
     if report.has_errors():
-        problems += [f"{where}: {line.strip()}" for line in report.generate_report().splitlines()[1:]]
+        lines = report.generate_report().splitlines()
+        problems += [f"{where}: {line.strip()}" for line in lines if line.strip()
+                     and not line.startswith("Parameter validation failed")]
     _walk(shape, request.params, where, problems)
     return problems
 
