@@ -1,0 +1,76 @@
+"""The charts the templates and demos draw; every one selects a Japanese font first."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from matsuri.plotting import use_japanese_font
+
+BASELINE_COLOUR, MODEL_COLOUR = "#9a9a9a", "#2f6fb0"
+GOOD, BAD = "#2e8b57", "#c0392b"
+
+
+def figure(ncols: int = 1, width: float = 6.0, height: float = 4.0):
+    """A matplotlib figure whose text (titles, labels, words) renders Japanese correctly."""
+    import matplotlib.pyplot as plt
+
+    use_japanese_font()
+    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False, layout="constrained")
+    return fig, list(axes[0])
+
+
+def roc_curves(ax, labels, scores: dict[str, np.ndarray], title: str = "ROC曲線（検証データ）") -> None:
+    """One ROC curve per method: further up and left is better; the diagonal is guessing."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    for (name, score), colour in zip(scores.items(), [BASELINE_COLOUR, MODEL_COLOUR, "#e67e22"], strict=False):
+        fpr, tpr, _ = roc_curve(labels, score)
+        ax.plot(fpr, tpr, color=colour, lw=2, label=f"{name} (AUC {roc_auc_score(labels, score):.3f})")
+    ax.plot([0, 1], [0, 1], ls="--", color="#cccccc", lw=1)
+    ax.set(title=title, xlabel="false positive rate", ylabel="true positive rate")
+    ax.legend(loc="lower right")
+
+
+def rate_by(ax, actual: pd.Series, predicted: dict[str, pd.Series], xlabel: str, title: str) -> None:
+    """Observed rate per group (bars) against what each method predicts (lines)."""
+    ax.bar(actual.index, actual.to_numpy(), color="#dde6f0", label="actual")
+    for (name, series), colour in zip(predicted.items(), [BASELINE_COLOUR, MODEL_COLOUR], strict=False):
+        ax.plot(series.index, series.to_numpy(), marker="o", color=colour, label=name)
+    if len(actual) <= 24:
+        ax.set_xticks(list(actual.index))
+    ax.set(title=title, xlabel=xlabel, ylabel="rate")
+    ax.legend()
+
+
+def send_hours(ax, rates: pd.Series, chosen: int, average: float) -> None:
+    """Predicted open rate per send hour: the chosen hour stands out, the best three are named."""
+    best = set(rates.nlargest(3).index)
+    colours = [MODEL_COLOUR if h == chosen else (GOOD if h in best else "#c7d3e0") for h in rates.index]
+    ax.bar(rates.index, rates.to_numpy() * 100, color=colours)
+    ax.axhline(average * 100, color=BAD, ls="--", lw=1.5, label=f"average so far {average:.1%}")
+    ax.set(title="送信時刻ごとの予測開封率 (predicted open rate by send hour)", xlabel="send hour (時)",
+           ylabel="open rate (%)", xticks=range(0, 24, 2))
+    ax.legend(loc="upper left")
+
+
+def word_effects(ax, effects: pd.Series, title: str = "勝ちにつながる言葉・負けにつながる言葉") -> None:
+    """Horizontal bars: words that raise the win probability (green) or lower it (red)."""
+    effects = effects.sort_values()
+    ax.barh(range(len(effects)), effects.to_numpy(), color=[GOOD if v > 0 else BAD for v in effects])
+    ax.set_yticks(range(len(effects)), effects.index)
+    ax.axvline(0, color="#555555", lw=0.8)
+    ax.set(title=title, xlabel="effect on the odds of winning (log-odds)")
+
+
+def metric_bars(ax, table: pd.DataFrame, title: str, values: bool = True) -> None:
+    """Grouped bars: one group per metric, one bar per method (columns of `table`)."""
+    x = np.arange(len(table.index))
+    width = 0.8 / len(table.columns)
+    for i, (name, colour) in enumerate(zip(table.columns, [BASELINE_COLOUR, MODEL_COLOUR, "#e67e22"], strict=False)):
+        bars = ax.bar(x + i * width, table[name].to_numpy(), width, color=colour, label=name)
+        if values:
+            ax.bar_label(bars, fmt="%.3f", fontsize=8)
+    ax.set_xticks(x + width * (len(table.columns) - 1) / 2, table.index)
+    ax.set(title=title)
+    ax.legend()

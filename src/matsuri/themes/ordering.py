@@ -1,0 +1,172 @@
+"""product-ordering: which products to show each user, in what order.
+
+The baseline shows everyone the best sellers. The ML baseline learns "what people buy next": for
+each product, which products its buyers ordered in their following order, and recommends what
+tends to follow the user's latest purchases (then best sellers to fill the list).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from matsuri.errors import UsageError
+
+NEEDS = {
+    "orders": ["order_id", "user_id", "ordered_at"],
+    "order_items": ["order_id", "product_id"],
+    "products": ["product_id", "name", "category"],
+    "holdout_ordering_users": ["user_id", "cutoff_at"],
+}
+
+LOAD_SQL = """\
+-- Every product ever bought: who bought it, in which order, when (one row per order line).
+SELECT o.user_id, o.order_id, o.ordered_at, i.product_id
+FROM orders o
+JOIN order_items i USING (order_id)
+ORDER BY o.user_id, o.ordered_at, o.order_id
+"""
+PRODUCTS_SQL = "SELECT product_id, name, category FROM products ORDER BY product_id"
+USERS_SQL = "SELECT user_id, cutoff_at FROM holdout_ordering_users ORDER BY user_id"
+TOP_K = 10
+
+
+def history_before(purchases: pd.DataFrame, users: pd.DataFrame) -> pd.DataFrame:
+    """Purchases of these users made before each user's own cutoff."""
+    mine = purchases.merge(users[["user_id", "cutoff_at"]], on="user_id")
+    return mine[mine["ordered_at"] < mine["cutoff_at"]].drop(columns="cutoff_at")
+
+
+@dataclass
+class Validation:
+    history: pd.DataFrame   # everything bought before the validation cutoff (what a model may use)
+    users: pd.DataFrame     # user_id, cutoff_at: whom to recommend for
+    truth: pd.DataFrame     # user_id, product_id: what they bought in the following window
+    cutoff: pd.Timestamp
+
+
+def validation_split(purchases: pd.DataFrame, holdout_users: pd.DataFrame, window_days: int = 28,
+                     min_users: int = 20) -> Validation:
+    """Mirror the holdout on users who are not in it: what did they buy after the same cutoff?
+
+    If too few people bought after the holdout cutoff, we step back one window in time.
+    """
+    cutoff = pd.Timestamp(holdout_users["cutoff_at"].min())
+    window = pd.Timedelta(days=window_days)
+    others = purchases[~purchases["user_id"].isin(holdout_users["user_id"])]
+    for cut in (cutoff, cutoff - window):
+        before = others[others["ordered_at"] < cut]
+        after = others[(others["ordered_at"] >= cut) & (others["ordered_at"] < cut + window)]
+        users = np.intersect1d(before["user_id"].unique(), after["user_id"].unique())
+        if len(users) >= min_users:
+            truth = after[after["user_id"].isin(users)][["user_id", "product_id"]].drop_duplicates()
+            return Validation(
+                purchases[purchases["ordered_at"] < cut],
+                pd.DataFrame({"user_id": users, "cutoff_at": cut}),
+                truth.reset_index(drop=True),
+                cut,
+            )
+    raise UsageError(
+        f"Too few users ordered both before and after {cutoff:%Y-%m-%d} to validate on (fewer than "
+        f"{min_users}). Use a longer period of orders."
+    )
+
+
+def _ranked(scores: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Keep each user's k best products, numbered 1..k (ties broken by product id)."""
+    scores = scores.sort_values(["user_id", "score", "product_id"], ascending=[True, False, True])
+    scores = scores.drop_duplicates(["user_id", "product_id"])
+    scores["rank"] = scores.groupby("user_id").cumcount() + 1
+    return scores[scores["rank"] <= k].reset_index(drop=True)
+
+
+class Popularity:
+    """The baseline: everyone sees the products the most people have bought."""
+
+    def fit(self, purchases: pd.DataFrame) -> Popularity:
+        buyers = purchases.groupby("product_id")["user_id"].nunique()
+        self.buyers_ = buyers.sort_values(ascending=False, kind="stable")
+        self.share_ = self.buyers_ / purchases["user_id"].nunique()
+        return self
+
+    def recommend(self, users, history: pd.DataFrame | None = None, k: int = TOP_K) -> pd.DataFrame:
+        users = np.asarray(pd.Series(users).unique())
+        top = self.buyers_.head(k)
+        place = np.arange(1, len(top) + 1)
+        return pd.DataFrame({
+            "user_id": np.repeat(users, len(top)),
+            "product_id": np.tile(top.index.to_numpy(), len(users)),
+            "rank": np.tile(place, len(users)),
+            "reason": np.tile([f"best seller #{p} ({s:.0%} of shoppers bought it)"
+                               for p, s in zip(place, self.share_.head(k), strict=True)], len(users)),
+        })
+
+
+class WhatComesNext:
+    """The ML baseline: P(next order contains B | an order contained A), learnt from consecutive
+    orders of every user; a user's latest order counts most (`recency` per order further back)."""
+
+    def __init__(self, recency: float = 0.1, popularity_weight: float = 0.1, min_pairs: int = 2):
+        self.recency, self.popularity_weight, self.min_pairs = recency, popularity_weight, min_pairs
+
+    def fit(self, purchases: pd.DataFrame) -> WhatComesNext:
+        orders = purchases[["user_id", "order_id", "ordered_at"]].drop_duplicates("order_id")
+        orders = orders.sort_values(["user_id", "ordered_at", "order_id"])
+        orders["next_order"] = orders.groupby("user_id")["order_id"].shift(-1)
+        steps = orders.dropna(subset=["next_order"]).astype({"next_order": "int64"})
+        lines = purchases[["order_id", "product_id"]].drop_duplicates()
+        pairs = (steps[["order_id", "next_order"]]
+                 .merge(lines.rename(columns={"product_id": "product"}), on="order_id")
+                 .merge(lines.rename(columns={"order_id": "next_order", "product_id": "next_product"}),
+                        on="next_order"))
+        counts = pairs.groupby(["product", "next_product"]).size().rename("pairs").reset_index()
+        followed = steps.merge(lines, on="order_id").groupby("product_id").size()  # orders with a next one
+        counts["share"] = counts["pairs"] / counts["product"].map(followed)
+        self.next_ = counts[counts["pairs"] >= self.min_pairs].reset_index(drop=True)
+        self.popular_ = Popularity().fit(purchases)
+        return self
+
+    def recommend(self, users, history: pd.DataFrame, k: int = TOP_K) -> pd.DataFrame:
+        """Top k per user with a one-line reason; `history` holds what each user bought so far."""
+        users = np.asarray(pd.Series(users).unique())
+        mine = history[history["user_id"].isin(users)]
+        recent = (mine[["user_id", "order_id", "ordered_at"]].drop_duplicates("order_id")
+                  .sort_values(["user_id", "ordered_at", "order_id"], ascending=[True, False, False]))
+        recent["weight"] = self.recency ** recent.groupby("user_id").cumcount()
+        bought = mine.drop(columns="ordered_at").merge(recent[["order_id", "weight", "ordered_at"]], on="order_id")
+        follow = bought.rename(columns={"product_id": "product"}).merge(self.next_, on="product")
+        follow["score"] = follow["weight"] * follow["share"]
+        # the reason for a product is the past purchase that contributes most to its score
+        best = (follow.sort_values("score", ascending=False).drop_duplicates(["user_id", "next_product"])
+                [["user_id", "next_product", "product", "share", "ordered_at"]])
+        scored = (follow.groupby(["user_id", "next_product"], as_index=False)["score"].sum()
+                  .merge(best, on=["user_id", "next_product"])
+                  .rename(columns={"next_product": "product_id", "product": "because_of"}))
+        fill = self.popular_.recommend(users, k=k)[["user_id", "product_id"]]
+        fill["score"] = self.popularity_weight * fill["product_id"].map(self.popular_.share_).to_numpy()
+        both = (pd.concat([scored, fill]).groupby(["user_id", "product_id"], as_index=False)
+                .agg(score=("score", "sum"), because_of=("because_of", "first"), share=("share", "first"),
+                     ordered_at=("ordered_at", "first")))
+        top = _ranked(both, k)
+        top["reason"] = [self._reason(*row) for row in
+                         zip(top["product_id"], top["because_of"], top["share"], top["ordered_at"], strict=True)]
+        return top[["user_id", "product_id", "rank", "reason"]]
+
+    def _reason(self, product, because_of, share, at) -> str:
+        if pd.notna(because_of):
+            return f"you bought 《{int(because_of)}》 on {at:%Y-%m-%d}; {share:.0%} of its buyers ordered this next"
+        place = self.popular_.buyers_.index.get_loc(product) + 1
+        return f"best seller #{place} ({self.popular_.share_[product]:.0%} of shoppers bought it)"
+
+
+def name_products(ranked: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
+    """Swap 《product_id》 markers in reasons for product names, and add name/category columns."""
+    names = products.set_index("product_id")["name"].astype(str).to_dict()
+    out = ranked.merge(products[["product_id", "name", "category"]], on="product_id", how="left")
+    if "reason" in out:
+        out["reason"] = out["reason"].str.replace(
+            r"《(\d+)》", lambda m: f"「{names.get(int(m.group(1)), m.group(1))}」", regex=True
+        )
+    return out

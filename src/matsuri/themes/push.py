@@ -1,0 +1,165 @@
+"""push-open-rate: will this user open this push notification?
+
+Rows are deliveries (one push to one user). What we may know before sending: when it goes out, its
+category and target segment, its title, and the user's own history of opening pushes.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.compose import make_column_transformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import (
+    FunctionTransformer,
+    OneHotEncoder,
+    SplineTransformer,
+    StandardScaler,
+)
+
+# The tables and columns this theme reads (our names; see matsuri.themes.tables for renaming).
+NEEDS = {
+    "push_notifications": ["push_id", "sent_at", "category", "target_segment", "title", "personalized"],
+    "push_deliveries": ["delivery_id", "push_id", "user_id", "delivered_at", "opened_at"],
+    "holdout_push_deliveries": ["delivery_id", "push_id", "user_id", "delivered_at"],
+}
+
+LOAD_SQL = """\
+-- One row per delivery: the labelled ones (opened = true/false) and the holdout rows to predict
+-- (opened = NULL), each with what we knew about its push when it was sent.
+WITH deliveries AS (
+    SELECT delivery_id, push_id, user_id, delivered_at, opened_at IS NOT NULL AS opened
+    FROM push_deliveries
+    UNION ALL
+    SELECT delivery_id, push_id, user_id, delivered_at, NULL AS opened
+    FROM holdout_push_deliveries
+)
+SELECT d.delivery_id, d.push_id, d.user_id, d.delivered_at, d.opened,
+       hour(p.sent_at)   AS send_hour,
+       isodow(p.sent_at) AS weekday,          -- 1 = Monday … 7 = Sunday
+       p.category, p.target_segment, p.title, p.personalized
+FROM deliveries d
+JOIN push_notifications p USING (push_id)
+ORDER BY d.delivered_at, d.delivery_id
+"""
+
+PLACEHOLDER = re.compile(r"\{\w+\}")  # "{name}" is replaced by the user's name when sent
+WEEKDAYS = {1: "Monday", 2: "Tuesday", 3: "Wednesday", 4: "Thursday", 5: "Friday", 6: "Saturday", 7: "Sunday"}
+PRIOR_OPENS, PRIOR_DELIVERIES = 1, 7  # a new user is assumed to open about 1 push in 7
+
+
+def with_history(rows: pd.DataFrame, known_until: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Add each user's past deliveries and opens: labelled rows before this one (and before known_until).
+
+    known_until freezes history at a moment, the way it is frozen when the holdout period starts:
+    no row ever sees its own label or a later one.
+    """
+    rows = rows.sort_values(["user_id", "delivered_at", "delivery_id"])
+    known = rows["opened"].notna().to_numpy()
+    if known_until is not None:
+        known = known & (rows["delivered_at"] < known_until).to_numpy()
+    opened = rows["opened"].fillna(False).astype(bool).to_numpy() & known
+    by_user = rows["user_id"].to_numpy()
+    past_deliveries = pd.Series(known.astype(np.int64)).groupby(by_user).cumsum().to_numpy() - known
+    past_opens = pd.Series(opened.astype(np.int64)).groupby(by_user).cumsum().to_numpy() - opened
+    out = rows.assign(past_deliveries=past_deliveries, past_opens=past_opens)
+    return out.sort_values(["delivered_at", "delivery_id"], ignore_index=True)
+
+
+def labelled(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[frame["opened"].notna()].astype({"opened": bool})
+
+
+def to_predict(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[frame["opened"].isna()]
+
+
+def title_length(titles: pd.Series) -> pd.Series:
+    """Characters a reader sees (the {name} placeholder does not count)."""
+    return titles.fillna("").str.replace(PLACEHOLDER, "", regex=True).str.len()
+
+
+def has_emoji(title: str) -> bool:
+    return any(unicodedata.category(ch) == "So" for ch in str(title))
+
+
+def add_features(frame: pd.DataFrame) -> pd.DataFrame:
+    """The columns the model reads, derived from the loaded ones (first step of the pipeline)."""
+    rate = (frame["past_opens"] + PRIOR_OPENS) / (frame["past_deliveries"] + PRIOR_DELIVERIES)
+    return pd.DataFrame({
+        "send_hour": frame["send_hour"].astype(int),
+        "campaign": frame["category"].astype(str) + " × " + frame["target_segment"].astype(str),
+        "title_length": title_length(frame["title"]),
+        "has_emoji": frame["title"].map(has_emoji).astype(float),
+        "personalized": frame["personalized"].astype(float),
+        "weekend": (frame["weekday"] >= 6).astype(float),
+        "user_habit": np.log(rate / (1 - rate)),              # the user's own open rate, as log-odds
+        "history_size": np.log1p(frame["past_deliveries"]),  # how much we know about the user
+    }, index=frame.index)
+
+
+def make_model(strength: float = 1.0):
+    """The ML baseline: features above, then a logistic regression (fast, and its weights read well)."""
+    columns = make_column_transformer(
+        (OneHotEncoder(handle_unknown="ignore"), ["send_hour", "campaign"]),
+        (SplineTransformer(n_knots=4, degree=1, extrapolation="linear"), ["title_length"]),
+        (StandardScaler(), ["has_emoji", "personalized", "weekend", "user_habit", "history_size"]),
+    )
+    return make_pipeline(
+        FunctionTransformer(add_features), columns, LogisticRegression(C=strength, max_iter=1000)
+    )
+
+
+class HistoricalOpenRate(ClassifierMixin, BaseEstimator):
+    """The naive baseline: the user's own past open rate, leaning on the segment's rate while the
+    user's history is short. No learning beyond counting."""
+
+    def __init__(self, weight: float = 5.0):
+        self.weight = weight
+
+    def fit(self, frame: pd.DataFrame, opened) -> HistoricalOpenRate:
+        opened = pd.Series(np.asarray(opened, dtype=float), index=frame.index)
+        self.overall_ = float(opened.mean())
+        self.segment_rate_ = opened.groupby(frame["target_segment"].astype(str)).mean().to_dict()
+        self.classes_ = np.array([False, True])
+        return self
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        prior = frame["target_segment"].astype(str).map(self.segment_rate_).fillna(self.overall_)
+        p = ((frame["past_opens"] + self.weight * prior) / (frame["past_deliveries"] + self.weight)).to_numpy(float)
+        return np.column_stack([1 - p, p])
+
+
+# --- For the demo: compose a notification and ask the model ------------------------------------
+
+def audience(frame: pd.DataFrame, segment: str, size: int = 3000, seed: int = 0) -> pd.DataFrame:
+    """Users recently reached by pushes to this segment, with their full history up to now."""
+    rows = labelled(frame)
+    rows = rows[rows["target_segment"].astype(str) == segment]
+    if rows.empty:
+        rows = labelled(frame)
+    last = rows.sort_values("delivered_at").groupby("user_id").tail(1)
+    last = last.assign(past_deliveries=last["past_deliveries"] + 1,
+                       past_opens=last["past_opens"] + last["opened"].astype(int))
+    return last.sample(min(size, len(last)), random_state=seed)[["user_id", "past_deliveries", "past_opens"]]
+
+
+def draft(users: pd.DataFrame, title: str, category: str, segment: str, hour: int, weekday: int) -> pd.DataFrame:
+    """The composed notification, as if sent to each of these users."""
+    return users.assign(
+        send_hour=int(hour), weekday=int(weekday), category=category, target_segment=segment,
+        title=title, personalized=bool(PLACEHOLDER.search(title)),
+    )
+
+
+def open_rate_by_hour(model, users: pd.DataFrame, title: str, category: str, segment: str,
+                      weekday: int) -> pd.Series:
+    """Predicted open rate of the draft for each send hour 0..23 (mean over the audience)."""
+    rows = pd.concat([draft(users, title, category, segment, h, weekday) for h in range(24)], ignore_index=True)
+    p = model.predict_proba(rows)[:, 1]
+    return pd.Series(p, index=rows["send_hour"]).groupby(level=0).mean().rename("open rate")

@@ -1,0 +1,51 @@
+"""Are the templates complete, stored clean, parameterised, and blind to the holdout labels?"""
+
+from __future__ import annotations
+
+import re
+
+import nbformat
+import pytest
+
+from conftest import ROOT
+from matsuri.themes import THEMES, template_dir
+
+SOURCES = [*sorted((ROOT / "src" / "matsuri" / "themes").glob("*.py")), *sorted((ROOT / "templates").rglob("*.ipynb"))]
+LABEL_STORE = re.compile(r"labels_path|MATSURI_LABELS|organiser|push_open_labels|call_outcome_labels|"
+                         r"ordering_labels|planted_keywords|planted_successors")
+
+
+@pytest.mark.parametrize("theme", list(THEMES))
+def test_each_template_has_readme_starter_and_demo(theme):
+    folder = template_dir(theme)
+    readme = (folder / "README.md").read_text()
+    for must in ("predictions.csv", "baseline", "ROC AUC" if theme != "product-ordering" else "NDCG@10"):
+        assert must in readme, f"{theme}/README.md should mention {must}"
+
+
+@pytest.mark.parametrize("theme", list(THEMES))
+def test_starter_declares_its_parameters_for_papermill(theme):
+    nb = nbformat.read(template_dir(theme) / "starter.ipynb", as_version=4)
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    for name in ("warehouse", "output_dir", "seed", "table_names", "column_names"):
+        assert re.search(rf"^{name} = ", tagged[0].source, re.M), name
+
+
+@pytest.mark.parametrize("path", [p for p in SOURCES if p.suffix == ".ipynb"], ids=lambda p: p.parent.name + "/" + p.name)
+def test_notebooks_are_stored_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")
+
+
+def test_templates_never_touch_the_organiser_store():
+    offenders = [p.relative_to(ROOT).as_posix() for p in SOURCES if LABEL_STORE.search(p.read_text())]
+    assert offenders == []
+
+
+def test_an_unknown_theme_lists_the_valid_ones():
+    from matsuri.errors import UsageError
+
+    with pytest.raises(UsageError, match="push-open-rate, call-keywords, product-ordering"):
+        template_dir("push-open-rates")
