@@ -116,6 +116,12 @@ CATALOG: dict[str, dict[str, str]] = {
               "CREATE, DROP, ALTER, COPY, ATTACH）は実行されず、データはそのまま残ります。"
               "読むときは SELECT を使ってください。",
     },
+    "interrupted": {
+        "en": "The query was stopped before it finished (it ran too long, or the stop button was "
+              "pressed). Check for a join or a recursive query that never ends.",
+        "ja": "クエリは終わる前に止められました（時間がかかりすぎたか、停止ボタンが押されました）。"
+              "終わらない JOIN や再帰クエリがないか確認してください。",
+    },
     "sql_error": {
         "en": "The database says:\n{detail}",
         "ja": "データベースからのメッセージ:\n{detail}",

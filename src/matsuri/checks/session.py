@@ -128,6 +128,8 @@ class Session:
         detail = sqlcells.database_message(error)
         if is_write_refusal(Exception(detail)):
             return SqlProblem("read_only", self.lang)
+        if detail.strip() == "Query interrupted":
+            return SqlProblem("interrupted", self.lang)
         return SqlProblem("sql_error", self.lang, detail=detail)
 
 
@@ -161,9 +163,14 @@ def _connect(lang: str):
     from matsuri.warehouse.query import connect
 
     try:
-        return connect()
+        con = connect()
     except MatsuriError as error:
         raise Uncheckable("warehouse_missing", lang, detail=str(error)) from None
+    # One DuckDB thread per learner kernel: with more, DuckDB 2.0 often misses the interrupt
+    # (the stop button, or the grading timeout), so an endless query could never be stopped.
+    # It is also fair on a shared server: one learner's query does not take every core.
+    con.execute("SET threads = 1")
+    return con
 
 
 def current() -> Session | None:

@@ -184,5 +184,7 @@ def autograded_notes(ws: Workspace, student: str, lesson: str) -> list[str]:
         number += 1
         if any(o.get("output_type") == "error" and o.get("ename") in TIMEOUT_ERRORS
                for o in cell.get("outputs", [])):
-            notes.append(f"code cell {number} ran longer than {ws.cell_timeout} s and was stopped")
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+            where = f"the SQL cell of {grade_id[:-4]}" if grade_id.endswith("-sql") else f"code cell {number}"
+            notes.append(f"{where} ran longer than {ws.cell_timeout} s and was stopped")
     return notes
