@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import secrets
 import shutil
 import sqlite3
@@ -259,3 +260,25 @@ def state_snapshot(event, without: int | None = None) -> dict[str, list]:
                 continue
             snapshot[table] = sorted(rows, key=repr)
     return snapshot
+
+
+def assert_rejected(event, team: str, path: Path, *expected: str) -> str:
+    """Submit, expect a rejection whose one-paragraph message holds `expected`; nothing else changed."""
+    from matsuri.hackathon.predictions import InvalidSubmission
+    from matsuri.hackathon.submissions import get_submission, submit
+
+    before = state_snapshot(event)
+    with pytest.raises(InvalidSubmission) as caught:
+        submit(event, team, path)
+    message = str(caught.value)
+    assert "\n" not in message and 60 < len(message) < 700, message
+    assert "Traceback" not in message and 'File "' not in message, message  # no stack traces
+    for fragment in expected:
+        assert fragment in message, f"{fragment!r} not in: {message}"
+    assert re.search(r"submit again|Choose your final|submit again from|You can submit|Ask the organisers",
+                     message), f"no way forward in: {message}"
+    newest = max(r[0] for r in state_snapshot(event)["submissions"])
+    record = get_submission(event, newest)
+    assert (record.status, record.message, record.public, record.private) == ("rejected", message, {}, {})
+    assert state_snapshot(event, without=newest) == before
+    return message

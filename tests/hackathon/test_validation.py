@@ -6,7 +6,6 @@ broken thing, and compares every row of the state store before and after (except
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pandas as pd
@@ -14,15 +13,14 @@ import pytest
 from hackathon_kit import *  # noqa: F403  (the shared fixtures)
 from hackathon_kit import (
     add_team,
+    assert_rejected,
     call_predictions,
     ordering_predictions,
     push_predictions,
-    state_snapshot,
     write_csv,
 )
 
-from matsuri.hackathon.predictions import InvalidSubmission
-from matsuri.hackathon.submissions import get_submission, submit
+from matsuri.hackathon.submissions import submit
 
 TEAMS = {"push-open-rate": "push", "call-keywords": "calls", "product-ordering": "order"}
 
@@ -40,25 +38,6 @@ def busy_event(make_event, public_company, tmp_path):
         add_team(event, team, theme)
         assert submit(event, team, write_csv(good[theme], tmp_path / f"good-{team}.csv")).status == "scored"
     return event
-
-
-def assert_rejected(event, team: str, path: Path, *expected: str) -> str:
-    """Submit, expect a rejection whose one-paragraph message holds `expected`; nothing else changed."""
-    before = state_snapshot(event)
-    with pytest.raises(InvalidSubmission) as caught:
-        submit(event, team, path)
-    message = str(caught.value)
-    assert "\n" not in message and 60 < len(message) < 700, message
-    assert "Traceback" not in message and "Error:" not in message, message
-    for fragment in expected:
-        assert fragment in message, f"{fragment!r} not in: {message}"
-    assert re.search(r"submit again|Choose your final|submit again from|You can submit|Ask the organisers",
-                     message), f"no way forward in: {message}"
-    newest = max(r[0] for r in state_snapshot(event)["submissions"])
-    record = get_submission(event, newest)
-    assert (record.status, record.message, record.public, record.private) == ("rejected", message, {}, {})
-    assert state_snapshot(event, without=newest) == before
-    return message
 
 
 def _push(company) -> pd.DataFrame:

@@ -209,8 +209,12 @@ def judge_command(
         before, old_note = marks_of(event, judge, team)
         for c in event.settings.criteria:
             typer.echo(f"{c.name}: {c.description}" if c.description else c.name)
-            marks[c.id] = typer.prompt(f"  mark {low}-{high}", type=typer.IntRange(low, high),
-                                       default=before.get(c.id))
+            while True:
+                value = typer.prompt(f"  mark {low}-{high}", type=int, default=before.get(c.id))
+                if low <= value <= high:
+                    break
+                typer.echo(f"  Please give a whole number from {low} to {high}.")
+            marks[c.id] = value
         if note is None:
             note = typer.prompt("Comment (optional)", default=old_note, show_default=False)
     save_marks(event, judge, team, marks, note or "")

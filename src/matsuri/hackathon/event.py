@@ -95,13 +95,15 @@ def init_event(path: Path | str | None = None) -> tuple[Event, list[str]]:
         else:
             notes.append(f"The user '{user}' (submissions.run_as) does not exist; run this as root to "
                          "create it, or notebooks cannot be submitted.")
-    if user and sandbox.user_exists(user) and os.geteuid() == 0:
+    runnable = bool(user) and sandbox.user_exists(user) and os.geteuid() == 0
+    if runnable:
         try:
             sandbox.can_run_kernel(user)
         except MatsuriError as error:
             notes.append(f"WARNING: {error}")
+            runnable = False
     labels = paths.labels_path()
-    if labels.is_file() and user and sandbox.user_exists(user) and sandbox.can_read(labels, user):
+    if runnable and labels.is_file() and sandbox.can_read(labels, user):
         notes.append(f"WARNING: '{user}' can read the labels store {labels}; run chmod 600 on it "
                      "and chmod 700 on its folder, or notebooks could read the answers.")
     return event, notes

@@ -10,9 +10,12 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # tables arrive as DataFrames; pandas itself loads with pyarrow's to_pandas()
+    import pandas as pd
 
 from matsuri.errors import MatsuriError
 

@@ -69,7 +69,7 @@ def _first_error(executed: Path) -> tuple[int, str, str] | None:
 
 def _failure_message(settings: Settings, executed: Path, log_text: str, name: str) -> str:
     limit = f"{settings.memory_mb:,} MB"
-    where = "matsuri hackathon submissions shows where its run log is kept"
+    where = "`matsuri hackathon submissions TEAM --id N` shows where its run log is kept"
     if "CellTimeoutError" in log_text or "Cell execution timed out" in log_text:
         return (f"{name} did not finish within the {settings.timeout_seconds} seconds allowed for "
                 "a cell, so it was stopped. Make the slow step faster (use less data or a simpler "
@@ -85,10 +85,10 @@ def _failure_message(settings: Settings, executed: Path, log_text: str, name: st
                 f"usually means it needed more than the {limit} of memory each run may use. Use less "
                 f"data at once (filter in SQL, smaller types) and submit again; {where}.")
     if error:
-        return (f"{name} stopped with an error in code cell {error[0]}: {error[1]}: {error[2]} "
-                "Fix that cell, check that the whole notebook runs from top to bottom "
-                f"(Restart Kernel and Run All Cells), then submit again; {where}.")
-    return (f"{name} could not be run to the end (the run log says why: {where}). Check that it "
+        return (f"{name} stopped with an error in code cell {error[0]} ({error[1]}: "
+                f"{error[2].rstrip('.')}). Fix that cell, check that the whole notebook runs from top "
+                f"to bottom (Restart Kernel and Run All Cells), then submit again; {where}.")
+    return (f"{name} could not be run to the end; the run log says why ({where}). Check that it "
             "opens in JupyterLab and runs from top to bottom, then submit again.")
 
 

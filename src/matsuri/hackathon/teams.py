@@ -43,7 +43,7 @@ def add_team(event: Event, team: str, members: list[str], display_name: str = ""
         raise UsageError(f"A member is listed twice for team '{team}': {', '.join(members)}.")
     if not settings.min_team_size <= len(members) <= settings.max_team_size:
         raise UsageError(
-            f"Team '{team}' has {len(members)} member(s), but teams have {settings.min_team_size} "
+            f"Team '{team}' has {len(members)} member{'' if len(members) == 1 else 's'}, but teams have {settings.min_team_size} "
             f"to {settings.max_team_size} members in this event (teams.min_size / teams.max_size in "
             f"{settings.path}). Give each member with --member NAME."
         )
@@ -90,12 +90,6 @@ def new_workspace(event: Event, team: str, theme: str, templates: Path | None = 
     """Set the team's theme and copy templates/<theme>/ into its workspace (never over one)."""
     event.settings.theme(theme)  # enabled?
     current = get_team(event, team)
-    source = Path(templates or templates_dir()) / theme
-    if not source.is_dir():
-        raise NotFound(
-            f"There is no template for '{theme}' at {source}. Check the templates folder "
-            "(or pass --templates with the folder that holds one sub-folder per theme)."
-        )
     if current.theme and current.theme != theme:
         raise AlreadyExists(
             f"Team '{team}' already works on '{current.theme}'. A team has one theme; ask the "
@@ -104,6 +98,12 @@ def new_workspace(event: Event, team: str, theme: str, templates: Path | None = 
     if current.workspace.exists():
         raise AlreadyExists(
             f"Team '{team}' already has a workspace at {current.workspace}; it was left as it is."
+        )
+    source = Path(templates or templates_dir()) / theme
+    if not source.is_dir():
+        raise NotFound(
+            f"There is no template for '{theme}' at {source}. Check the templates folder "
+            "(or pass --templates with the folder that holds one sub-folder per theme)."
         )
     current.workspace.parent.mkdir(parents=True, exist_ok=True)
     tmp = current.workspace.with_name(f".{team}.copying")

@@ -2,20 +2,21 @@
 
 A registry (`get_theme`) rather than if-chains: each theme is one small class declaring its files,
 its metrics and how to load its answer key from the organiser store. Reading and checking files is
-shared (`matsuri.hackathon.predictions`); metrics come from `matsuri.metrics`.
+shared (`matsuri.hackathon.predictions`); metrics come from `matsuri.metrics`. Heavy libraries are
+imported where they are used, so reading settings or a leaderboard stays quick.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-
-from matsuri import metrics
 from matsuri.errors import UsageError
-from matsuri.hackathon import predictions as pr
+
+if TYPE_CHECKING:  # numpy and pandas load only when something is checked or scored
+    import numpy as np
+    import pandas as pd
 
 
 @dataclass
@@ -55,6 +56,8 @@ class _Probabilities(Theme):
     label_column = ""
 
     def load_key(self, warehouse, labels) -> AnswerKey:
+        import numpy as np
+
         ids = warehouse.execute(f"SELECT {self.id_column} FROM {self.holdout_table} ORDER BY 1").fetchnumpy()
         truth = labels.execute(
             f"SELECT {self.id_column}, {self.label_column} FROM {self.label_table} ORDER BY 1"
@@ -62,6 +65,8 @@ class _Probabilities(Theme):
         return AnswerKey(ids[self.id_column].astype(np.int64), truth)
 
     def read(self, folder, key, max_bytes):
+        from matsuri.hackathon import predictions as pr
+
         table = pr.read_table(folder / "predictions.csv", {self.id_column: "id", "probability": "float"}, max_bytes)
         pr.check_ids(table, self.id_column, key.ids, "predictions.csv", self.holdout_table)
         pr.check_probabilities(table, "probability", "predictions.csv")
@@ -84,6 +89,8 @@ class PushOpenRate(_Probabilities):
     default_metric = "roc_auc"
 
     def score(self, tables, key, rows):
+        from matsuri import metrics
+
         truth, predicted = self._aligned(tables, key, rows)
         return {"roc_auc": metrics.roc_auc(truth, predicted), "log_loss": metrics.log_loss(truth, predicted)}
 
@@ -108,12 +115,16 @@ class CallKeywords(_Probabilities):
         return key
 
     def read(self, folder, key, max_bytes):
+        from matsuri.hackathon import predictions as pr
+
         tables = super().read(folder, key, max_bytes)
         if (folder / "keywords.csv").exists():
             tables["keywords"] = pr.read_keywords(folder / "keywords.csv", max_bytes)
         return tables
 
     def score(self, tables, key, rows):
+        from matsuri import metrics
+
         truth, predicted = self._aligned(tables, key, rows)
         words = tables["keywords"]["keyword"].tolist() if "keywords" in tables else []
         return {
@@ -132,6 +143,8 @@ class ProductOrdering(Theme):
     k = 10
 
     def load_key(self, warehouse, labels):
+        import numpy as np
+
         users = warehouse.execute("SELECT user_id FROM holdout_ordering_users ORDER BY 1").fetchnumpy()
         products = warehouse.execute("SELECT product_id FROM products ORDER BY 1").fetchnumpy()
         truth = labels.execute("SELECT user_id, product_id FROM ordering_labels ORDER BY 1, 2").df()
@@ -141,6 +154,8 @@ class ProductOrdering(Theme):
         )
 
     def read(self, folder, key, max_bytes):
+        from matsuri.hackathon import predictions as pr
+
         table = pr.read_table(
             folder / "predictions.csv", {"user_id": "id", "product_id": "id", "rank": "id"}, max_bytes
         )
@@ -148,6 +163,8 @@ class ProductOrdering(Theme):
         return {"predictions": table}
 
     def score(self, tables, key, rows):
+        from matsuri import metrics
+
         chosen = key.ids[rows]
         ranked = tables["predictions"]
         relevant = key.labels[key.labels["user_id"].isin(chosen)]

@@ -1,0 +1,77 @@
+"""Are teams registered with their limits, and workspaces copied from the theme's template?"""
+
+from __future__ import annotations
+
+import pytest
+from hackathon_kit import *  # noqa: F403  (the shared fixtures)
+from hackathon_kit import notebook
+
+from matsuri.errors import AlreadyExists, NotFound, UsageError
+from matsuri.hackathon.teams import add_team, get_team, list_teams, new_workspace
+
+
+@pytest.fixture
+def templates(tmp_path):
+    """Whatever a template folder holds is copied: notebooks, a README, a helper module."""
+    folder = tmp_path / "templates" / "push-open-rate"
+    notebook(folder / "starter.ipynb", "print('starter')")
+    notebook(folder / "demo.ipynb", "print('demo')")
+    (folder / "README.md").write_text("# 開封率\n", encoding="utf-8")
+    (folder / "helpers").mkdir()
+    (folder / "helpers" / "features.py").write_text("X = 1\n")
+    (folder / ".ipynb_checkpoints").mkdir()
+    (folder / ".ipynb_checkpoints" / "starter-checkpoint.ipynb").write_text("{}")
+    return tmp_path / "templates"
+
+
+def test_new_copies_the_template_and_sets_the_theme(make_event, templates):
+    """Does `new` copy every file of templates/<theme>/ (not checkpoints) and record the theme?"""
+    event = make_event()
+    add_team(event, "sushi", ["Aki", "Ben"], "寿司チーム")
+    team = new_workspace(event, "sushi", "push-open-rate", templates)
+    copied = sorted(str(p.relative_to(team.workspace)) for p in team.workspace.rglob("*"))
+    assert copied == ["README.md", "demo.ipynb", "helpers", "helpers/features.py", "starter.ipynb"]
+    assert team.theme == "push-open-rate" and team.display_name == "寿司チーム"
+    assert [t.team for t in list_teams(event)] == ["sushi"]
+    with pytest.raises(AlreadyExists, match="already has a workspace"):
+        new_workspace(event, "sushi", "push-open-rate", templates)
+    with pytest.raises(AlreadyExists, match="already works on 'push-open-rate'"):
+        new_workspace(event, "sushi", "call-keywords", templates)
+
+
+def test_new_explains_a_missing_template_or_disabled_theme(make_event, templates, tmp_path):
+    """Are a theme without a template and an unknown theme refused with what to check?"""
+    event = make_event()
+    add_team(event, "sushi", ["Aki"])
+    with pytest.raises(NotFound, match="no template for 'call-keywords'"):
+        new_workspace(event, "sushi", "call-keywords", templates)
+    with pytest.raises(UsageError, match="not enabled"):
+        new_workspace(event, "sushi", "churn", templates)
+    assert get_team(event, "sushi").theme is None and not (event.teams_dir / "sushi").exists()
+
+
+@pytest.mark.parametrize(("team", "members", "expected"), [
+    ("Sushi Lovers", ["Aki"], "cannot be a team id"),
+    ("sushi", [], "has 0 members, but teams have 1 to 3 members"),
+    ("sushi", ["A", "B", "C", "D"], "has 4 members"),
+    ("sushi", ["Aki", "Aki"], "listed twice"),
+])
+def test_team_rules_are_enforced_with_the_setting_named(make_event, team, members, expected):
+    """Are bad ids, sizes outside the limits and repeated members refused?"""
+    event = make_event()
+    with pytest.raises(UsageError, match=expected):
+        add_team(event, team, members)
+    assert list_teams(event) == []
+
+
+def test_a_person_joins_one_team_and_ids_are_unique(make_event):
+    """Is a member already in a team, or a taken id, refused without touching the first team?"""
+    event = make_event()
+    add_team(event, "sushi", ["Aki", "Ben"])
+    with pytest.raises(UsageError, match="Aki is already in team 'sushi'"):
+        add_team(event, "ramen", ["Aki"])
+    with pytest.raises(AlreadyExists, match="already a team 'sushi'"):
+        add_team(event, "sushi", ["Cho"])
+    assert get_team(event, "sushi").members == ["Aki", "Ben"]
+    with pytest.raises(NotFound, match="team add ghost"):
+        get_team(event, "ghost")
