@@ -1,0 +1,51 @@
+"""Do the rubric form and the index cards behave correctly, tested in-process without a browser?"""
+
+from __future__ import annotations
+
+from gallery_kit import *  # noqa: F403  (the shared fixtures)
+from gallery_kit import add_team, push_predictions, write_csv
+
+from matsuri.gallery.apps import RubricForm, _cards
+from matsuri.hackathon import leaderboard
+from matsuri.hackathon.rubric import marks_of
+from matsuri.hackathon.submissions import submit
+
+
+def test_rubric_form_saves_reloads_and_explains_mistakes(make_event, monkeypatch):
+    """Does a judge's save land in the store, come back when reopened, and bad input get a message?"""
+    event = make_event()
+    add_team(event, "alpha", "push-open-rate", display_name="アルファ")
+    add_team(event, "beta", "call-keywords")
+    monkeypatch.setenv("QUERY_STRING", "judge=%E9%88%B4%E6%9C%A8")  # ?judge=鈴木
+    form = RubricForm(event)
+    assert form.judge.value == "鈴木" and form.team.options[0] == ("アルファ (push-open-rate)", "alpha")
+    form.team.value = "alpha"
+    form.sliders["impact"].value, form.sliders["demo"].value = 5, 2
+    form.note.value = "売上に効きそう"
+    form.save.click()
+    assert "保存しました" in form.status.value
+    assert marks_of(event, "鈴木", "alpha") == ({"impact": 5, "demo": 2}, "売上に効きそう")
+    again = RubricForm(event)  # the judge comes back later
+    again.judge.value, again.team.value = "鈴木", "alpha"
+    assert again.sliders["impact"].value == 5 and again.note.value == "売上に効きそう"
+    again.judge.value = ""
+    again.save.click()
+    assert "matsuri-error" in again.status.value and "give the judge" in again.status.value
+
+
+def test_index_cards_show_theme_score_rank_and_a_demo_link(make_event, public_company, tmp_path, monkeypatch):
+    """Does each card carry the team's theme, best public score, place and a link to its demo?"""
+    event = make_event()
+    add_team(event, "alpha", "push-open-rate", display_name="<アルファ>")
+    add_team(event, "beta", "push-open-rate")
+    submit(event, "alpha", write_csv(push_predictions(public_company, perfect=True), tmp_path / "a.csv"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "demos" / "alpha").mkdir(parents=True)
+    (tmp_path / "demos" / "alpha" / "demo.ipynb").write_text("{}")
+    monkeypatch.setenv("VOILA_BASE_URL", "/gallery/")
+    boards = {"push-open-rate": leaderboard.public_board(event, "push-open-rate")}
+    html = _cards(event, boards, "all")
+    assert "&lt;アルファ&gt;" in html and "roc_auc <b>1.0000</b> (1位)" in html
+    assert 'href="/gallery/voila/render/demos/alpha/demo.ipynb"' in html
+    assert "まだスコアなし" in html and "デモなし" in html
+    assert 'class="matsuri-card"' not in _cards(event, boards, "call-keywords")

@@ -1,0 +1,84 @@
+"""Is the gallery assembled offline, with confined demo kernels, culling and no secrets in reach?"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import nbformat
+from gallery_kit import *  # noqa: F403  (the shared fixtures)
+from gallery_kit import add_team, notebook
+
+from matsuri.gallery import server
+from matsuri.gallery.build import DEMO_KERNEL, build
+from matsuri.hackathon.event import EVENT_ENV
+
+
+def _workspace(event, team: str, with_demo: bool = True) -> None:
+    folder = event.teams_dir / team
+    notebook(folder / "starter.ipynb", "print('starter')")
+    if with_demo:
+        notebook(folder / "demo.ipynb", "print('demo')")
+        (folder / "model.json").write_text("{}")
+        (folder / "copied-warehouse.duckdb").write_bytes(b"big")
+
+
+def test_build_snapshots_demos_for_the_confined_kernel(make_event, public_company):
+    """Does each team with a demo get a snapshot whose kernel is the confined demo kernel?"""
+    event = make_event(run_as="nobody")
+    for team, demo in (("alpha", True), ("beta", True), ("gamma", False)):
+        add_team(event, team, "push-open-rate")
+        _workspace(event, team, demo)
+    gallery = build(event)
+    try:
+        assert sorted(gallery.demos) == ["alpha", "beta"]
+        demo = gallery.root / gallery.demos["alpha"]
+        assert nbformat.read(demo, as_version=4).metadata["kernelspec"]["name"] == DEMO_KERNEL
+        assert sorted(p.name for p in demo.parent.iterdir()) == ["demo.ipynb", "model.json", "starter.ipynb"]
+        assert demo.stat().st_mode & 0o004 and demo.parent.stat().st_mode & 0o001
+        spec = json.loads((gallery.share / "kernels" / DEMO_KERNEL / "kernel.json").read_text())
+        argv = spec["argv"]
+        assert argv[1:3] == ["-m", "matsuri.hackathon.sandbox"]
+        assert argv[argv.index("--user") + 1] == "nobody"
+        assert argv[argv.index("--memory-mb") + 1] == "3072"
+        assert f"--env=MATSURI_WAREHOUSE={public_company.warehouse}" in argv
+        assert not any("LABELS" in a for a in argv)
+        for name in ("index.ipynb", "rubric.ipynb"):
+            app = nbformat.read(gallery.root / name, as_version=4)
+            assert app.metadata["kernelspec"]["name"] == "python3" and len(app.cells) == 1
+    finally:
+        shutil.rmtree(gallery.scratch, ignore_errors=True)
+
+
+def test_voila_pages_fetch_nothing_from_the_internet(make_event):
+    """Do the gallery's page templates keep Voila's CDN stylesheet links out?"""
+    event = make_event()
+    gallery = build(event)
+    try:
+        index = (gallery.share / "voila" / "templates" / "lab" / "index.html.j2").read_text()
+        page = (gallery.share / "voila" / "templates" / "base" / "page.html").read_text()
+        assert "extends 'nbconvert/templates/lab/index.html.j2'" in index
+        assert "cdn.jsdelivr.net" not in index + page and "{% block body %}" in page
+    finally:
+        shutil.rmtree(gallery.scratch, ignore_errors=True)
+
+
+def test_voila_runs_local_only_with_culling_and_without_the_labels(make_event, monkeypatch):
+    """Is Voila bound to 127.0.0.1, culling idle kernels, denying learner extensions, label-free?"""
+    event = make_event()
+    monkeypatch.setenv("MATSURI_LABELS", "/somewhere/labels.duckdb")
+    gallery = build(event)
+    try:
+        command = server.voila_command(gallery, event, 9999, "tok", preheat=True)
+        assert "--Voila.ip=127.0.0.1" in command and "--port=9999" in command
+        assert "--MappingKernelManager.cull_idle_timeout=600" in command
+        assert "--preheat_kernel=True" in command and "--pool_size=1" in command
+        denied = next(c for c in command if c.startswith("--VoilaConfiguration.extension_denylist="))
+        for extension in ("jupysql-plugin", "jupyterlab-jupytext", "@jupyter/nbgrader"):
+            assert extension in denied
+        assert "--preheat_kernel=True" not in server.voila_command(gallery, event, 9999, "tok", preheat=False)
+        env = server._env(gallery, event, final=False)
+        assert "MATSURI_LABELS" not in env and env[EVENT_ENV] == str(event.root)
+        assert env["JUPYTER_PATH"] == str(gallery.share)
+    finally:
+        shutil.rmtree(gallery.scratch, ignore_errors=True)
