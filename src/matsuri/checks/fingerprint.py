@@ -22,7 +22,7 @@ ROW_SEP = "\x1e"
 def canonical(value: object, places: int) -> str:
     if value is None or type(value).__name__ in ("NAType", "NaTType"):
         return NULL
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
+    if isinstance(value, bool) or type(value).__name__ in ("bool_", "bool"):  # numpy bools too
         return "true" if value else "false"
     if isinstance(value, numbers.Integral):
         return f"{int(value)}.{'0' * places}" if places else str(int(value))
