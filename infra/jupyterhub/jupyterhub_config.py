@@ -116,6 +116,7 @@ c.JupyterHub.services = [
      "url": f"http://127.0.0.1:{S['gallery_port']}",
      "command": [str(bin_dir / "python"), "-m", "matsuri.infra.hub.gate", "--", *S["gallery_command"]],
      "user": S["gallery_user"], "cwd": S["gallery_home"],
-     "environment": server_env,
+     "environment": server_env | {
+         "JUPYTER_CONFIG_PATH": f"{S['gallery_config_dir']}:{S['jupyter_config_dir']}"},  # Voila's base_url
      "oauth_no_confirm": True},
 ]

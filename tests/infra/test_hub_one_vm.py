@@ -43,7 +43,6 @@ class Hub:
     log: Path
     names: dict
     started: dict
-    stop: object
 
     def user(self, key: str) -> HubUser:
         return HubUser(self.base, self.names[key], self.password)
@@ -119,17 +118,10 @@ def hub():
         hub_cm.__enter__()
         base = f"http://127.0.0.1:{ports['port']}"
         password = (root / "state" / "secrets" / "shared-password").read_text().strip()
-        state = Hub(config, people, base, password, holdout, log, names, {}, None)
+        state = Hub(config, people, base, password, holdout, log, names, {})
         dan = state.user("dan")
         dan.start()  # left alone from now on: the culler should stop it
         state.started["dan"] = time.monotonic()
-
-        def stop():
-            nonlocal hub_cm
-            if hub_cm is not None:
-                hub_cm.__exit__(None, None, None)
-                hub_cm = None
-        state.stop = stop
         yield state
     finally:
         if hub_cm is not None:
@@ -242,25 +234,35 @@ def test_an_idle_server_is_culled(hub):
     assert "idle-culler" in hub.log.read_text() and f"DELETE /hub/api/users/{dan.name}/server" in hub.log.read_text()
 
 
-def test_destroy_removes_only_the_event_accounts_and_archives_their_homes(hub, tmp_path):
-    hub.stop()
-    state = Path(hub.settings.jupyterhub.state_dir)
-    run = run_matsuri(["infra", "destroy", "--target", "jupyterhub", "--settings", str(write_settings(hub, tmp_path)),
-                       "--yes"])
-    for name in hub.names.values():
-        assert accounts.owner_of(name) is None, name
-        assert f"removed account {name}" in run.out
-    assert (state / "archive" / f"{hub.names['ben']}.tar.gz").is_file()
-    assert not accounts.group_exists(f"{hub.settings.event.id}-people")
-    assert [p.name for p in state.iterdir()] == ["archive"]
-    assert pwd.getpwnam("root")  # untouched
+def test_apply_tolerates_a_taken_name_and_destroy_removes_only_the_event_accounts():
+    """A separate small event (no hub needed), next to an account the event did not make."""
+    event = f"t{secrets.token_hex(3)}"
+    root = Path(tempfile.mkdtemp(prefix=f"matsuri-hub-{event}-"))
+    foreign = f"{event}-zed"
+    people = participants.parse(["username,email,role,team", f"{event}-amy,amy@example.com,learner,",
+                                 f"{event}-bo,bo@example.com,judge,", f"{foreign},zed@example.com,learner,"])
+    settings_file = root / "settings.toml"
+    settings_file.write_text(f'[event]\nid = "{event}"\n[jupyterhub]\nstate_dir = "{root / "state"}"\n'
+                             f'holdout = "{root / "none"}"\nwarehouse = "{root / "none"}"\n')
+    try:
+        subprocess.run(["useradd", "--create-home", foreign], check=True)
+        report = HubProvisioner(settings.load(settings_file), people).apply(progress=False)
+        assert [(o.action.name, "was not made by this event" in o.message) for o in report.failed] == [(foreign, True)]
+        assert accounts.owner_of(f"{event}-amy") == event  # the others were made all the same
+        Path(f"/home/{event}-amy/answer.sql").write_text("SELECT 1")
+        run = run_matsuri(["infra", "destroy", "--target", "jupyterhub", "--settings", str(settings_file), "--yes"])
+        for name in (f"{event}-amy", f"{event}-bo", f"{event}-grader", f"{event}-gallery"):
+            assert accounts.owner_of(name) is None and f"removed account {name}" in run.out, name
+        assert accounts.owner_of(foreign) == ""  # still there, untouched
+        import tarfile
 
-
-def write_settings(hub: Hub, folder: Path) -> Path:
-    """The fixture's settings as a TOML file, for the CLI."""
-    h = hub.settings.jupyterhub
-    path = folder / "settings.toml"
-    path.write_text(f'[event]\nid = "{hub.settings.event.id}"\ncourse = "tiny"\n'
-                    f'[jupyterhub]\nstate_dir = "{h.state_dir}"\nholdout = "{h.holdout}"\n'
-                    f'warehouse = "{h.warehouse}"\n')
-    return path
+        with tarfile.open(root / "state" / "archive" / f"{event}-amy.tar.gz") as tar:
+            assert f"{event}-amy/answer.sql" in tar.getnames()
+        assert not accounts.group_exists(f"{event}-people")
+        assert [p.name for p in (root / "state").iterdir()] == ["archive"]
+        again = run_matsuri(["infra", "destroy", "--target", "jupyterhub", "--settings", str(settings_file), "--yes"])
+        assert f"Nothing of event {event} to remove" in again.out
+    finally:
+        subprocess.run(["userdel", "--remove", foreign], capture_output=True)
+        cleanup_accounts(event)
+        shutil.rmtree(root, ignore_errors=True)

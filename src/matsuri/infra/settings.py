@@ -52,8 +52,7 @@ class HubSettings:
     mem_limit_gb: float = 4.0
     cpu_limit: float = 1.0
     gallery_command: list = field(
-        default_factory=lambda: ["matsuri", "gallery", "serve", "--port", "{port}", "--token", "{token}",
-                           "--base-url", "{base_url}"]
+        default_factory=lambda: ["matsuri", "gallery", "serve", "--port", "{port}", "--token", "{token}"]
     )
     formgrader_port: int = 9010      # the course's formgrader service, on 127.0.0.1
     gallery_port: int = 9011         # the gallery's login gate, on 127.0.0.1

@@ -5,6 +5,7 @@ state_dir/
   .matsuri-event.json   marks the folder as this event's
   secrets/           shared password, the status service's token (root only)
   jupyter-config/    nbgrader_config.py shared by every server (exchange, hub course roles)
+  gallery-config/    voila.json: the gallery's Voila serves under the hub's /services/gallery/
   exchange/          nbgrader's exchange (world-writable with the sticky bit, as nbgrader needs)
   archive/           participants' homes, archived by destroy
   jupyterhub.sqlite, jupyterhub_cookie_secret   (the hub's own)
@@ -54,6 +55,7 @@ class HubLayout:
     password_file = property(lambda self: self.secrets / "shared-password")
     status_token_file = property(lambda self: self.secrets / "status-token")
     jupyter_config = property(lambda self: self.state / "jupyter-config")
+    gallery_config = property(lambda self: self.state / "gallery-config")
     exchange = property(lambda self: self.state / "exchange")
     archive = property(lambda self: self.state / "archive")
 
@@ -113,6 +115,7 @@ class HubLayout:
             "gallery_home": str(self.home(self.gallery_user)),
             "gallery_command": list(self.hub.gallery_command), "python_bin": str(self.python_bin),
             "jupyter_config_dir": str(self.jupyter_config), "warehouse": str(self.warehouse),
+            "gallery_config_dir": str(self.gallery_config),
             "chp": self.chp(), "cull_idle_seconds": int(self.hub.cull_idle_minutes * 60),
             "cull_every_seconds": max(1, int(self.hub.cull_every_minutes * 60)),
             "activity_interval_seconds": self.hub.activity_interval_seconds,
@@ -121,6 +124,10 @@ class HubLayout:
 
     def hub_json_text(self) -> str:
         return json.dumps(self.hub_settings(), ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+
+    def voila_config(self) -> str:
+        """Voila behind the hub lives under /services/gallery/ (read from the gallery's config path)."""
+        return json.dumps({"Voila": {"base_url": "/services/gallery/"}}) + "\n"
 
     def nbgrader_global(self) -> str:
         return (

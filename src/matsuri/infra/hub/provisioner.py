@@ -72,6 +72,8 @@ class HubProvisioner(Provisioner):
                                       needs=(f"group:{lay.group}",)))
         actions += [self._file_action("nbgrader config", lay.jupyter_config / "nbgrader_config.py",
                                       lay.nbgrader_global(), 0o644, stage=2),
+                    self._file_action("gallery config", lay.gallery_config / "voila.json",
+                                      lay.voila_config(), 0o644, stage=2),
                     self._course_action(), self._holdout_action(),
                     self._file_action("hub settings", lay.hub_json, lay.hub_json_text(), 0o600, stage=3)]
         notes = [f"state in {lay.state}; accounts marked '{accounts.marker(event)}'; group {lay.group}",
