@@ -22,6 +22,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(ROOT / "tests" / "infra"))
+sys.path.insert(0, str(ROOT / "tests"))  # before any site-packages conftest
 from common import median, save  # noqa: E402
 from infra_hub import HubUser  # noqa: E402
 
@@ -30,7 +31,7 @@ from matsuri.infra.hub import launch  # noqa: E402
 from matsuri.infra.hub.layout import HubLayout  # noqa: E402
 from matsuri.infra.hub.provisioner import HubProvisioner  # noqa: E402
 
-ROUNDS = 3
+ROUNDS = 5
 LEARNERS = 3 * ROUNDS
 
 

@@ -85,9 +85,11 @@ class FaultyProxy:
 
     STATUS = {"ThrottlingException": 400, "Throttling": 400, "ResourceLimitExceeded": 400}
 
-    def __init__(self, upstream: str, faults: dict[tuple[str, str], list[str]]):
+    def __init__(self, upstream: str, faults: dict[tuple[str, str], list[str]] | None = None,
+                 delay: float = 0.0):
         self.upstream = upstream.removeprefix("http://")
-        self.faults = {k: list(v) for k, v in faults.items()}
+        self.delay = delay  # seconds added to every request (a network round trip, for benchmarks)
+        self.faults = {k: list(v) for k, v in (faults or {}).items()}
         self.seen: Counter = Counter()
         self.port = free_port()
         proxy = self
@@ -113,6 +115,8 @@ class FaultyProxy:
 
             def _forward(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if proxy.delay:
+                    time.sleep(proxy.delay)
                 op, name = proxy._identify(self.headers, body)
                 proxy.seen[(op, name)] += 1
                 pending = proxy.faults.get((op, name))

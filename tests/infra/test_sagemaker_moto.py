@@ -215,3 +215,30 @@ def test_the_cli_plans_with_a_cost_applies_shows_status_and_destroys(moto, tmp_p
     gone = run_matsuri(["infra", "destroy", *common, "--yes"], env=env).out
     assert f"removed notebook instance {eid}-alice" in gone and "kept bucket" in gone
     assert "missing" in run_matsuri(["infra", "status", *common], env=env).out
+
+
+def test_the_exchange_commands_work_from_a_notebook_instance_and_from_the_instructors_desk(event, moto, tmp_path):
+    SageMakerProvisioner(event, crowd()).apply(progress=False)
+    env = aws_env(moto)
+    release = tmp_path / "release" / "week1"
+    release.mkdir(parents=True)
+    (release / "week1.ipynb").write_text("the released notebook")
+    common = ["--bucket", event.bucket, "--region", REGION]
+    run_matsuri(["infra", "exchange", "release", "tiny-course", "week1", "--folder", str(release), *common], env=env)
+    # On the instance, on-create's event file says which bucket and who this is.
+    event_file = tmp_path / "event.json"
+    event_file.write_text(json.dumps({"bucket": event.bucket, "participant": "bob", "region": REGION}))
+    learner_env = env | {"MATSURI_EVENT_FILE": str(event_file)}
+    home = tmp_path / "bob"
+    home.mkdir()
+    run_matsuri(["infra", "exchange", "fetch", "tiny-course", "week1"], env=learner_env, cwd=home)
+    assert (home / "week1" / "week1.ipynb").read_text() == "the released notebook"
+    (home / "week1" / "week1.ipynb").write_text("bob's answer")
+    out = run_matsuri(["infra", "exchange", "submit", "tiny-course", "week1"], env=learner_env, cwd=home).out
+    assert "Submitted week1 as bob" in out
+    collected = run_matsuri(["infra", "exchange", "collect", "tiny-course", "week1", "--course-dir",
+                             str(tmp_path / "course"), *common], env=env).out
+    assert "Collected 1 submission(s)" in collected
+    assert (tmp_path / "course" / "submitted" / "bob" / "week1" / "week1.ipynb").read_text() == "bob's answer"
+    missing = run_matsuri(["infra", "exchange", "fetch", "tiny-course", "week9"], env=learner_env, cwd=home, exit_code=3)
+    assert "has not been released yet" in missing.err
