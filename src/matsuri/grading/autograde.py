@@ -64,7 +64,10 @@ def _unchanged(ws: Workspace, student: str, lesson: str) -> bool:
 
 
 def grade(ws: Workspace, lesson: str | None = None, workers: int = 1, force: bool = False,
-          feedback: bool = True, progress: bool = True) -> GradeResult:
+          feedback: bool = True, progress: bool = True,
+          learners: list[str] | None = None) -> GradeResult:
+    """Grade what was submitted (only new or changed submissions unless `force`; only
+    `learners` if given) and export the gradebook. Returns one report row per submission."""
     from matsuri.grading import export
 
     if workers < 1:
@@ -83,8 +86,14 @@ def grade(ws: Workspace, lesson: str | None = None, workers: int = 1, force: boo
             raise NotFound(f"Lesson {item.id} was never released: run `matsuri course release "
                            f"{ws.course.name} --lesson {item.id}` first.")
         locked = locked_cells(released)
-        screened = [screen(s, ws.submitted_notebook(s, item.id), locked)
-                    for s in submitted_students(ws, item.id)]
+        students = submitted_students(ws, item.id)
+        if learners:
+            unknown = sorted(set(learners) - set(students))
+            if unknown and len(lessons) == 1:
+                raise NotFound(f"No submission of {item.id} from {', '.join(unknown)}. "
+                               f"Collect it first (`matsuri course collect {ws.course.name}`).")
+            students = [s for s in students if s in learners]
+        screened = [screen(s, ws.submitted_notebook(s, item.id), locked) for s in students]
         todo = [s for s in screened if not s.problem
                 and (force or not _unchanged(ws, s.student, item.id))]
         outcomes = run_workers(ws, item.id, [s.student for s in todo], workers, feedback, progress)

@@ -54,7 +54,10 @@ def collect_command(
 
     result = collect(_workspace(course, workdir, exchange, None), lesson, source)
     for lesson_id, students in result.collected.items():
-        typer.echo(f"{lesson_id}: {len(students)} new submission(s)")
+        if students or lesson:
+            typer.echo(f"{lesson_id}: {len(students)} new submission(s)")
+    if not any(result.collected.values()):
+        typer.echo("No new submissions.")
     for note in result.skipped:
         typer.secho(f"skipped {note}", fg="yellow", err=True)
 
@@ -65,6 +68,7 @@ def grade_command(
     lesson: str = LESSON,
     workers: int = typer.Option(1, "--workers", min=1, help="Notebooks graded at the same time (one per CPU core is a good start)."),
     force: bool = typer.Option(False, "--force", help="Grade again even submissions already graded."),
+    learners: list[str] = typer.Option(None, "--learner", help="Only this learner (repeat for several)."),
     feedback: bool = typer.Option(True, "--feedback/--no-feedback", help="Write feedback HTML per learner."),
     cell_timeout: int = typer.Option(None, "--cell-timeout", help="Seconds a cell may run (default: course.toml)."),
     workdir: Path = WORKDIR, exchange: Path = EXCHANGE, warehouse: Path = WAREHOUSE,
@@ -76,7 +80,7 @@ def grade_command(
     from matsuri.grading.autograde import grade
 
     ws = _workspace(course, workdir, exchange, warehouse, cell_timeout)
-    result = grade(ws, lesson, workers=workers, force=force, feedback=feedback)
+    result = grade(ws, lesson, workers=workers, force=force, feedback=feedback, learners=learners)
     table = Table("learner", "lesson", "status", "score", "notes")
     for row in result.rows:
         score = "" if row.score is None else f"{row.score:g} / {row.max_score:g}"

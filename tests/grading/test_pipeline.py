@@ -1,0 +1,235 @@
+"""Does the instructor's pipeline hold up: release → collect → grade (twice) → progress?
+
+One real run through the CLI, shared by the tests below: every lesson released with nbgrader,
+crafted submissions of lesson 1 (blank, solution, partial, tampered, deleted cells, an endless
+query, DROP/INSERT, answers made by hand, invalid JSON, a missing notebook) plus one through the
+nbgrader exchange, graded with two workers, then graded again.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from grading_kit import craft, exchange_submit
+
+from conftest import run_matsuri
+from matsuri.grading import course as courses
+from matsuri.grading.reference import reference_queries
+from matsuri.warehouse.query import connect, table_checksums
+
+pytestmark = pytest.mark.xdist_group("grading")
+COURSE = "sql-101"
+L1, L2 = "01-reading-a-table", "02-aggregates"
+TIMEOUT = "10"
+# Graded a second time with --force: the gradebook must not change.
+REGRADE = ("endless", "partial", "handmade", "tampered", "deleted-setup", "dropper")
+
+
+def cli(args, work, **kw):
+    return run_matsuri(["course", *args, "--workdir", str(work)], **kw)
+
+
+def rows(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def run(tiny_company, tmp_path_factory):
+    work = tmp_path_factory.mktemp("course-work")
+    warehouse = str(tiny_company.warehouse)
+    checksums = table_checksums(tiny_company.warehouse)
+    out = {"work": work, "root": work / COURSE, "warehouse": tiny_company.warehouse}
+    started = time.perf_counter()
+    out["release"] = cli(["release", COURSE, "--warehouse", warehouse], work)
+    out["release_seconds"] = time.perf_counter() - started
+    course = courses.load(COURSE)
+    root = out["root"]
+    subs = tmp_path_factory.mktemp("submissions")
+    out["expected"] = craft(root / "release" / L1 / f"{L1}.ipynb",
+                            reference_queries(course.lesson(L1)), subs, L1)
+    released2 = nbformat.read(root / "release" / L2 / f"{L2}.ipynb", as_version=4)
+    from grading_kit import answered
+
+    for student, answers in (("solution", reference_queries(course.lesson(L2))), ("blank", {})):
+        (subs / student / L2).mkdir(parents=True)
+        nbformat.write(answered(released2, answers), subs / student / L2 / f"{L2}.ipynb")
+    out["collect"] = cli(["collect", COURSE, "--from", str(subs)], work)
+    released1 = nbformat.read(root / "release" / L1 / f"{L1}.ipynb", as_version=4)
+    exchange_submit(work / "exchange", COURSE, L1, "via-exchange",
+                    answered(released1, reference_queries(course.lesson(L1))),
+                    tmp_path_factory.mktemp("learner-home"))
+    out["collect_exchange"] = cli(["collect", COURSE, "--lesson", L1], work)
+    out["expected"]["via-exchange"] = 6.0
+    out["grade"] = cli(["grade", COURSE, "--workers", "2", "--cell-timeout", TIMEOUT,
+                        "--warehouse", warehouse], work, exit_code=0)
+    exports = root / "exports"
+    out["first"] = {name: (exports / name).read_text() for name in ("gradebook.csv", "scores.csv")}
+    out["report"] = {(r["student_id"], r["lesson"]): r for r in rows(exports / "grading-report.csv")}
+    again = [arg for name in REGRADE for arg in ("--learner", name)]
+    out["regrade"] = cli(["grade", COURSE, "--lesson", L1, "--workers", "2", "--force", *again,
+                          "--cell-timeout", TIMEOUT, "--warehouse", warehouse], work)
+    out["second"] = {name: (exports / name).read_text() for name in ("gradebook.csv", "scores.csv")}
+    out["again"] = cli(["grade", COURSE, "--warehouse", warehouse], work)
+    out["progress"] = cli(["progress", COURSE], work)
+    out["checksums"] = (checksums, table_checksums(tiny_company.warehouse))
+    return out
+
+
+# --- release ---------------------------------------------------------------------------------
+def test_is_every_lesson_released_to_the_exchange(run):
+    course = courses.load(COURSE)
+    for lesson in course.lessons:
+        outbound = run["work"] / "exchange" / COURSE / "outbound" / lesson.id
+        assert (outbound / f"{lesson.id}.ipynb").is_file() and (outbound / "checks.json").is_file()
+    assert f"Released {len(course.lessons)} lesson(s)" in run["release"].out
+
+
+def test_does_the_learner_copy_hold_no_answers(run):
+    """No reference SQL, and no value of any answer that the lesson text does not already say."""
+    course = courses.load(COURSE)
+    with connect(run["warehouse"]) as con:
+        for lesson in course.lessons:
+            released = run["root"] / "release" / lesson.id
+            text = (released / f"{lesson.id}.ipynb").read_text() + (released / "checks.json").read_text()
+            source = nbformat.read(lesson.notebook, as_version=4)
+            said = " ".join(c.source for c in source.cells if c.cell_type == "markdown")
+            said += (course.folder / "exercises" / f"{lesson.id}.toml").read_text()
+            for var, sql in reference_queries(lesson).items():
+                assert " ".join(sql.split()) not in " ".join(text.replace("\\n", " ").split())
+                values = {str(v) for row in con.sql(sql).fetchall() for v in row
+                          if (isinstance(v, str) and len(v) > 3)
+                          or (isinstance(v, int) and not isinstance(v, bool) and abs(v) > 999)}
+                leaked = [v for v in values if v not in said and
+                          re.search(rf"(?<![\w.]){re.escape(v)}(?![\w.])", text)]
+                assert leaked == [], (lesson.id, var, leaked[:5])
+            assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text and ".verify()" not in text
+
+
+def test_does_a_sql_answer_cell_get_a_sql_stub(run):
+    nb = nbformat.read(run["root"] / "release" / L1 / f"{L1}.ipynb", as_version=4)
+    sql_cells = [c for c in nb.cells if c.source.startswith("%%sql q")]
+    assert len(sql_cells) == 6
+    assert all(c.source.split("\n")[1].startswith("-- Write your query here") for c in sql_cells)
+    assert not any("NotImplementedError" in c.source for c in nb.cells)
+
+
+def test_does_the_key_hold_only_shape_and_hashes(run):
+    key = json.loads((run["root"] / "release" / L1 / "checks.json").read_text())
+    first = key["exercises"][0]
+    assert set(first) >= {"columns", "rows", "column_hashes", "row_hash", "hints", "explanation"}
+    assert first["solution"] is None and key["solutions"] is False
+
+
+def test_are_grading_keys_kept_private(run):
+    private = run["root"] / "private"
+    assert private.stat().st_mode & 0o077 == 0
+    assert not list((run["work"] / "exchange").rglob(f"{L1}.json"))
+
+
+# --- collect -------------------------------------------------------------------------------
+def test_are_submissions_collected_from_a_folder_and_the_exchange(run):
+    assert f"{L1}: 11 new submission(s)" in run["collect"].out
+    assert "bad+id" in run["collect"].err
+    assert f"{L1}: 1 new submission(s)" in run["collect_exchange"].out
+    assert (run["root"] / "submitted" / "via-exchange" / L1 / f"{L1}.ipynb").is_file()
+
+
+# --- grade ---------------------------------------------------------------------------------
+def test_does_everyone_get_exactly_their_score(run):
+    graded = {r["student_id"]: r for r in rows(run["root"] / "exports" / "scores.csv")}
+    for student, expected in run["expected"].items():
+        if expected is None:
+            assert student not in graded
+        else:
+            assert float(graded[student][L1]) == expected, (student, run["report"][(student, L1)])
+    assert float(graded["solution"][L2]) == len(courses.load(COURSE).lesson(L2).exercises)
+    assert float(graded["blank"][L2]) == 0
+
+
+def test_is_each_exercise_recorded(run):
+    exercises = [r for r in rows(run["root"] / "exports" / "gradebook.csv")
+                 if r["student_id"] == "partial"]
+    assert [(r["exercise"], r["score"]) for r in exercises] == [
+        ("q1", "1"), ("q2", "1"), ("q3", "1"), ("q4", "0"), ("q5", "0"), ("q6", "0")]
+
+
+@pytest.mark.parametrize(("student", "note"), [
+    ("broken", "not a readable notebook"),
+    ("missing", f"no {L1}.ipynb in the submission"),
+    ("endless", "the SQL cell of q1 ran longer than 10 s and was stopped"),
+    ("deleted-setup", "setup cell was deleted; restored for grading"),
+    ("deleted-test", "check cell q2 was deleted; restored for grading"),
+    ("tampered", "check cell q1 was edited; restored for grading"),
+])
+def test_is_every_problem_reported_in_plain_words(run, student, note):
+    assert note in run["report"][(student, L1)]["notes"]
+    assert student in run["grade"].out
+
+
+def test_are_unreadable_notebooks_skipped_but_the_batch_goes_on(run):
+    assert run["report"][("broken", L1)]["status"] == "skipped"
+    assert run["report"][("missing", L1)]["status"] == "skipped"
+    assert run["report"][("endless", L1)]["status"] == "graded"
+    assert "2 skipped, 0 failed" in run["grade"].out
+
+
+def test_did_drop_and_insert_leave_the_warehouse_unchanged(run):
+    before, after = run["checksums"]
+    assert before == after
+    html = (run["root"] / "feedback" / "dropper" / L1 / f"{L1}.html").read_text()
+    assert "The company warehouse is read-only" in html
+
+
+def test_does_feedback_hide_hidden_tests_and_tracebacks(run):
+    feedback = run["root"] / "feedback"
+    assert len(list(feedback.glob(f"*/{L1}/{L1}.html"))) == 10
+    html = (feedback / "handmade" / L1 / f"{L1}.html").read_text()
+    assert "must come from a SQL cell" in html          # the hidden test's verdict…
+    assert ".verify()" not in html and "HIDDEN TESTS" not in html   # …but not its source
+    assert "stopped with an error (NameError)" in html  # `del q5` broke q5's check
+    for page in feedback.glob(f"*/{L1}/{L1}.html"):
+        assert "most recent call last" not in page.read_text(), page
+
+
+def test_does_grading_twice_give_the_same_gradebook(run):
+    assert run["first"] == run["second"]
+    assert f"{len(REGRADE)} graded, 0 unchanged, 0 skipped, 0 failed" in run["regrade"].out
+
+
+def test_is_an_unchanged_submission_not_graded_again(run):
+    graded = sum(score is not None for score in run["expected"].values()) + 2  # + lesson 2
+    assert f"0 graded, {graded} unchanged" in run["again"].out
+
+
+# --- progress ------------------------------------------------------------------------------
+def test_does_progress_draw_the_heatmap_and_completion(run):
+    exports = run["root"] / "exports"
+    png = (exports / "progress.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    html = (exports / "progress.html").read_text()
+    assert "via-exchange" in html and "テーブルを読む" in html and "data:image/png;base64" in html
+    assert "01-reading-a-table" in run["progress"].out and "Heatmap" in run["progress"].out
+
+
+# --- errors a person can make ------------------------------------------------------------
+def test_are_instructor_mistakes_explained(tmp_path, run):
+    missing = run_matsuri(["course", "release", "sql-999"], exit_code=3)
+    assert "No course 'sql-999'" in missing.err and "sql-101" in missing.err
+    ungraded = run_matsuri(["course", "grade", COURSE, "--workdir", str(tmp_path)], exit_code=3)
+    assert "release the course first" in ungraded.err
+    workers = run_matsuri(["course", "grade", COURSE, "--workers", "0"], exit_code=2)
+    assert "--workers" in workers.err
+    unknown = cli(["grade", COURSE, "--lesson", "99-nothing"], run["work"], exit_code=3)
+    assert "Lessons: 01-reading-a-table" in unknown.err
+    nowhere = run_matsuri(["course", "collect", COURSE, "--from", str(tmp_path / "nope"),
+                           "--workdir", str(tmp_path)], exit_code=3)
+    assert "does not exist" in nowhere.err
+    for result in (missing, ungraded, unknown, nowhere):
+        assert "Traceback" not in result.err
