@@ -110,7 +110,10 @@ c.JupyterHub.services = [
      "url": f"http://127.0.0.1:{S['formgrader_port']}",
      "command": [str(bin_dir / "jupyterhub-singleuser")],
      "user": S["grader"], "cwd": S["course_dir"],
-     "environment": server_env | {"JUPYTERHUB_DEFAULT_URL": "/formgrader"},
+     "environment": server_env | {
+         "JUPYTERHUB_DEFAULT_URL": "/formgrader",
+         # `matsuri course release|collect|grade` in this server's terminal use the hub's folders.
+         "MATSURI_COURSE_WORK": str(Path(S["course_dir"]).parent), "MATSURI_EXCHANGE": S["exchange_dir"]},
      "oauth_no_confirm": True},
     {"name": "gallery",  # the judges' Voila gallery, behind the hub's login
      "url": f"http://127.0.0.1:{S['gallery_port']}",

@@ -7,6 +7,7 @@ with real system accounts that the kit creates and the last test removes.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import pwd
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import requests
 from infra_hub import HubUser
 from nbformat.v4 import new_code_cell, new_notebook
 
@@ -89,10 +91,6 @@ def hub():
         f"{n},{k}@example.com,{roles.get(k, 'learner')},{'red' if k in ('ann', 'ben') else ''}\n"
         for k, n in names.items())
     people = participants.parse(csv.splitlines())
-    www = root / "www" / "services" / "gallery"
-    www.mkdir(parents=True)
-    (www / "index.html").write_text("<h1>Judges' gallery</h1>")
-    (root / "www").chmod(0o755)
     holdout = root / "organiser" / "labels.duckdb"
     holdout.parent.mkdir()
     holdout.write_text("planted labels")
@@ -104,9 +102,9 @@ def hub():
                        "cull_idle_minutes": CULL_SECONDS / 60, "cull_every_minutes": 5 / 60,
                        "activity_interval_seconds": 5, "holdout": str(holdout),
                        "warehouse": str(root / "no-warehouse.duckdb"),
-                       # A stand-in for the Voila gallery: a static page, behind the same login gate.
-                       "gallery_command": ["python", "-m", "http.server", "{port}", "--bind", "127.0.0.1",
-                                           "--directory", str(root / "www")]}})
+                       # A stand-in for the Voila gallery (a page and a websocket), behind the real gate.
+                       "gallery_command": ["python", str(Path(__file__).parent / "gallery_standin.py"),
+                                           "{port}", "{base_url}", "{token}"]}})
     log = root / "hub.log"
     hub_cm = None
     try:
@@ -205,12 +203,28 @@ def test_a_judge_opens_the_gallery_through_the_hub_login_and_a_learner_is_refuse
     assert jo.get("/services/gallery/").status_code == 200
     assert ann.web.get(f"{hub.base}/services/gallery/", timeout=30).status_code == 403
     assert ann.get("/services/gallery/").status_code == 403
+    gate = f"127.0.0.1:{hub.settings.jupyterhub.gallery_port}"
+    direct = requests.get(f"http://{gate}/services/gallery/", timeout=10, allow_redirects=False)
+    assert direct.status_code == 302 and "/hub/api/oauth2/authorize" in direct.headers["Location"]  # no login
+
+    async def talk(user: HubUser) -> str:
+        from tornado import httpclient, websocket
+
+        url = f"ws{hub.base.removeprefix('http')}/services/gallery/api/kernels/k1/channels"
+        conn = await websocket.websocket_connect(httpclient.HTTPRequest(
+            url, headers={"Authorization": f"token {user.token}"}))
+        await conn.write_message("hello")
+        answer = await conn.read_message()
+        conn.close()
+        return answer
+
+    assert asyncio.run(talk(jo)) == "echo: hello"  # websockets (Voila's kernels) pass the gate
+    with pytest.raises(Exception, match="403"):
+        asyncio.run(talk(ann))
 
 
 def test_status_uses_a_read_only_token_and_lists_every_participant(hub):
     status_token = (Path(hub.settings.jupyterhub.state_dir) / "secrets" / "status-token").read_text().strip()
-    import requests
-
     who = requests.get(f"{hub.base}/hub/api/user", headers={"Authorization": f"token {status_token}"},
                        timeout=10).json()
     assert not any(s.startswith(("admin", "tokens", "delete", "servers")) for s in who["scopes"]), who["scopes"]

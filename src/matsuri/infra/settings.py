@@ -54,6 +54,7 @@ class HubSettings:
     gallery_command: list = field(
         default_factory=lambda: ["matsuri", "gallery", "serve", "--port", "{port}", "--token", "{token}"]
     )
+    public_url: str = ""             # what participants open (behind TLS); default http://<host>:<port>
     formgrader_port: int = 9010      # the course's formgrader service, on 127.0.0.1
     gallery_port: int = 9011         # the gallery's login gate, on 127.0.0.1
     activity_interval_seconds: int = 300   # how often servers and the proxy report activity

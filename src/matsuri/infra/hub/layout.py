@@ -115,7 +115,7 @@ class HubLayout:
             "gallery_home": str(self.home(self.gallery_user)),
             "gallery_command": list(self.hub.gallery_command), "python_bin": str(self.python_bin),
             "jupyter_config_dir": str(self.jupyter_config), "warehouse": str(self.warehouse),
-            "gallery_config_dir": str(self.gallery_config),
+            "gallery_config_dir": str(self.gallery_config), "exchange_dir": str(self.exchange),
             "chp": self.chp(), "cull_idle_seconds": int(self.hub.cull_idle_minutes * 60),
             "cull_every_seconds": max(1, int(self.hub.cull_every_minutes * 60)),
             "activity_interval_seconds": self.hub.activity_interval_seconds,

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import secrets
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
@@ -185,8 +187,9 @@ class HubProvisioner(Provisioner):
     # ------------------------------------------------------------ status
     def status(self) -> list[StatusRow]:
         servers = self._servers()
-        base = f"http://{'127.0.0.1' if self.settings.jupyterhub.ip == '0.0.0.0' else self.settings.jupyterhub.ip}"
-        base += f":{self.settings.jupyterhub.port}"
+        hub = self.settings.jupyterhub
+        host = socket.getfqdn() if hub.ip == "0.0.0.0" else hub.ip
+        base = (hub.public_url or f"http://{host}:{hub.port}").rstrip("/")
         rows = []
         for person in self.participants:
             owner = accounts.owner_of(person.username)
@@ -221,8 +224,6 @@ class HubProvisioner(Provisioner):
     def teardown(self) -> Plan:
         lay, event = self.layout, self.settings.event.id
         actions = []
-        import pwd
-
         for entry in sorted(pwd.getpwall(), key=lambda e: e.pw_name):
             if entry.pw_gecos == accounts.marker(event):
                 actions.append(Action(DELETE, "account", entry.pw_name, entry.pw_name,
