@@ -52,3 +52,13 @@ def test_the_cli_runs_the_four_verbs(tmp_path):
     assert run_matsuri(["infra", "status", *common]).out.count("ready") == 2
     out = run_matsuri(["infra", "destroy", *common, "--yes"]).out
     assert "removed workspace ann (archived to" in out
+
+
+def test_each_workspace_gets_the_course_release(tmp_path, monkeypatch):
+    lesson = tmp_path / "work" / "sql-101" / "release" / "01-reading-a-table"
+    lesson.mkdir(parents=True)
+    (lesson / "01-reading-a-table.ipynb").write_text("{}")
+    monkeypatch.setenv("MATSURI_COURSE_WORK", str(tmp_path / "work"))
+    make(tmp_path).apply(progress=False)
+    copy = tmp_path / "event" / "workspaces" / "ann" / "sql-101" / "01-reading-a-table" / "01-reading-a-table.ipynb"
+    assert copy.read_text() == "{}"

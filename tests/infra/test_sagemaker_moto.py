@@ -5,6 +5,7 @@ Everything runs through the real boto3 code path against a moto server on 127.0.
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 
@@ -73,6 +74,19 @@ def test_apply_creates_one_locked_down_instance_per_participant_and_a_second_run
     rows = SageMakerProvisioner(event, crowd()).status()
     assert [(r.who, r.state) for r in rows] == [(n, "InService") for n in ("alice", "bob", "carol", "judy")]
     assert rows[0].url == f"https://{event.event.id}-alice.notebook.{REGION}.sagemaker.aws"
+
+
+def test_the_course_release_is_uploaded_for_on_create_to_sync(event, tmp_path, monkeypatch):
+    lesson = tmp_path / "tiny-course" / "release" / "week1"
+    lesson.mkdir(parents=True)
+    (lesson / "week1.ipynb").write_text("{}")
+    monkeypatch.setenv("MATSURI_COURSE_WORK", str(tmp_path))
+    report = SageMakerProvisioner(event, crowd()[:1]).apply(progress=False)
+    assert ("course release", "1 files") in [(o.action.resource, o.message) for o in report.changed]
+    body = boto3.client("s3", region_name=REGION).get_object(Bucket=event.bucket, Key="releases/tiny-course/week1/week1.ipynb")
+    assert body["Body"].read() == b"{}"
+    on_create = base64.b64decode(SageMakerProvisioner(event, []).lifecycle_request().params["OnCreate"][0]["Content"])
+    assert b'aws s3 sync --only-show-errors "s3://$BUCKET/releases/$COURSE/"' in on_create
 
 
 def test_each_role_policy_reaches_only_the_event_bucket_and_writes_only_its_own_prefix(event):

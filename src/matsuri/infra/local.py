@@ -24,6 +24,7 @@ from matsuri.infra.base import (
     Provisioner,
     StatusRow,
 )
+from matsuri.infra.settings import course_release
 
 MARKER = ".matsuri-event.json"
 
@@ -68,7 +69,7 @@ class LocalProvisioner(Provisioner):
         staging = folder.with_name(f".{folder.name}.creating")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
-        release = paths.project_root() / "courses" / self.settings.event.course / "release"
+        release = course_release(self.settings.event.course)
         if release.is_dir():
             shutil.copytree(release, staging / self.settings.event.course)
         marker = {"event": self.settings.event.id, "participant": person.username, "role": person.role,

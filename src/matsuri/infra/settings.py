@@ -102,6 +102,15 @@ SECTIONS = {"event": EventSettings, "local": LocalSettings, "jupyterhub": HubSet
             "sagemaker": SageMakerSettings}
 
 
+def course_release(course: str) -> Path:
+    """The learner copies `matsuri course release` made (nbgrader's release/<lesson>/ folders)."""
+    import os
+
+    work = os.environ.get("MATSURI_COURSE_WORK")
+    base = Path(work) if work else paths.project_root() / "courses" / "build"
+    return base / course / "release"
+
+
 def default_path() -> Path:
     return paths.project_root() / "infra" / "settings.toml"
 

@@ -27,6 +27,7 @@ from matsuri.infra.base import (
     Provisioner,
     StatusRow,
 )
+from matsuri.infra.settings import course_release
 
 TAG_EVENT, TAG_PARTICIPANT, TAG_ROLE, TAG_TEAM = ("matsuri:event", "matsuri:participant",
                                                   "matsuri:role", "matsuri:team")
@@ -142,7 +143,7 @@ class SageMakerProvisioner(Provisioner):
     def release_requests(self) -> list[Request]:
         """The course release, uploaded under releases/<course>/ for on-create to sync."""
         course = self.settings.event.course
-        folder = paths.project_root() / "courses" / course / "release"
+        folder = course_release(course)
         files = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
         return [Request("s3", "PutObject", {"Bucket": self.settings.bucket,
                                             "Key": f"releases/{course}/{p.relative_to(folder).as_posix()}",
@@ -240,8 +241,8 @@ class SageMakerProvisioner(Provisioner):
         notes = [f"{len(requests)} requests validated against the service model",
                  f"bucket s3://{bucket}; roles under {self.role_path}; tag {TAG_EVENT}={self.event}"]
         if not releases:
-            notes.append(f"no course release at courses/{self.settings.event.course}/release; "
-                         "upload one later with `matsuri infra exchange release`")
+            notes.append(f"no course release at {course_release(self.settings.event.course)} yet (run "
+                         "`matsuri course release`); or upload one later with `matsuri infra exchange release`")
         if self.offline:
             notes.append("offline: nothing was looked up, so everything is shown as new")
         cost = pricing.estimate(self.settings, len(self.participants))
