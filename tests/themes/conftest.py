@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT, build_company
-from matsuri.themes import THEMES, calls, ordering, push
+from matsuri.themes import calls, ordering, push
 
 NEEDS = {"push-open-rate": push.NEEDS, "call-keywords": calls.NEEDS, "product-ordering": ordering.NEEDS}
 
@@ -95,5 +95,3 @@ def renamed_copy(warehouse: Path, folder: Path, theme: str) -> tuple[Path, dict,
             table_names[table] = f"acme_{table}"
     return copy, table_names, column_names
 
-
-assert set(NEEDS) == set(THEMES)

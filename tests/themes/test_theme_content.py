@@ -28,8 +28,12 @@ def test_starter_declares_its_parameters_for_papermill(theme):
     nb = nbformat.read(template_dir(theme) / "starter.ipynb", as_version=4)
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1
-    for name in ("warehouse", "output_dir", "seed", "table_names", "column_names"):
-        assert re.search(rf"^{name} = ", tagged[0].source, re.M), name
+    import papermill
+
+    found = papermill.inspect_notebook(str(template_dir(theme) / "starter.ipynb"))
+    for name in ("warehouse", "output_dir", "baseline_dir", "seed", "table_names", "column_names"):
+        assert name in found, f"papermill cannot see the parameter {name} (found {sorted(found)})"
+        assert found[name]["help"], f"{name} has no explanation"
 
 
 @pytest.mark.parametrize("path", [p for p in SOURCES if p.suffix == ".ipynb"], ids=lambda p: p.parent.name + "/" + p.name)
@@ -42,6 +46,13 @@ def test_notebooks_are_stored_without_outputs(path):
 def test_templates_never_touch_the_organiser_store():
     offenders = [p.relative_to(ROOT).as_posix() for p in SOURCES if LABEL_STORE.search(p.read_text())]
     assert offenders == []
+
+
+def test_every_theme_declares_the_tables_it_reads():
+    from .conftest import NEEDS
+
+    assert set(NEEDS) == set(THEMES)
+    assert all(columns for tables in NEEDS.values() for columns in tables.values())
 
 
 def test_an_unknown_theme_lists_the_valid_ones():

@@ -23,8 +23,8 @@ def demos(tiny_company, tmp_path_factory):
     for theme in THEMES:
         (root / theme).mkdir()
         shutil.copy(template_dir(theme) / "demo.ipynb", root / theme / "demo.ipynb")
-    with serve(root, free_port(), env={"MATSURI_WAREHOUSE": str(tiny_company.warehouse)},
-               log=root / "voila.log") as served:
+    env = {"MATSURI_WAREHOUSE": str(tiny_company.warehouse), "MATSURI_CACHE": str(root / "cache")}
+    with serve(root, free_port(), env=env, log=root / "voila.log") as served:
         yield served
 
 

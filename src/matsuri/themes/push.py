@@ -59,16 +59,23 @@ def with_history(rows: pd.DataFrame, known_until: pd.Timestamp | None = None) ->
     known_until freezes history at a moment, the way it is frozen when the holdout period starts:
     no row ever sees its own label or a later one.
     """
-    rows = rows.sort_values(["user_id", "delivered_at", "delivery_id"])
+    user = rows["user_id"].to_numpy()
+    order = np.lexsort((rows["delivery_id"].to_numpy(), rows["delivered_at"].to_numpy(), user))
     known = rows["opened"].notna().to_numpy()
     if known_until is not None:
         known = known & (rows["delivered_at"] < known_until).to_numpy()
     opened = rows["opened"].fillna(False).astype(bool).to_numpy() & known
-    by_user = rows["user_id"].to_numpy()
-    past_deliveries = pd.Series(known.astype(np.int64)).groupby(by_user).cumsum().to_numpy() - known
-    past_opens = pd.Series(opened.astype(np.int64)).groupby(by_user).cumsum().to_numpy() - opened
-    out = rows.assign(past_deliveries=past_deliveries, past_opens=past_opens)
-    return out.sort_values(["delivered_at", "delivery_id"], ignore_index=True)
+    first = np.r_[True, user[order][1:] != user[order][:-1]]  # where each user's deliveries start
+    start = np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))
+
+    def before(flags: np.ndarray) -> np.ndarray:
+        """How many earlier deliveries of the same user have the flag (a per-user running count)."""
+        running = np.cumsum(flags[order]) - flags[order]
+        out = np.empty(len(order), dtype=np.int64)
+        out[order] = running - running[start]
+        return out
+
+    return rows.assign(past_deliveries=before(known.astype(np.int64)), past_opens=before(opened.astype(np.int64)))
 
 
 def labelled(frame: pd.DataFrame) -> pd.DataFrame:

@@ -9,6 +9,7 @@ stall it on a closed network).
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -23,13 +24,14 @@ from pathlib import Path
 from matsuri.errors import NotFound
 
 CONFIG_DIR = Path(__file__).with_name("voila_config")
+RUNNING_AT = re.compile(r"running at:\s*(http://127\.0\.0\.1:(\d+)/?\S*)")
 
 
 def voila_command(target: Path, port: int) -> list[str]:
     voila = Path(sys.executable).parent / "voila"
     return [
         str(voila) if voila.exists() else "voila", str(target), "--no-browser",
-        f"--port={port}", "--Voila.ip=127.0.0.1", f"--Voila.config_file_paths=['{CONFIG_DIR}']",
+        f"--port={port}", "--Voila.ip=127.0.0.1", "--Voila.config_file_paths", str(CONFIG_DIR),
     ]
 
 
@@ -51,9 +53,10 @@ class Served:
 @contextmanager
 def serve(target: str | Path, port: int, env: Mapping[str, str] | None = None,
           log: Path | None = None, timeout: float = 60) -> Iterator[Served]:
-    """Start Voila on a notebook (or a folder of notebooks) and yield once its port answers.
+    """Start Voila on a notebook (or a folder of notebooks) and yield once it answers.
 
-    Voila and its kernels are always stopped on the way out.
+    If the port is taken meanwhile, Voila moves to the next free one; the URL yielded is the one
+    Voila reports in its log. Voila and its kernels are always stopped on the way out.
     """
     from matsuri.lab import festival_env
 
@@ -68,27 +71,33 @@ def serve(target: str | Path, port: int, env: Mapping[str, str] | None = None,
             start_new_session=True,
         )
     try:
-        _wait_for_port(port, process, log, timeout)
-        yield Served(target, f"http://127.0.0.1:{port}/", process, log)
+        url = _wait_until_serving(process, log, timeout)
+        yield Served(target, url, process, log)
     finally:
         _stop(process)
 
 
-def _wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout: float) -> None:
+def _wait_until_serving(process: subprocess.Popen, log: Path, timeout: float) -> str:
+    """The URL Voila announces in its log, once that port accepts connections."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"Voila stopped (exit {process.returncode}):\n{log.read_text()[-2000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(f"Voila did not open port {port} within {timeout:.0f} s:\n{log.read_text()[-2000:]}")
+        found = RUNNING_AT.search(log.read_text(errors="replace"))
+        if found:
+            url = found.group(1).rstrip("/") + "/"
+            try:
+                with socket.create_connection(("127.0.0.1", int(found.group(2))), timeout=0.5):
+                    return url
+            except OSError:
+                pass
+        time.sleep(0.2)
+    raise TimeoutError(f"Voila did not start serving within {timeout:.0f} s:\n{log.read_text()[-2000:]}")
 
 
 def _stop(process: subprocess.Popen) -> None:
-    """Stop Voila and its kernels (they share its process group)."""
+    """Stop Voila: on SIGTERM it shuts its kernels down; force it only if it hangs (its kernels
+    then exit on their own when they see their parent gone)."""
     if process.poll() is None:
         try:
             os.killpg(process.pid, signal.SIGTERM)
