@@ -83,7 +83,8 @@ server_env = {
     "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin",
     "MATSURI_WAREHOUSE": S["warehouse"],
     "PLOOMBER_STATS_ENABLED": "false",
-    "JUPYTER_CONFIG_PATH": S["jupyter_config_dir"],  # nbgrader_config.py: exchange, hub courses
+    # nbgrader_config.py (exchange, hub courses); grading tools hidden from participants' servers
+    "JUPYTER_CONFIG_PATH": S["jupyter_config_dir"],
     "JUPYTERHUB_ACTIVITY_INTERVAL": str(S["activity_interval_seconds"]),
 }
 c.JupyterHub.spawner_class = "jupyterhub.spawner.LocalProcessSpawner"
@@ -112,6 +113,7 @@ c.JupyterHub.services = [
      "user": S["grader"], "cwd": S["course_dir"],
      "environment": server_env | {
          "JUPYTERHUB_DEFAULT_URL": "/formgrader",
+         "JUPYTER_CONFIG_PATH": S["grader_config_dir"],  # grading tools on here, off for participants
          # `matsuri course release|collect|grade` in this server's terminal use the hub's folders.
          "MATSURI_COURSE_WORK": str(Path(S["course_dir"]).parent), "MATSURI_EXCHANGE": S["exchange_dir"]},
      "oauth_no_confirm": True},

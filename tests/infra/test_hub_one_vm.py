@@ -139,6 +139,13 @@ def test_three_learners_servers_spawn_through_the_api_and_run_as_the_learners(hu
         owners = subprocess.run(["ps", "-ww", "-o", "user:32=,args=", "-u", learner.name],
                                 capture_output=True, text=True).stdout
         assert "jupyterhub-singleuser" in owners  # the server runs as the learner, not root
+    ann = learners[0]
+    lab = ann.get(f"/user/{ann.name}/lab").text  # the grading tools are hidden from learners
+    page = json.loads(lab.split('id="jupyter-config-data" type="application/json">')[1].split("</script>")[0])
+    assert {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment"} <= set(page["disabledExtensions"])
+    assert "@jupyter/nbgrader:assignment-list" not in page["disabledExtensions"]
+    assert ann.get(f"/user/{ann.name}/formgrader").status_code == 404
+    assert ann.get(f"/user/{ann.name}/assignments", params={"course_id": "tiny"}).status_code == 200
     ps = subprocess.run(["ps", "-ww", "-eo", "user:32=,args="], capture_output=True, text=True).stdout
     singleusers = [line.split()[0] for line in ps.splitlines() if "jupyterhub-singleuser" in line]
     assert "root" not in singleusers

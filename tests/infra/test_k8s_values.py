@@ -3,6 +3,8 @@ only the scopes it needs?"""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import yaml
 from traitlets.config.loader import PyFileConfigLoader
@@ -85,6 +87,14 @@ def test_nbgrader_is_set_up_the_same_way(one_vm, values):
     mounts = {m["mountPath"] for m in values["singleuser"]["storage"]["extraVolumeMounts"]}
     assert "/srv/nbgrader/exchange" in mounts and "c.Exchange.root = '/srv/nbgrader/exchange'" in k8s["stringData"]
     assert k8s["mountPath"].startswith(values["singleuser"]["extraEnv"]["JUPYTER_CONFIG_PATH"])
+
+
+def test_participants_servers_hide_the_grading_tools_the_same_way(one_vm, values):
+    _, layout, _ = one_vm
+    files = values["singleuser"]["extraFiles"]
+    assert files["lab-page-config"]["data"] == json.loads(layout.lab_page_config())
+    assert files["server-config"]["data"] == json.loads(layout.server_config())
+    assert files["lab-page-config"]["mountPath"].endswith("labconfig/page_config.json")
 
 
 def test_services_hold_only_the_scopes_they_need_and_servers_never_run_as_root(one_vm):

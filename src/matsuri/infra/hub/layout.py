@@ -6,6 +6,7 @@ state_dir/
   secrets/           shared password, the status service's token (root only)
   jupyter-config/    nbgrader_config.py shared by every server (exchange, hub course roles)
   gallery-config/    voila.json: the gallery's Voila serves under the hub's /services/gallery/
+  grader-config/     the formgrader service's own config path (the grading tools stay enabled there)
   exchange/          nbgrader's exchange (world-writable with the sticky bit, as nbgrader needs)
   archive/           participants' homes, archived by destroy
   jupyterhub.sqlite, jupyterhub_cookie_secret   (the hub's own)
@@ -56,6 +57,7 @@ class HubLayout:
     status_token_file = property(lambda self: self.secrets / "status-token")
     jupyter_config = property(lambda self: self.state / "jupyter-config")
     gallery_config = property(lambda self: self.state / "gallery-config")
+    grader_config = property(lambda self: self.state / "grader-config")
     exchange = property(lambda self: self.state / "exchange")
     archive = property(lambda self: self.state / "archive")
 
@@ -116,6 +118,7 @@ class HubLayout:
             "gallery_command": list(self.hub.gallery_command), "python_bin": str(self.python_bin),
             "jupyter_config_dir": str(self.jupyter_config), "warehouse": str(self.warehouse),
             "gallery_config_dir": str(self.gallery_config), "exchange_dir": str(self.exchange),
+            "grader_config_dir": str(self.grader_config),
             "chp": self.chp(), "cull_idle_seconds": int(self.hub.cull_idle_minutes * 60),
             "cull_every_seconds": max(1, int(self.hub.cull_every_minutes * 60)),
             "activity_interval_seconds": self.hub.activity_interval_seconds,
@@ -124,6 +127,18 @@ class HubLayout:
 
     def hub_json_text(self) -> str:
         return json.dumps(self.hub_settings(), ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+
+    # Participants' servers show the assignment list, not the instructor's grading tools.
+    HIDDEN_LAB = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
+                  "@jupyter/nbgrader:course-list")
+    HIDDEN_SERVER = ("nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list")
+
+    def lab_page_config(self) -> str:
+        return json.dumps({"disabledExtensions": dict.fromkeys(self.HIDDEN_LAB, True)}, indent=1) + "\n"
+
+    def server_config(self) -> str:
+        extensions = dict.fromkeys(self.HIDDEN_SERVER, False)
+        return json.dumps({"ServerApp": {"jpserver_extensions": extensions}}, indent=1) + "\n"
 
     def voila_config(self) -> str:
         """Voila behind the hub lives under /services/gallery/ (read from the gallery's config path)."""

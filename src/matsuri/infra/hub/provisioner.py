@@ -74,6 +74,12 @@ class HubProvisioner(Provisioner):
                                       needs=(f"group:{lay.group}",)))
         actions += [self._file_action("nbgrader config", lay.jupyter_config / "nbgrader_config.py",
                                       lay.nbgrader_global(), 0o644, stage=2),
+                    self._file_action("lab settings", lay.jupyter_config / "labconfig" / "page_config.json",
+                                      lay.lab_page_config(), 0o644, stage=2),
+                    self._file_action("server settings", lay.jupyter_config / "jupyter_server_config.json",
+                                      lay.server_config(), 0o644, stage=2),
+                    self._file_action("grader config", lay.grader_config / "nbgrader_config.py",
+                                      lay.nbgrader_global(), 0o644, stage=2),
                     self._file_action("gallery config", lay.gallery_config / "voila.json",
                                       lay.voila_config(), 0o644, stage=2),
                     self._course_action(), self._holdout_action(),
