@@ -20,6 +20,7 @@ from matsuri.infra.participants import Participant
 from matsuri.infra.settings import Settings
 
 CREATE, UPDATE, EXISTS, DELETE, CONFLICT = "create", "update", "exists", "delete", "conflict"
+STOP = "stop"  # a step before deleting (an instance must be stopped first)
 
 
 @dataclass

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from matsuri.infra.base import CONFLICT, CREATE, DELETE, EXISTS, UPDATE, Plan, Report, StatusRow
+from matsuri.infra.base import (
+    CONFLICT,
+    CREATE,
+    DELETE,
+    EXISTS,
+    STOP,
+    UPDATE,
+    Plan,
+    Report,
+    StatusRow,
+)
 
-STYLE = {CREATE: "green", UPDATE: "cyan", DELETE: "red", EXISTS: "dim", CONFLICT: "yellow"}
+STYLE = {CREATE: "green", UPDATE: "cyan", STOP: "magenta", DELETE: "red", EXISTS: "dim", CONFLICT: "yellow"}
 
 
 def _console():
@@ -25,7 +35,7 @@ def show_plan(plan: Plan, verb: str = "apply", limit: int = 60) -> None:
     if len(plan.actions) > limit:
         console.print(f"… and {len(plan.actions) - limit} more steps")
     counts = ", ".join(f"{plan.count(k)} to {k}" if k != EXISTS else f"{plan.count(k)} already there"
-                       for k in (CREATE, UPDATE, DELETE, EXISTS, CONFLICT) if plan.count(k))
+                       for k in (CREATE, UPDATE, STOP, DELETE, EXISTS, CONFLICT) if plan.count(k))
     console.print(f"Summary: {counts or 'nothing to do'}.")
     for note in plan.notes:
         console.print(f"note: {note}")

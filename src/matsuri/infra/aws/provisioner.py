@@ -22,6 +22,7 @@ from matsuri.infra.base import (
     CREATE,
     DELETE,
     EXISTS,
+    STOP,
     Action,
     Plan,
     Provisioner,
@@ -309,32 +310,40 @@ class SageMakerProvisioner(Provisioner):
         actions = []
         for name, item in sorted(state["instances"].items()):
             if self.instance_tags(item["NotebookInstanceArn"]).get(TAG_EVENT) == self.event:
+                # Stop every instance first (quick calls), then wait for each and delete it: the
+                # instances stop in parallel instead of one waiter after another.
+                if item["NotebookInstanceStatus"] in ("InService", "Pending", "Updating"):
+                    actions.append(Action(STOP, "notebook instance", name, detail=item["NotebookInstanceStatus"],
+                                          run=lambda n=name: self._stop_instance(n)))
                 actions.append(Action(DELETE, "notebook instance", name, detail=item["NotebookInstanceStatus"],
-                                      run=lambda n=name: self._delete_instance(n)))
+                                      run=lambda n=name: self._delete_instance(n), stage=1))
         iam = self.client("iam", quick=True)
         for name in sorted(state["roles"]):
             tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=name).get("Tags", [])}
             if tags.get(TAG_EVENT) == self.event:
-                actions.append(Action(DELETE, "role", name, run=lambda n=name: self._delete_role(n), stage=1))
+                actions.append(Action(DELETE, "role", name, run=lambda n=name: self._delete_role(n), stage=2))
         if state["lifecycle"]:
-            actions.append(Action(DELETE, "lifecycle config", self.lifecycle_name, stage=1,
+            actions.append(Action(DELETE, "lifecycle config", self.lifecycle_name, stage=2,
                                   run=self._runner([Request("sagemaker", "DeleteNotebookInstanceLifecycleConfig", {
                                       "NotebookInstanceLifecycleConfigName": self.lifecycle_name})])))
         notes = []
         ours = (state["bucket"] or {}).get(TAG_EVENT) == self.event
         if ours and self.include_data:
-            actions.append(Action(DELETE, "bucket", self.settings.bucket, stage=2, run=self._delete_bucket))
+            actions.append(Action(DELETE, "bucket", self.settings.bucket, stage=3, run=self._delete_bucket))
         elif ours:
             notes.append(f"kept bucket s3://{self.settings.bucket} (it holds the submissions); "
                          "pass --include-data to remove it too")
         return Plan(self.name, actions, notes=notes)
 
+    def _stop_instance(self, name: str) -> None:
+        self.client("sagemaker").stop_notebook_instance(NotebookInstanceName=name)
+
     def _delete_instance(self, name: str) -> str:
         sm = self.client("sagemaker")
         status = sm.describe_notebook_instance(NotebookInstanceName=name)["NotebookInstanceStatus"]
-        if status in ("InService", "Pending", "Updating"):
+        if status in ("InService", "Pending", "Updating"):  # started again since the stop step
             sm.stop_notebook_instance(NotebookInstanceName=name)
-        if status != "Stopped" and status != "Failed":
+        if status not in ("Stopped", "Failed"):
             sm.get_waiter("notebook_instance_stopped").wait(
                 NotebookInstanceName=name, WaiterConfig={"Delay": 15, "MaxAttempts": 80})
         sm.delete_notebook_instance(NotebookInstanceName=name)
