@@ -105,3 +105,35 @@ def test_a_bad_job_is_refused_before_anything_is_sent_and_a_silent_shard_is_repo
     good.submit([tmp_path / "a"], 1)
     with pytest.raises(MatsuriError, match="wrote no output"):
         good.collect(tmp_path / "out")
+
+
+def test_the_jobs_commands_submit_follow_and_collect_a_run(moto, tmp_path):
+    from infra_moto import aws_env
+
+    from conftest import run_matsuri
+
+    reset(moto)
+    event = f"t{secrets.token_hex(3)}"
+    (tmp_path / "settings.toml").write_text(f'[event]\nid = "{event}"\n[sagemaker]\nregion = "{REGION}"\n')
+    boto3.client("s3", region_name=REGION).create_bucket(
+        Bucket=f"{event}-festival", CreateBucketConfiguration={"LocationConstraint": REGION})
+    for name in ("amy", "bo", "cy"):
+        (tmp_path / "submitted" / name).mkdir(parents=True)
+        (tmp_path / "submitted" / name / "answer.txt").write_text("x\n")
+    common = ["--settings", str(tmp_path / "settings.toml")]
+    env = aws_env(moto)
+    out = run_matsuri(["infra", "jobs", "submit", *[str(p) for p in sorted((tmp_path / "submitted").iterdir())],
+                       "--shards", "2", "--image", "matsuri-kit:0.1.0", "--role-arn",
+                       "arn:aws:iam::123456789012:role/matsuri/grader", "--command", "matsuri course grade-shard",
+                       *common], env=env).out
+    run_id = out.split("Run ")[1].split(":")[0]
+    assert out.count("\tstarted") == 2
+    status = run_matsuri(["infra", "jobs", "status", run_id, *common], env=env).out
+    assert status.count("Completed") == 2
+    job = boto3.client("sagemaker", region_name=REGION).describe_processing_job(
+        ProcessingJobName=f"{event}-{run_id}-0")
+    assert job["AppSpecification"]["ContainerEntrypoint"] == ["matsuri", "course", "grade-shard"]
+    missing = run_matsuri(["infra", "jobs", "collect", run_id, "--dest", str(tmp_path / "out"), *common],
+                          env=env, exit_code=1)
+    assert "wrote no output" in missing.err  # moto ran nothing: said plainly, no traceback
+    assert "Traceback" not in missing.err

@@ -13,8 +13,11 @@ from matsuri.errors import MatsuriError, UsageError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 exchange_app = typer.Typer(no_args_is_help=True, add_completion=False)
+jobs_app = typer.Typer(no_args_is_help=True, add_completion=False)
 app.add_typer(exchange_app, name="exchange",
               help="Release, fetch, submit and collect assignments through the event's S3 bucket (SageMaker).")
+app.add_typer(jobs_app, name="jobs",
+              help="Grade or score at scale: shard the work into SageMaker Processing jobs.")
 
 TARGET = typer.Option(..., "--target", "-t", help="local | jupyterhub | sagemaker")
 PARTICIPANTS = typer.Option(None, "--participants", "-p",
@@ -165,3 +168,53 @@ def collect_command(course: str, assignment: str,
     for name, stamp in got.items():
         typer.echo(f"{name}\t{stamp}")
     typer.echo(f"Collected {len(got)} submission(s) of {assignment} into {course_dir / 'submitted'}")
+
+
+@jobs_app.command("submit")
+def jobs_submit_command(
+    items: list[Path] = typer.Argument(..., help="Submission folders or files; each goes whole to one shard."),
+    command: str = typer.Option(..., help="What each job runs in the image, with its input at "
+                                "/opt/ml/processing/input and its output at /opt/ml/processing/output."),
+    image: str = typer.Option(..., help="Container image with the kit (from the company registry)."),
+    role_arn: str = typer.Option(..., help="IAM role the jobs run as (reads and writes the event's bucket)."),
+    shards: int = typer.Option(4, help="How many Processing jobs to split the work into."),
+    instance_type: str = typer.Option("ml.m5.large"),
+    kind: str = typer.Option("grade", help="Names the run: grade, score, …"),
+    settings: Path = SETTINGS,
+) -> None:
+    """Upload each shard and start one Processing job per shard."""
+    import shlex
+
+    from matsuri.infra import settings as event_settings
+    from matsuri.infra.aws.processing import ProcessingRun
+
+    run = ProcessingRun(event_settings.load(settings), ProcessingRun.new_id(kind), image, role_arn,
+                        shlex.split(command), instance_type)
+    outcome = run.submit(items, shards)
+    for job, state in outcome.items():
+        typer.echo(f"{job}\t{state}")
+    typer.echo(f"Run {run.run_id}: follow it with `matsuri infra jobs status {run.run_id}`.")
+    if any(state != "started" for state in outcome.values()):
+        raise MatsuriError("Some shards did not start (listed above); submit them again.")
+
+
+@jobs_app.command("status")
+def jobs_status_command(run_id: str, settings: Path = SETTINGS) -> None:
+    """Each job of a run and its state."""
+    from matsuri.infra import settings as event_settings
+    from matsuri.infra.aws.processing import ProcessingRun
+
+    run = ProcessingRun.find(event_settings.load(settings), run_id)
+    for job, state in sorted(run.wait(timeout_minutes=0).items()):
+        typer.echo(f"{job}\t{state}")
+
+
+@jobs_app.command("collect")
+def jobs_collect_command(run_id: str, dest: Path = typer.Option(..., help="Folder for every shard's output."),
+                         settings: Path = SETTINGS) -> None:
+    """Bring every shard's output home, under DEST/shard-<i>/."""
+    from matsuri.infra import settings as event_settings
+    from matsuri.infra.aws.processing import ProcessingRun
+
+    got = ProcessingRun.find(event_settings.load(settings), run_id).collect(dest)
+    typer.echo(f"Collected {sum(len(v) for v in got.values())} files from {len(got)} shards into {dest}")

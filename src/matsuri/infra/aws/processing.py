@@ -82,6 +82,21 @@ class ProcessingRun:
             "Tags": [{"Key": "matsuri:event", "Value": self.settings.event.id},
                      {"Key": "matsuri:run", "Value": self.run_id}]})
 
+    @classmethod
+    def find(cls, settings, run_id: str) -> ProcessingRun:
+        """A run submitted earlier, rebuilt from its jobs' names (nothing is kept locally)."""
+        run = cls(settings, run_id, image_uri="", role_arn="", command=[])
+        prefix = f"{settings.event.id}-{run_id}-"
+        sm = run._client("sagemaker")
+        for page in sm.get_paginator("list_processing_jobs").paginate(NameContains=prefix):
+            for job in page["ProcessingJobSummaries"]:
+                suffix = job["ProcessingJobName"][len(prefix):]
+                if job["ProcessingJobName"].startswith(prefix) and suffix.isdigit():
+                    run.jobs[job["ProcessingJobName"]] = int(suffix)
+        if not run.jobs:
+            raise MatsuriError(f"No Processing jobs of run '{run_id}' for event {settings.event.id}.")
+        return run
+
     def _client(self, service: str):
         sm = self.settings.sagemaker
         return clients.client(service, sm.region, sm.max_attempts)
