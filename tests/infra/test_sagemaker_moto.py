@@ -256,3 +256,14 @@ def test_the_exchange_commands_work_from_a_notebook_instance_and_from_the_instru
     assert (tmp_path / "course" / "submitted" / "bob" / "week1" / "week1.ipynb").read_text() == "bob's answer"
     missing = run_matsuri(["infra", "exchange", "fetch", "tiny-course", "week9"], env=learner_env, cwd=home, exit_code=3)
     assert "has not been released yet" in missing.err
+
+
+def test_unreachable_aws_is_one_clear_sentence_and_offline_plan_still_works(tmp_path):
+    from conftest import free_port
+
+    (tmp_path / "people.csv").write_text(PEOPLE)
+    args = ["infra", "plan", "--target", "sagemaker", "--participants", str(tmp_path / "people.csv")]
+    env = aws_env(f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    run = run_matsuri(args, env=env, exit_code=1)
+    assert "Could not look up what exists in AWS: could not reach AWS" in run.err and "Traceback" not in run.err
+    assert "would be refused" not in run_matsuri([*args, "--offline"], env=env).out

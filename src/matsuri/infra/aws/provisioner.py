@@ -188,6 +188,19 @@ class SageMakerProvisioner(Provisioner):
         state = {"bucket": None, "lifecycle": False, "roles": {}, "instances": {}}
         if self.offline:
             return state
+        try:
+            return self._look_up(state)
+        except MatsuriError:
+            raise
+        except Exception as error:
+            explained = explain_aws(error)
+            if explained is None:
+                raise
+            raise MatsuriError(f"Could not look up what exists in AWS: {explained}. Check the credentials "
+                               "and region (or AWS_ENDPOINT_URL); `plan --offline` works without AWS.") from None
+
+    def _look_up(self, state: dict) -> dict:
+        self._account = self._account or clients.account_id(self.settings.sagemaker.region)
         s3, iam = self.client("s3", quick=True), self.client("iam", quick=True)
         sm = self.client("sagemaker", quick=True)
         tagging = self._quiet(s3.get_bucket_tagging, Bucket=self.settings.bucket)
