@@ -21,6 +21,7 @@ from grading_kit import craft, exchange_submit
 from conftest import run_matsuri
 from matsuri.grading import course as courses
 from matsuri.grading.reference import reference_queries
+from matsuri.grading.release import readable_text
 from matsuri.warehouse.query import connect, table_checksums
 
 pytestmark = pytest.mark.xdist_group("grading")
@@ -97,12 +98,12 @@ def test_does_the_learner_copy_hold_no_answers(run):
     with connect(run["warehouse"]) as con:
         for lesson in course.lessons:
             released = run["root"] / "release" / lesson.id
-            text = (released / f"{lesson.id}.ipynb").read_text() + (released / "checks.json").read_text()
+            text = "\n".join(readable_text(released / name) for name in (f"{lesson.id}.ipynb", "checks.json"))
             source = nbformat.read(lesson.notebook, as_version=4)
             said = " ".join(c.source for c in source.cells if c.cell_type == "markdown")
             said += (course.folder / "exercises" / f"{lesson.id}.toml").read_text()
             for var, sql in reference_queries(lesson).items():
-                assert " ".join(sql.split()) not in " ".join(text.replace("\\n", " ").split())
+                assert " ".join(sql.split()) not in " ".join(text.split())
                 values = {str(v) for row in con.sql(sql).fetchall() for v in row
                           if (isinstance(v, str) and len(v) > 3)
                           or (isinstance(v, int) and not isinstance(v, bool) and abs(v) > 999)}
@@ -233,3 +234,78 @@ def test_are_instructor_mistakes_explained(tmp_path, run):
     assert "does not exist" in nowhere.err
     for result in (missing, ungraded, unknown, nowhere):
         assert "Traceback" not in result.err
+
+
+# --- what a learner sees -----------------------------------------------------------------
+@pytest.fixture
+def lab(run, tmp_path):
+    """JupyterLab on 127.0.0.1 in a learner's folder holding lesson 1 as fetched from the exchange."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import urllib.request
+
+    from conftest import free_port
+    from matsuri.lab import lab_command
+
+    home = tmp_path / "learner"
+    shutil.copytree(run["work"] / "exchange" / COURSE / "outbound" / L1, home / L1)
+    port, token = free_port(), "browser-test-token"
+    env = dict(os.environ, MATSURI_WAREHOUSE=str(run["warehouse"]), PLOOMBER_STATS_ENABLED="false",
+               MATSURI_LANG="en", JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
+    proc = subprocess.Popen(lab_command(home, port, token), env=env, cwd=home,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=5)
+                break
+            except OSError:
+                assert proc.poll() is None and time.time() < deadline, "JupyterLab did not start"
+                time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}/lab/tree/{L1}/{L1}.ipynb?token={token}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_does_a_learner_see_feedback_in_jupyterlab(lab, browser):
+    page = browser.new_page()
+    try:
+        page.goto(lab, timeout=120_000)
+        page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=120_000)
+        setup = page.locator(".jp-CodeCell").filter(has_text="from matsuri.checks import start").first
+        setup.locator(".jp-InputArea-editor").click()
+        setup.and_(page.locator(".jp-mod-active")).wait_for(timeout=30_000)
+        page.keyboard.press("Shift+Enter")
+        page.get_by_text("Ready: connected to the company warehouse").wait_for(timeout=120_000)
+
+        sql = page.locator(".jp-CodeCell").filter(has_text="%%sql q1_result <<")
+        sql.locator(".cm-content").click()
+        page.keyboard.press("Control+End")
+        page.keyboard.press("Enter")
+        page.keyboard.type("SELECT product_id, name FROM products")
+        page.keyboard.press("Shift+Enter")        # runs the SQL cell, moves to its check cell
+        page.keyboard.press("Shift+Enter")        # runs the check
+        check = page.locator(".jp-CodeCell").filter(has_text="q1.check()").first
+        check.get_by_text("missing the column(s)").wait_for(timeout=60_000)
+        assert "Not yet" in check.inner_text() and "Traceback" not in check.inner_text()
+
+        sql.locator(".cm-content").click()
+        page.keyboard.press("Control+a")
+        page.keyboard.type("%%sql q1_result <<\nSELECT * FROM products")
+        page.keyboard.press("Shift+Enter")
+        sql.locator(".jp-OutputArea").get_by_text("launched_at").first.wait_for(timeout=60_000)
+        page.keyboard.press("Shift+Enter")
+        check.get_by_text("Correct!").wait_for(timeout=60_000)
+        assert "returns every column" in check.inner_text()
+    finally:
+        page.close()

@@ -8,11 +8,13 @@ the released files are searched for the reference SQL: finding it stops the rele
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nbformat
 from tqdm.auto import tqdm
 
 from matsuri.checks.key import KEY_FILE
@@ -60,16 +62,33 @@ def _normal(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().lower()
 
 
+def readable_text(path: Path) -> str:
+    """What a learner can read in a released file: cell sources, or every string of a JSON file."""
+    if path.suffix == ".ipynb":
+        return "\n".join(cell.source for cell in nbformat.read(path, as_version=4).cells)
+
+    def strings(value):
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            for item in value.values():
+                yield from strings(item)
+        elif isinstance(value, list):
+            for item in value:
+                yield from strings(item)
+
+    return "\n".join(strings(json.loads(path.read_text(encoding="utf-8"))))
+
+
 def refuse_leaks(ws: Workspace, lesson) -> None:
     """Stop if a reference query (or a solution, when not allowed) reached the released files."""
-    released = [ws.released_notebook(lesson.id), ws.step("release", lesson.id, KEY_FILE)]
-    texts = {path: path.read_text(encoding="utf-8") for path in released}
+    released = [ws.released_notebook(lesson.id)]
+    if not ws.course.solutions:  # when solution() is allowed the key carries the SQL on purpose
+        released.append(ws.step("release", lesson.id, KEY_FILE))
+    texts = {path: _normal(readable_text(path)) for path in released}
     for var, sql in reference_queries(lesson).items():
-        needle = _normal(sql)
         for path, text in texts.items():
-            if path.name == KEY_FILE and ws.course.solutions:
-                continue  # the course allows solution(): the key carries the SQL on purpose
-            if needle in _normal(text.replace("\\n", " ").replace('\\"', '"')):
+            if _normal(sql) in text:
                 raise GradingError(
                     f"The reference query of `{var}` is in the released {path}. Put it inside a "
                     f"-- BEGIN SOLUTION / -- END SOLUTION region of a solution cell, then release again."
