@@ -8,7 +8,9 @@ the machine is blocked and recorded, so the pages must work offline.
 from __future__ import annotations
 
 import pwd
+import time
 
+import psutil
 import pytest
 from gallery_kit import *  # noqa: F403  (the shared fixtures)
 from gallery_kit import DEFAULTS, SETTINGS, add_team, notebook, push_predictions, write_csv
@@ -101,9 +103,16 @@ def test_index_shows_the_leaderboard_and_a_card_per_team(gallery, page):
     assert page.external == []
 
 
+def _demo_kernels(running) -> int:
+    """Confined demo kernels alive under the Voila server (they start from their own connection file)."""
+    return sum("connection.json" in " ".join(p.cmdline())
+               for p in psutil.Process(running.process.pid).children(recursive=True))
+
+
 def test_a_team_demo_opens_reacts_and_runs_confined(gallery, page):
-    """Does a demo linked from its card render, react to a widget, and run as the sandbox user?"""
+    """Does a demo linked from its card render, react, run as the sandbox user, and stop when left?"""
     event, running = gallery
+    open_before = _demo_kernels(running)
     page.goto(running.url)
     page.wait_for_selector(".matsuri-card[data-team=alpha] .matsuri-demo-link", timeout=90_000)
     href = page.get_attribute(".matsuri-card[data-team=alpha] .matsuri-demo-link", "href")
@@ -119,6 +128,13 @@ def test_a_team_demo_opens_reacts_and_runs_confined(gallery, page):
     assert who == f"uid {sandbox_uid}, labels readable: no"
     assert "LABELS" not in page.content()  # Voila strips the demo's code from the page
     assert page.external == []
+    assert _demo_kernels(running) == open_before + 1
+    page.unroute("**/*")  # (intercepted requests cannot outlive the page; the beacon must)
+    page.goto("about:blank")  # the judge leaves: Voila's unload beacon shuts the kernel down
+    deadline = time.monotonic() + 30
+    while _demo_kernels(running) > open_before and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _demo_kernels(running) == open_before
 
 
 def _mark(page, judge: str, team: str, steps: int, note: str) -> None:

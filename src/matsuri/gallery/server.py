@@ -30,6 +30,17 @@ EXTENSION_DENYLIST = [
 ]
 
 
+TORNADO_SETTINGS = {
+    # Pages may load nothing from outside this server: offline rooms work, and no CDN can stall them.
+    "headers": {"Content-Security-Policy": "default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:; "
+                                           "connect-src 'self'; frame-ancestors 'self'"},
+    # A page's kernel is shut down by a beacon sent when the tab closes; that beacon carries no
+    # XSRF token (Voila issue 1458) and would be refused, leaving the kernel running until culled.
+    # The only POST Voila serves is that shutdown, keyed by an unguessable kernel id.
+    "disable_check_xsrf": True,
+}
+
+
 @dataclass
 class Running:
     url: str           # the index page, with the token
@@ -54,10 +65,7 @@ def voila_command(gallery: Gallery, event: Event, port: int, token: str, preheat
         f"--MappingKernelManager.cull_idle_timeout={settings.cull_idle_seconds}",
         "--MappingKernelManager.cull_interval=60",
         "--MappingKernelManager.cull_connected=False",
-        # A page's kernel is shut down by a beacon sent when the tab closes; that beacon carries no
-        # XSRF token (Voila issue 1458) and would be refused, leaving the kernel until culled. The
-        # only POST Voila serves is that shutdown, keyed by an unguessable kernel id.
-        "--Voila.tornado_settings={'disable_check_xsrf': True}",
+        f"--Voila.tornado_settings={TORNADO_SETTINGS!r}",
     ]
     if preheat and settings.pool_size > 0:
         command += ["--preheat_kernel=True", f"--pool_size={settings.pool_size}"]

@@ -182,12 +182,20 @@ def read_table(path: Path, columns: dict[str, str], max_bytes: int) -> pd.DataFr
                 f"{name} line {first + 2}: {column} is {what} ({_count(nulls, 'line')} in all "
                 f"are). Give every line a {column} and submit again."
             )
-    return table.select(expected).to_pandas()
+    import pandas as pd
+
+    return pd.DataFrame({c: table.column(c).to_numpy() for c in expected})
 
 
-def check_ids(table: pd.DataFrame, column: str, expected: np.ndarray, name: str, source: str) -> None:
-    """Exactly one row per id of the holdout table: no repeats, no strangers, none missing."""
+def check_ids(table: pd.DataFrame, column: str, expected: np.ndarray, name: str, source: str) -> np.ndarray:
+    """Exactly one row per id of the holdout table (sorted `expected`): no repeats, no strangers,
+    none missing. Returns the row order that sorts the table by id."""
     ids = table[column].to_numpy(dtype=np.int64)
+    if len(ids) == len(expected) and np.array_equal(ids, expected):
+        return np.arange(len(ids))  # the usual case: written in id order
+    order = np.argsort(ids, kind="stable")
+    if len(ids) == len(expected) and np.array_equal(ids[order], expected):
+        return order
     unique, counts = np.unique(ids, return_counts=True)
     repeated = unique[counts > 1]
     if len(repeated):
@@ -207,6 +215,7 @@ def check_ids(table: pd.DataFrame, column: str, expected: np.ndarray, name: str,
             f"{name} is missing {len(missing):,} of the {len(expected):,} {column} values of "
             f"{source} ({_examples(missing)}). Add one line for each row of {source} and submit again."
         )
+    return order
 
 
 def check_probabilities(table: pd.DataFrame, column: str, name: str) -> None:

@@ -76,7 +76,10 @@ def score_folder(job: ScoringJob) -> dict[str, dict[str, float]]:
     theme = get_theme(job.theme)
     key = answer_key(job.theme, job.warehouse, job.labels)
     tables = theme.read(Path(job.folder), key, job.max_bytes)
-    public = public_mask(key.ids, job.theme, job.seed, job.public_share)
+    split = ("public", job.seed, job.public_share)
+    if split not in key.extra:  # the same for every file of the theme: compute it once per process
+        key.extra[split] = public_mask(key.ids, job.theme, job.seed, job.public_share)
+    public = key.extra[split]
     return {
         "public": theme.score(tables, key, public),
         "private": theme.score(tables, key, ~public),

@@ -68,12 +68,12 @@ class _Probabilities(Theme):
         from matsuri.hackathon import predictions as pr
 
         table = pr.read_table(folder / "predictions.csv", {self.id_column: "id", "probability": "float"}, max_bytes)
-        pr.check_ids(table, self.id_column, key.ids, "predictions.csv", self.holdout_table)
+        order = pr.check_ids(table, self.id_column, key.ids, "predictions.csv", self.holdout_table)
         pr.check_probabilities(table, "probability", "predictions.csv")
-        return {"predictions": table.sort_values(self.id_column, ignore_index=True)}
+        return {"predictions": table.iloc[order].reset_index(drop=True)}  # in key.ids order
 
     def _aligned(self, tables, key, rows):
-        predicted = tables["predictions"]["probability"].to_numpy()  # sorted by id, complete
+        predicted = tables["predictions"]["probability"].to_numpy()
         truth = key.labels[self.label_column].to_numpy(dtype=bool)
         return truth[rows], predicted[rows]
 

@@ -1,0 +1,198 @@
+"""The judges' gallery: time to first rendered widget (cold and preheated) and memory per judge.
+
+An event with one team per theme, each workspace copied from templates/<theme>/ (the real demos),
+served by `matsuri.gallery.server.serve` exactly as `matsuri gallery serve` does, demo kernels
+started through the confinement launcher. Debian chromium (Playwright) opens each demo VIEWS times:
+
+- cold: Voila without preheated kernels, so every page view starts and runs a kernel;
+- preheated: `--preheat_kernel` with a pool of one kernel per notebook, each view waiting until the
+  pool has been refilled (the best case a judge meets after the first visitor).
+
+Memory: the proportional set size (PSS) of each kernel process while a page is open, so shared
+libraries are counted once; the judges that fit in 24 GiB follow from the kernels a judge keeps
+open (index + rubric + the demo being looked at; closed tabs shut their kernels down).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import gib, median, save  # noqa: E402
+
+SCALE = os.environ.get("MATSURI_BENCH_SCALE", "small")
+VIEWS = 3
+THEMES = ["push-open-rate", "call-keywords", "product-ordering"]
+RAM = 24 * 2**30
+RESERVE = 2 * 2**30  # the operating system and the Voila server's own headroom
+SETTINGS = """
+[event]
+name = "bench"
+starts = 2020-01-01
+ends = 2099-12-31
+[submissions]
+run_as = ""
+[themes.push-open-rate]
+[themes.call-keywords]
+[themes.product-ordering]
+[rubric]
+[[rubric.criteria]]
+id = "impact"
+[gallery]
+pool_size = 1
+"""
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def leave(page) -> None:
+    """Leave the page as a judge would (Voila's unload beacon shuts its kernel down), then close."""
+    page.goto("about:blank")
+    page.close()
+
+
+def first_widget(browser, url: str) -> float:
+    """Seconds from navigation to the first visible widget on a fresh page."""
+    page = browser.new_page()
+    try:
+        start = time.perf_counter()
+        page.goto(url)
+        page.wait_for_selector(".jupyter-widgets", state="visible", timeout=180_000)
+        return time.perf_counter() - start
+    finally:
+        leave(page)
+
+
+def kernel_pss(voila_pid: int) -> dict[str, list[int]]:
+    """PSS in bytes of every kernel under the Voila server: the apps' and the (confined) demos'."""
+    import psutil
+
+    kernels: dict[str, list[int]] = {"apps": [], "demos": []}
+    for proc in psutil.Process(voila_pid).children(recursive=True):
+        try:
+            command = " ".join(proc.cmdline())
+            if "ipykernel_launcher" in command:  # demos start through the sandbox's own connection file
+                kernels["demos" if "connection.json" in command else "apps"].append(proc.memory_full_info().pss)
+        except psutil.Error:
+            pass
+    return kernels
+
+
+def pools_filled(log: Path) -> int:
+    return len(re.findall(r"Kernel pool of .* is filled", log.read_text()))
+
+
+def wait_for_pools(log: Path, count: int, voila_pid: int, timeout: float = 600) -> None:
+    """Wait until Voila has reported `count` filled pools in all (the initial fills, then refills)
+    and every kernel has finished running its notebook (Voila reports a pool as filled when its
+    kernel starts, before the notebook has run in it)."""
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    while pools_filled(log) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the preheated pools did not fill in time")
+        time.sleep(0.5)
+    quiet = 0
+    while quiet < 3 and time.monotonic() < deadline:  # three quiet seconds in a row
+        kernels = [p for p in psutil.Process(voila_pid).children(recursive=True)
+                   if "ipykernel_launcher" in " ".join(p.cmdline())]
+        for kernel in kernels:
+            kernel.cpu_percent(None)  # starts the measurement
+        time.sleep(1)
+        try:
+            busy = sum(kernel.cpu_percent(None) for kernel in kernels)
+        except psutil.Error:
+            busy = 100.0
+        quiet = quiet + 1 if busy < 5 else 0
+
+
+def main() -> int:
+    from playwright.sync_api import sync_playwright
+
+    from matsuri.gallery.server import serve
+    from matsuri.hackathon.event import init_event
+    from matsuri.hackathon.teams import add_team, new_workspace
+    from matsuri.warehouse.build import build
+
+    root = Path(tempfile.mkdtemp(prefix="matsuri-bench-gallery-"))
+    try:
+        built = build(SCALE, 42, out_dir=root / "company", progress=False)
+        os.environ["MATSURI_WAREHOUSE"] = str(built.warehouse)
+        os.environ["MATSURI_LABELS"] = str(built.labels)
+        (root / "event").mkdir()
+        (root / "event" / "event.toml").write_text(SETTINGS, encoding="utf-8")
+        event, _ = init_event(root / "event")
+        for theme in THEMES:
+            add_team(event, theme, [f"member of {theme}"])
+            new_workspace(event, theme, theme)
+        results: dict = {"scale": SCALE, "cold": {}, "preheated": {}}
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=[
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            for mode in ("cold", "preheated"):
+                log = root / f"voila-{mode}.log"
+                with open(log, "w") as out, serve(event, free_port(), preheat=mode == "preheated", log=out) as running:
+                    filled = 2 + len(THEMES)  # index, rubric and every demo get a pool
+                    for theme in THEMES:
+                        url = running.page(f"demos/{theme}/demo.ipynb")
+                        times = []
+                        for _ in range(VIEWS):
+                            if mode == "preheated":
+                                wait_for_pools(log, filled, running.process.pid)  # the pool is full again
+                                filled += 1  # taking its kernel makes Voila refill it
+                            times.append(first_widget(browser, url))
+                        results[mode][theme] = median(times)
+                        print(f"{mode:9s} {theme:17s} first widget after {median(times):5.1f} s "
+                              f"(median of {VIEWS}: {', '.join(f'{t:.1f}' for t in times)})", flush=True)
+                    if mode == "cold":
+                        pages = []
+                        for name in ("index.ipynb", "rubric.ipynb", *[f"demos/{t}/demo.ipynb" for t in THEMES]):
+                            page = browser.new_page()
+                            page.goto(running.page(name))
+                            page.wait_for_selector(".jupyter-widgets", state="visible", timeout=180_000)
+                            pages.append(page)
+                        time.sleep(3)
+                        import psutil
+
+                        kernels = kernel_pss(running.process.pid)
+                        server = psutil.Process(running.process.pid).memory_full_info().pss
+                        for page in pages:
+                            leave(page)
+                        results["memory"] = kernels | {"server": server}
+            browser.close()
+        memory = results["memory"]
+        demo, app = median(memory["demos"]), median(memory["apps"])
+        judge = 2 * app + demo  # index + rubric + the demo being looked at
+        room = RAM - RESERVE - memory["server"]
+        judges, worst = int(room // judge), int(room // (2 * app + len(THEMES) * demo))
+        print(f"kernel PSS while open: demos {', '.join(f'{p / 2**20:.0f}' for p in memory['demos'])} MB; "
+              f"index and rubric {', '.join(f'{p / 2**20:.0f}' for p in memory['apps'])} MB; "
+              f"Voila server {memory['server'] / 2**20:.0f} MB")
+        print(f"memory per open demo ≈ {demo / 2**20:.0f} MB; per judge (index + rubric + one demo) ≈ {gib(judge)}")
+        print(f"judges that fit in 24 GiB (2 GiB kept for the system): {judges} "
+              f"({worst} if each keeps all {len(THEMES)} demos open)")
+        for theme in THEMES:
+            cold, warm = results["cold"][theme], results["preheated"][theme]
+            print(f"  {theme}: cold {cold:.1f} s, preheated {warm:.1f} s -> {cold / warm:.1f}x faster")
+        results |= {"demo_pss": demo, "judge_bytes": judge, "judges_in_24_gib": judges}
+        save("gallery", results)
+        return 0
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
