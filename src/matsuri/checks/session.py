@@ -19,7 +19,7 @@ from matsuri.checks.outcomes import NotAttempted, Outcome, SqlProblem, Uncheckab
 _current: Session | None = None
 
 
-def load_key(lesson: str, lang: str) -> keys.LessonKey:
+def load_key(course: str, lesson: str, lang: str) -> keys.LessonKey:
     """The grader's private key while grading; otherwise the one released beside the notebook."""
     folder = os.environ.get(keys.KEYS_ENV)
     path = Path(folder) / f"{lesson}.json" if folder else Path.cwd() / keys.KEY_FILE
@@ -29,7 +29,7 @@ def load_key(lesson: str, lang: str) -> keys.LessonKey:
         key = keys.read(path)
     except (OSError, ValueError, TypeError, KeyError):
         raise Uncheckable("key_unreadable", lang, file=path.name) from None
-    if key.lesson != lesson:
+    if (key.course, key.lesson) != (course, lesson):
         raise Uncheckable("key_unreadable", lang, file=path.name)
     return key
 
@@ -145,7 +145,7 @@ def start(course: str, lesson: str, language: str | None = None) -> None:
     if _current is not None:
         _current.close()
         _current = None
-    key = load_key(lesson, lang)
+    key = load_key(course, lesson, lang)
     lang = messages.language(language or key.language)
     con = _connect(lang)
     session = Session(shell, key, con, lang)

@@ -112,11 +112,14 @@ def run_workers(ws: Workspace, lesson: str, students: list[str], workers: int, f
     env = dict(os.environ) | ws.kernel_env()
     lines: queue.Queue = queue.Queue()
     procs = []
-    for share in shares:
+    logs = ws.root / "logs"
+    logs.mkdir(exist_ok=True)
+    for number, share in enumerate(shares, 1):
         cmd = [sys.executable, "-m", "matsuri.grading.worker", "--root", str(ws.root),
                "--lesson", lesson, *(["--no-feedback"] if not feedback else []), *share]
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                                env=env, cwd=ws.root)
+        with open(logs / f"grade-{lesson}-worker{number}.log", "w") as log:  # nbgrader's own log
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True,
+                                    env=env, cwd=ws.root)
         threading.Thread(target=_pump, args=(proc, lines), daemon=True).start()
         procs.append(proc)
     outcomes: dict[str, dict] = {}
@@ -166,7 +169,8 @@ def lesson_rows(ws: Workspace, lesson: str, screened: list[Screened], graded: se
         if item.student not in graded:
             row.status = "unchanged"
         else:
-            outcome = outcomes.get(item.student, {"ok": False, "error": "the grader stopped early"})
+            outcome = outcomes.get(item.student, {
+                "ok": False, "error": f"the grader stopped early (see {ws.root / 'logs'})"})
             if not outcome["ok"]:
                 row.status = "failed"
                 row.notes.insert(0, outcome["error"])

@@ -30,10 +30,12 @@ def _gradebook(ws: Workspace):
 
 def scores(ws: Workspace, lesson: str) -> dict[str, tuple[float, float]]:
     """student → (score, max score) of one lesson in the gradebook."""
+    from nbgrader.api import MissingEntry
+
     with _gradebook(ws) as gb:
         try:
             submissions = gb.assignment_submissions(lesson)
-        except Exception:
+        except MissingEntry:
             return {}
         return {s.student.id: (s.score, s.max_score) for s in submissions}
 

@@ -26,6 +26,8 @@ def grade_one(api, lesson: str, student: str, feedback: bool) -> dict:
             result = run()
         except Exception as error:  # nbgrader raised instead of returning a result
             result = {"success": False, "log": "", "error": f"{type(error).__name__}: {error}"}
+        print(f"--- {name} {student}\n{result.get('log') or ''}{result.get('error') or ''}",
+              file=sys.stderr, flush=True)  # the grading log the parent keeps in logs/
         if not result.get("success"):
             text = "\n".join(filter(None, [result.get("log"), result.get("error")]))
             outcome.update(ok=False, error=explain(name, text))

@@ -43,7 +43,7 @@ class Workspace:
              warehouse: Path | None = None, cell_timeout: int | None = None) -> Workspace:
         base = Path(workdir or os.environ.get(WORK_ENV) or courses_dir() / "build").resolve()
         exchange = Path(exchange or os.environ.get(EXCHANGE_ENV) or base / "exchange").resolve()
-        timeout = cell_timeout or course.cell_timeout
+        timeout = course.cell_timeout if cell_timeout is None else cell_timeout
         if timeout <= 0:
             raise UsageError(f"The cell timeout must be a positive number of seconds, not {timeout}.")
         return cls(course, base / course.name, exchange,
