@@ -64,6 +64,20 @@ def test_starter_writes_a_valid_submission_and_a_verdict(theme, tiny_starter, ti
 
 
 @pytest.mark.parametrize("theme", PER_THEME)
+def test_the_hackathon_runner_accepts_and_scores_the_starters_files(theme, tiny_starter, tiny_company):
+    """The contract between templates and runner, checked with the runner's own reader and scorer."""
+    from matsuri.hackathon.scoring import ScoringJob, score_folder
+
+    run = tiny_starter(theme)
+    for folder in (run.submission, run.baseline):
+        job = ScoringJob(folder, theme, public_share=0.5, seed=1, max_bytes=50_000_000,
+                         warehouse=tiny_company.warehouse, labels=tiny_company.labels)
+        scores = score_folder(job)
+        assert set(scores) == {"public", "private"}
+        assert all(np.isfinite(v) for part in scores.values() for v in part.values()), scores
+
+
+@pytest.mark.parametrize("theme", PER_THEME)
 def test_starter_runs_unchanged_on_renamed_tables_and_columns(theme, tiny_starter, tiny_company, tmp_path):
     """Same data under other names, named in the parameters: the same predictions come out."""
     copy, table_names, column_names = renamed_copy(tiny_company.warehouse, tmp_path / "acme", theme)
