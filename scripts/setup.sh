@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up everything matsuri needs on a Debian machine: system packages (CJK fonts, chromium for
+# Set up everything matsuri needs on a Debian machine: system packages (CJK and emoji fonts, chromium for
 # browser tests), the Python environment with the kit installed, and configurable-http-proxy for
 # JupyterHub. Safe to run again: each step is skipped when already done.
 set -euo pipefail
