@@ -25,6 +25,7 @@ def test_rubric_form_saves_reloads_and_explains_mistakes(make_event, monkeypatch
     form.save.click()
     assert "保存しました" in form.status.value
     assert marks_of(event, "鈴木", "alpha") == ({"impact": 5, "demo": 2}, "売上に効きそう")
+    assert "1 / 2 チーム採点済み" in form.progress.value and "beta" in form.progress.value
     again = RubricForm(event)  # the judge comes back later
     again.judge.value, again.team.value = "鈴木", "alpha"
     assert again.sliders["impact"].value == 5 and again.note.value == "売上に効きそう"

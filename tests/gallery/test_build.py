@@ -33,15 +33,17 @@ def test_build_snapshots_demos_for_the_confined_kernel(make_event, public_compan
     try:
         assert sorted(gallery.demos) == ["alpha", "beta"]
         demo = gallery.root / gallery.demos["alpha"]
-        assert nbformat.read(demo, as_version=4).metadata["kernelspec"]["name"] == DEMO_KERNEL
+        assert nbformat.read(demo, as_version=4).metadata["kernelspec"]["name"] == f"{DEMO_KERNEL}-alpha"
         assert sorted(p.name for p in demo.parent.iterdir()) == ["demo.ipynb", "model.json", "starter.ipynb"]
         assert demo.stat().st_mode & 0o004 and demo.parent.stat().st_mode & 0o001
-        spec = json.loads((gallery.share / "kernels" / DEMO_KERNEL / "kernel.json").read_text())
+        assert not (gallery.share / "kernels" / f"{DEMO_KERNEL}-gamma").exists()
+        spec = json.loads((gallery.share / "kernels" / f"{DEMO_KERNEL}-alpha" / "kernel.json").read_text())
         argv = spec["argv"]
         assert argv[1:3] == ["-m", "matsuri.hackathon.sandbox"]
         assert argv[argv.index("--user") + 1] == "nobody"
         assert argv[argv.index("--memory-mb") + 1] == "3072"
         assert f"--env=MATSURI_WAREHOUSE={public_company.warehouse}" in argv
+        assert f"--env=MATSURI_CACHE={gallery.scratch / 'cache' / 'alpha'}" in argv
         assert not any("LABELS" in a for a in argv)
         for name in ("index.ipynb", "rubric.ipynb"):
             app = nbformat.read(gallery.root / name, as_version=4)

@@ -60,7 +60,7 @@ def test_report_is_one_self_contained_page_with_charts_and_every_team(judged_eve
     assert len(re.findall(r'<img alt="[^"]+" src="data:image/png;base64,', html)) == 3
     assert not re.search(r'(src|href)="(https?:)?//', html) and "<script>" not in html
     assert "strong &lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert "デモが&lt;b&gt;最高&lt;/b&gt;" in html and "佐藤" in html and "鈴木" in html
+    assert "「デモが&lt;b&gt;最高&lt;/b&gt;」" in html and "佐藤" in html and "鈴木" in html
     assert "テストまつり" in html and "ショップ班" in html and "提出なし" in html
     for team in ("strong", "middle", "weak", "shop", "idle"):
         assert f'id="team-{team}"' in html

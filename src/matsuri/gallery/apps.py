@@ -105,27 +105,31 @@ class RubricForm:
         settings = event.settings
         low, high = settings.scale
         asked = _query().get("judge", "")
+        style, wide = {"description_width": "150px"}, widgets.Layout(width="480px")
         if settings.judges:
             self.judge = widgets.Dropdown(options=["", *settings.judges],
                                           value=asked if asked in settings.judges else "",
-                                          description="審査員 (judge)")
+                                          description="審査員 (judge)", style=style, layout=wide)
         else:
-            self.judge = widgets.Text(value=asked, description="審査員 (judge)", placeholder="your name")
-        teams = [t for t in list_teams(event) if t.theme]
-        self.team = widgets.Dropdown(options=[(f"{t.display_name} ({t.theme})", t.team) for t in teams],
-                                     description="チーム (team)")
+            self.judge = widgets.Text(value=asked, description="審査員 (judge)", placeholder="your name",
+                                      style=style, layout=wide)
+        self.teams = [t for t in list_teams(event) if t.theme]
+        self.team = widgets.Dropdown(options=[(f"{t.display_name} ({t.theme})", t.team) for t in self.teams],
+                                     description="チーム (team)", style=style, layout=wide)
         self.sliders = {}
         rows = []
         for c in settings.criteria:
             slider = widgets.IntSlider(value=(low + high) // 2, min=low, max=high, description=c.name,
-                                       style={"description_width": "initial"})
+                                       style=style, layout=wide)
             slider.add_class(f"matsuri-criterion-{c.id}")
             self.sliders[c.id] = slider
-            rows += [slider, widgets.HTML(f'<div style="color:#667;margin:-4px 0 8px 8px">{escape(c.description)}</div>')]
-        self.note = widgets.Textarea(description="コメント", placeholder="チームへのひとこと (a note for the team)",
-                                     layout=widgets.Layout(width="520px"))
-        self.save = widgets.Button(description="保存 (save)", button_style="primary")
+            rows += [slider, widgets.HTML(f'<div style="color:#667;margin:-4px 0 8px 158px">{escape(c.description)}</div>')]
+        self.note = widgets.Textarea(description="コメント (note)", placeholder="チームへのひとこと (a note for the team)",
+                                     style=style, layout=widgets.Layout(width="480px", height="80px"))
+        self.save = widgets.Button(description="保存 (save)", button_style="primary",
+                                   layout=widgets.Layout(margin="4px 0 0 158px"))
         self.status = widgets.HTML()
+        self.progress = widgets.HTML()
         for widget, name in ((self.judge, "judge"), (self.team, "team"), (self.note, "note"),
                              (self.save, "save"), (self.status, "status")):
             widget.add_class(f"matsuri-{name}")
@@ -135,7 +139,7 @@ class RubricForm:
         self.box = widgets.VBox([
             widgets.HTML(f"<h2>{escape(settings.name)}: 審査 (rubric)</h2>"
                          f"<p>各基準を {low}〜{high} で採点してください。保存し直すと上書きされます。</p>"),
-            self.judge, self.team, *rows, self.note, self.save, self.status,
+            self.judge, self.team, *rows, self.note, self.save, self.status, self.progress,
         ])
         self.load()
 
@@ -150,6 +154,16 @@ class RubricForm:
             if cid in marks:
                 slider.value = marks[cid]
         self.note.value = note
+        self.show_progress()
+
+    def show_progress(self) -> None:
+        """How many teams this judge has marked, and which are left."""
+        from matsuri.hackathon.rubric import marks_of
+
+        left = [t.display_name for t in self.teams if not marks_of(self.event, self.judge.value, t.team)[0]]
+        done = len(self.teams) - len(left)
+        rest = f" まだ (to do): {escape(', '.join(left))}" if left else " すべて完了 (all done)"
+        self.progress.value = f'<div style="color:#667">{done} / {len(self.teams)} チーム採点済み.{rest}</div>'
 
     def submit(self) -> None:
         import datetime as dt
@@ -166,6 +180,7 @@ class RubricForm:
         at = dt.datetime.now(self.event.settings.zone).strftime("%H:%M:%S")
         self.status.value = (f'<span class="matsuri-ok">保存しました (saved) {escape(self.judge.value)} → '
                              f"{escape(self.team.value)} at {at}</span>")
+        self.show_progress()
 
 
 def rubric_app() -> None:

@@ -5,7 +5,7 @@
         rubric.ipynb                the judges' rubric app
         demos/<team>/demo.ipynb     a snapshot of each team's workspace, demo kernel = confined
         share/                      put on JUPYTER_PATH for the Voila server:
-            kernels/matsuri-demo/   kernelspec: teams' code runs as the sandbox user, memory-limited
+            kernels/matsuri-demo-<team>/  kernelspecs: teams' code runs as the sandbox user, memory-limited
             voila/templates/…       Voila's own page templates minus their CDN links (offline)
 
 The apps are one-line notebooks; their code lives in `matsuri.gallery.apps` where it is tested.
@@ -68,8 +68,8 @@ def _offline_templates(share: Path) -> None:
         target.write_text(CDN_LINK.sub("", original.read_text(encoding="utf-8")), encoding="utf-8")
 
 
-def _snapshot(workspace: Path, target: Path) -> Path | None:
-    """Copy a team's workspace and point its demo at the confined kernel; None if it has no demo."""
+def _snapshot(workspace: Path, target: Path, kernel: str) -> Path | None:
+    """Copy a team's workspace and point its demo at its confined kernel; None if it has no demo."""
     import nbformat
 
     if not (workspace / DEMO_NOTEBOOK).is_file():
@@ -77,7 +77,7 @@ def _snapshot(workspace: Path, target: Path) -> Path | None:
     shutil.copytree(workspace, target, ignore=SKIP)
     demo = target / DEMO_NOTEBOOK
     nb = nbformat.read(demo, as_version=4)
-    nb.metadata["kernelspec"] = {"name": DEMO_KERNEL, "display_name": "matsuri demo", "language": "python"}
+    nb.metadata["kernelspec"] = {"name": kernel, "display_name": "matsuri demo", "language": "python"}
     nbformat.write(nb, demo)
     for path in [target, *target.rglob("*")]:  # the confined kernel reads it as another user
         path.chmod(0o755 if path.is_dir() else 0o644)
@@ -95,16 +95,21 @@ def build(event: Event) -> Gallery:
     share = root / "share"
     _offline_templates(share)
     scratch = sandbox.scratch_dir("matsuri-gallery-", settings.run_as)
-    sandbox.write_kernelspec(
-        share, DEMO_KERNEL, "matsuri demo (confined)", user=settings.run_as,
-        memory_mb=settings.demo_memory_mb, threads=settings.threads, scratch=scratch,
-        env={"MATSURI_WAREHOUSE": str(paths.warehouse_path())},
-    )
     demos = {}
     for team in list_teams(event):
-        demo = _snapshot(team.workspace, root / "demos" / team.team)
-        if demo is not None:
-            demos[team.team] = demo.relative_to(root)
+        kernel = f"{DEMO_KERNEL}-{team.team}"
+        demo = _snapshot(team.workspace, root / "demos" / team.team, kernel)
+        if demo is None:
+            continue
+        demos[team.team] = demo.relative_to(root)
+        # One kernelspec per team: what a demo caches between page views (MATSURI_CACHE) stays
+        # in that team's own folder for this gallery run.
+        sandbox.write_kernelspec(
+            share, kernel, f"matsuri demo of {team.team} (confined)", user=settings.run_as,
+            memory_mb=settings.demo_memory_mb, threads=settings.threads, scratch=scratch,
+            env={"MATSURI_WAREHOUSE": str(paths.warehouse_path()),
+                 "MATSURI_CACHE": str(scratch / "cache" / team.team)},
+        )
     (root / "demos").chmod(0o755)
     root.chmod(0o755)
     return Gallery(root, share, scratch, demos)

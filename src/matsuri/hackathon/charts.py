@@ -74,7 +74,7 @@ def judges_chart(standings: list, criteria: list) -> bytes:
         ax.barh(y + (i - (len(criteria) - 1) / 2) * height, values, height, label=criterion.name, color=colour)
     ax.set_yticks(y, [s.display_name for s in teams])
     ax.set_xlabel("平均点 (average mark)")
-    ax.legend(loc="lower right", fontsize=8)
+    fig.legend(loc="outside lower center", ncol=min(len(criteria), 4), fontsize=8, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     return _png(fig)
 

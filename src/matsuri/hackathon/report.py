@@ -35,9 +35,8 @@ def _num(value: float | None, digits: int = 4) -> str:
 
 
 def _podium(standings: list[awards.Standing]) -> str:
-    medals = ["🥇", "🥈", "🥉"]
     cells = [
-        f'<div class="p{s.place}">{medals[s.place - 1]} {s.place}位<b>{escape(s.display_name)}</b>'
+        f'<div class="p{s.place}">{s.place}位<b>{escape(s.display_name)}</b>'
         f'<span class="muted">{escape(s.theme)} · 総合 {s.total:.3f}</span></div>'
         for s in standings[:3]
     ]
@@ -76,7 +75,7 @@ def _team_card(event: Event, s: awards.Standing) -> str:
         marks = ", ".join(f"{escape(c.name)} {s.marks.by_criterion.get(c.id, 0):.2f}" for c in criteria)
         parts.append(f"<p>審査 ({len(s.marks.judges)} 名: {escape(', '.join(s.marks.judges))}): {marks}</p>")
     for judge, note in s.marks.notes:
-        parts.append(f'<p class="note">💬 <b>{escape(judge)}</b>: {escape(note)}</p>')
+        parts.append(f'<p class="note"><b>{escape(judge)}</b>: 「{escape(note)}」</p>')
     parts.append("</div>")
     return "".join(parts)
 
