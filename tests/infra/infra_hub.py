@@ -4,6 +4,7 @@ REST API with the token the hub issues to that person."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import requests
 
@@ -51,8 +52,13 @@ class HubUser:
         raise TimeoutError(f"{self.name}'s server did not become ready in {timeout:.0f} s")
 
     def ensure_running(self) -> None:
+        """Start the server if needed and mark it active now, so the idle culler leaves it alone."""
         self.start()
         self.wait_ready()
+        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        answer = self.hub("POST", f"/users/{self.name}/activity",
+                          json={"last_activity": now, "servers": {"": {"last_activity": now}}})
+        assert answer.ok, (answer.status_code, answer.text)
 
     def server_running(self) -> bool:
         return bool(self.hub("GET", f"/users/{self.name}").json().get("servers", {}).get(""))

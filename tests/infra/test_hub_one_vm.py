@@ -32,7 +32,7 @@ from matsuri.infra.hub import accounts, launch
 from matsuri.infra.hub.provisioner import HubProvisioner
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("infra-hub")]
-CULL_SECONDS = 30
+CULL_SECONDS = 45
 
 
 @dataclass
