@@ -75,9 +75,24 @@ def _limit_problem(con, event: Event, team: str, theme: str, now: dt.datetime) -
     return None
 
 
+def _release_stale(con, event: Event, team: str, now: dt.datetime) -> None:
+    """A run whose process died (power cut, kill -9) stays 'running'; free its place once it is
+    older than any run can be."""
+    from matsuri.hackathon.runner import GRACE_SECONDS
+
+    oldest = now - dt.timedelta(seconds=event.settings.timeout_seconds + 2 * GRACE_SECONDS)
+    con.execute(
+        "UPDATE submissions SET status = 'rejected', finished_at = ?, message = 'Submission ' || id || "
+        "' was not accepted. Its run stopped without finishing (the machine or the command was "
+        "stopped); submit again.' WHERE team = ? AND status = 'running' AND submitted_at < ?",
+        (now.isoformat(timespec="microseconds"), team, oldest.isoformat(timespec="microseconds")),
+    )
+
+
 def _reserve(event: Event, team: str, theme: str, kind: str, source: Path, now: dt.datetime):
     """Insert the attempt as running, or as rejected with the limit it hit; one transaction."""
     with event.connect() as con, store.write(con):
+        _release_stale(con, event, team, now)
         problem = _limit_problem(con, event, team, theme, now)
         if problem is None and kind == "unsupported":
             problem = (f"{source.name} cannot be submitted: matsuri accepts a notebook (.ipynb), a "
@@ -176,7 +191,7 @@ def submit(event: Event, team: str, source: Path, warehouse: Path | None = None,
     if not source.exists():
         raise NotFound(f"There is nothing at {source}. Give the path of a notebook, a CSV file or a folder.")
     kind = _kind(source)
-    now = now or dt.datetime.now(dt.UTC)
+    now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)  # stored in UTC: comparable as text
     submission_id, problem = _reserve(event, team, info.theme, kind, source, now)
     if problem:
         raise InvalidSubmission(problem)
