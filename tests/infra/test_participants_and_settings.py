@@ -28,7 +28,7 @@ def test_every_problem_is_listed_with_its_line_and_column():
         parse("""
 username,email,role,team
 ann,ann@example.com,learner,red
-Bob,bob@example.com,learner,
+Bob.Smith,bob@example.com,learner,
 ann,ann2@example.com,learner,
 cat,not-an-email,leaner,
 root,r@example.com,judge,
@@ -37,7 +37,8 @@ eve,ANN@example.com,judge,
 """)
     message = str(caught.value)
     assert "has 7 problem(s); nothing was created" in message
-    for expected in ("line 3, column 'username': 'Bob' is not usable as an account name",
+    for expected in ("line 3, column 'username': 'Bob.Smith' is not usable as an account name",
+                     "(for example 'bob-smith')",
                      "line 4, column 'username': 'ann' already appears on line 2",
                      "line 5, column 'email': 'not-an-email' is not an e-mail address",
                      "line 5, column 'role': 'leaner' is not a role; use learner, instructor or judge",
@@ -78,6 +79,7 @@ def test_the_shipped_settings_load_and_bad_keys_are_named(tmp_path):
         '[event]\nid = "x-1"\nstarts = 2027-02-05\nends = 2027-02-01\n': "is before starts",
         '[event]\nname = "x"\n': "[event] id is missing",
         '[event]\nid = "x-1"\n[jupyterhub]\nauthenticator = "dummy"\n': "choose shared-password or oauth",
+        '[event]\nid = "x-1"\n[sagemaker]\ndirect_internet_access = false\n': "needs subnet_id",
         '[evnt]\nid = "x"\n': "Unknown section [evnt]",
         '[event]\nid = "x-1"\nstarts = "soon"\n': "should be a date like 2026-06-01",
         '[event\n': "is not valid TOML",

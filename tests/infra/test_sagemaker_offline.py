@@ -119,3 +119,15 @@ def test_the_cost_estimate_uses_the_dated_table_for_the_events_dates():
     assert any("check current prices" in w for w in pricing.estimate(event(), 3, table).warnings)
     missing = pricing.estimate(event(instance_type="ml.p5.48xlarge"), 3)
     assert any("no price for ml.p5.48xlarge" in w for w in missing.warnings)
+
+
+def test_a_vpc_only_event_sends_its_subnet_and_security_groups_and_they_are_checked():
+    people = participants.parse(PEOPLE.splitlines())
+    vpc = event(direct_internet_access=False, subnet_id="subnet-0abc", security_group_ids=["sg-1", "sg-2"])
+    request = SageMakerProvisioner(vpc, people, offline=True).instance_request(people[0])
+    assert request.params["DirectInternetAccess"] == "Disabled"
+    assert (request.params["SubnetId"], request.params["SecurityGroupIds"]) == ("subnet-0abc", ["sg-1", "sg-2"])
+    assert validate(request) == []
+    bad = event(direct_internet_access=False, subnet_id="subnet_0abc!", security_group_ids=[f"sg-{i}" for i in range(6)])
+    problems = validate(SageMakerProvisioner(bad, people, offline=True).instance_request(people[0]))
+    assert any("SubnetId" in p for p in problems) and any("6 items, more than the maximum 5" in p for p in problems)

@@ -96,8 +96,10 @@ def _check_row(record: dict, number: int, seen: dict, seen_mail: dict) -> list[s
     if not name:
         out.append(f"{where}: empty; every participant needs a user name")
     elif not USERNAME.match(name):
+        hint = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:32].rstrip("-")
+        suggestion = f" (for example '{hint}')" if USERNAME.match(hint) else ""
         out.append(f"{where}: '{name}' is not usable as an account name; use 1-32 lower-case "
-                   "letters, digits and '-', starting with a letter and not ending with '-'")
+                   f"letters, digits and '-', starting with a letter and not ending with '-'{suggestion}")
     elif name in RESERVED:
         out.append(f"{where}: '{name}' is reserved for the system; pick another name")
     elif name in seen:

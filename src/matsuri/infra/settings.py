@@ -75,6 +75,9 @@ class SageMakerSettings:
     kit_spec: str = ""        # default: "matsuri==<kit_version>"
     pip_index_url: str = ""
     max_attempts: int = 8
+    subnet_id: str = ""              # a company VPC subnet (needed when direct_internet_access is false)
+    security_group_ids: list = field(default_factory=list)
+    direct_internet_access: bool = True
 
 
 @dataclass(frozen=True)
@@ -182,5 +185,8 @@ def _check(s: Settings, where: str) -> None:
     for key in ("port", "hub_port", "proxy_api_port", "formgrader_port", "gallery_port"):
         if not 0 < getattr(s.jupyterhub, key) < 65536:
             raise UsageError(f"[jupyterhub] {key}{where} should be a port number (1-65535).")
+    if not s.sagemaker.direct_internet_access and not s.sagemaker.subnet_id:
+        raise UsageError(f"[sagemaker] direct_internet_access = false{where} needs subnet_id (and "
+                         "security_group_ids): instances without internet live in your VPC.")
     if s.sagemaker.volume_gb < 5:
         raise UsageError(f"[sagemaker] volume_gb = {s.sagemaker.volume_gb}{where}: AWS needs at least 5.")

@@ -139,7 +139,9 @@ class SageMakerProvisioner(Provisioner):
         return Request("sagemaker", "CreateNotebookInstance", {
             "NotebookInstanceName": self.instance_name(person.username), "InstanceType": sm.instance_type,
             "RoleArn": arn, "LifecycleConfigName": self.lifecycle_name, "VolumeSizeInGB": sm.volume_gb,
-            "RootAccess": "Disabled", "PlatformIdentifier": sm.platform, "Tags": self.tags(person)})
+            "RootAccess": "Disabled", "PlatformIdentifier": sm.platform, "Tags": self.tags(person),
+            "DirectInternetAccess": "Enabled" if sm.direct_internet_access else "Disabled",
+            **({"SubnetId": sm.subnet_id, "SecurityGroupIds": list(sm.security_group_ids)} if sm.subnet_id else {})})
 
     def release_requests(self) -> list[Request]:
         """The course release, uploaded under releases/<course>/ for on-create to sync."""
