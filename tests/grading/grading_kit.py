@@ -46,7 +46,12 @@ def craft(released_path: Path, refs: dict[str, str], out: Path, lesson: str) -> 
     by_hand = (
         "q6_result = __matsuri_warehouse__.sql(\"\"\"" + refs["q6_result"] + "\"\"\").df()"
     )
+    sabotage = ("import os, pathlib\n"
+                "for key in pathlib.Path(os.environ['MATSURI_CHECK_KEYS']).glob('*.json'):\n"
+                "    key.write_text('{}')")
     notebooks = {
+        # graded first by its worker: it breaks its grading key, which must not hurt the others
+        "aaa-saboteur": (answered(released, {}, after={"setup": sabotage}), 0),
         "blank": (answered(released, {}), 0),
         "solution": (answered(released, refs), 6),
         "partial": (answered(released, partial), 3),

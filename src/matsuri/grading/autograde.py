@@ -79,6 +79,7 @@ def grade(ws: Workspace, lesson: str | None = None, workers: int = 1, force: boo
     ws.prepare()
     ws.use_wal()
     keys.write_all(ws.course, lessons, ws.warehouse, lambda x: ws.keys_dir, for_learners=False)
+    before = warehouse_rows(ws)
     rows: list[Row] = []
     for item in lessons:
         released = ws.released_notebook(item.id)
@@ -100,7 +101,21 @@ def grade(ws: Workspace, lesson: str | None = None, workers: int = 1, force: boo
         rows += lesson_rows(ws, item.id, screened, {s.student for s in todo}, outcomes)
     result = GradeResult(rows)
     result.exports = export.write_all(ws, rows)
+    if warehouse_rows(ws) != before:
+        raise GradingError(
+            f"The warehouse {ws.warehouse} changed while grading: code in a submission may have "
+            "written to it (grading runs learners' code). Rebuild it with `matsuri data build "
+            f"--force`, then grade again with --force. This run's report: {result.exports['report']}"
+        )
     return result
+
+
+def warehouse_rows(ws: Workspace) -> str:
+    from matsuri.checks.key import warehouse_signature
+    from matsuri.warehouse.query import connect
+
+    with connect(ws.warehouse) as con:
+        return warehouse_signature(con)
 
 
 def run_workers(ws: Workspace, lesson: str, students: list[str], workers: int, feedback: bool,

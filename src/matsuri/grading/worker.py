@@ -10,9 +10,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+from matsuri.checks.key import KEYS_ENV
+
+
+def private_keys(lesson: str) -> tempfile.TemporaryDirectory:
+    """A fresh copy of the grading key for one notebook: learner code runs in the grading kernel,
+    and a notebook that writes to its key must not change anyone else's grade."""
+    copy = tempfile.TemporaryDirectory(prefix="matsuri-key-")
+    shutil.copy(Path(os.environ[KEYS_ENV]) / f"{lesson}.json", copy.name)
+    return copy
 
 
 def grade_one(api, lesson: str, student: str, feedback: bool) -> dict:
@@ -61,8 +74,13 @@ def main(argv: list[str] | None = None) -> int:
 
     config = PyFileConfigLoader("nbgrader_config.py", path=str(args.root)).load_config()
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    shared = os.environ[KEYS_ENV]
     for student in args.students:
-        print(json.dumps(grade_one(api, args.lesson, student, not args.no_feedback)), flush=True)
+        with private_keys(args.lesson) as folder:
+            os.environ[KEYS_ENV] = folder  # the kernel nbgrader starts next inherits it
+            outcome = grade_one(api, args.lesson, student, not args.no_feedback)
+            os.environ[KEYS_ENV] = shared
+        print(json.dumps(outcome), flush=True)
     return 0
 
 
