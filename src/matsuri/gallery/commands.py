@@ -23,11 +23,19 @@ def serve_command(
     final: bool = typer.Option(False, help="Show the final (private) ranking instead of the public one."),
 ) -> None:
     """Start Voila with the index, every team's demo and the rubric app; stop with Ctrl-C."""
+    import signal
     import time
 
     from matsuri.gallery.server import demo_urls, serve
     from matsuri.hackathon.event import open_event
 
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    # Ctrl-C and `kill` both stop the gallery cleanly, even when started with SIGINT ignored
+    # (as background jobs of a script are): Voila runs in its own session and is stopped by us.
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
     opened = open_event(event)
     with serve(opened, port, token, preheat, final, log=None) as running:
         typer.secho(f"Gallery: {running.url}", fg="green", bold=True)

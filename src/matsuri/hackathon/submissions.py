@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -198,7 +199,9 @@ def submit(event: Event, team: str, source: Path, warehouse: Path | None = None,
     folder = event.submission_dir(submission_id)
     files = folder / "files"
     job = scoring_job(event, info.theme, files, warehouse, labels)
-    status, message = "rejected", "The submission stopped before it was checked (interrupted). Submit again."
+    status = "rejected"
+    message = (f"Submission {submission_id} stopped unexpectedly before it was checked, so it does not "
+               "count. Submit again, and tell the organisers if it happens again.")
     try:
         folder.mkdir(parents=True, exist_ok=False)
         if kind == "notebook":
@@ -222,7 +225,8 @@ def submit(event: Event, team: str, source: Path, warehouse: Path | None = None,
         message = f"Submission {submission_id} could not be run: {error}"
         raise
     except KeyboardInterrupt:
-        raise Interrupted(f"Submission {submission_id} was interrupted and recorded as not accepted.") from None
+        message = f"Submission {submission_id} was interrupted before it was checked; submit again."
+        raise Interrupted(message) from None
     finally:
         if status != "scored":
             _finish(event, submission_id, "rejected", message)
@@ -234,28 +238,27 @@ def _require_confinement(event: Event, job: scoring.ScoringJob) -> None:
     from matsuri.hackathon import sandbox
 
     user = event.settings.run_as
-    if user and not sandbox.user_exists(user):
+    if not user:
+        return  # the organiser chose to run notebooks as themselves (documented risk)
+    if not sandbox.user_exists(user):
         raise UsageError(
             f"Submissions run as the user '{user}' (submissions.run_as), which does not exist. Run "
             "`matsuri hackathon init` as root to create it."
         )
-    import os
-
-    if user and os.geteuid() != 0:
+    if os.geteuid() != 0:
         raise UsageError(
             f"Submission notebooks run as the unprivileged user '{user}' so that they cannot read "
             "the holdout labels; switching user needs root. Run this command as root (sudo), or "
             "set submissions.run_as = \"\" to run notebooks as yourself (they can then read "
             "everything you can, the labels included)."
         )
-    if user:
-        sandbox.can_run_kernel(user)
-    if user and sandbox.can_read(job.labels, user):
+    sandbox.can_run_kernel(user)
+    if sandbox.can_read(job.labels, user):
         raise UsageError(
             f"The labels store {job.labels} can be read by '{user}', so a notebook could read the "
             f"answers. Keep it private: chmod 600 {job.labels} and chmod 700 {job.labels.parent}."
         )
-    if user and not sandbox.can_read(job.warehouse, user):
+    if not sandbox.can_read(job.warehouse, user):
         raise UsageError(
             f"The user '{user}' cannot read the warehouse {job.warehouse}, so notebooks could not "
             "load the data. Make the file and its folders readable (chmod o+r on the file, o+x on "

@@ -1,0 +1,52 @@
+"""Does `matsuri gallery serve` start the gallery, print where it is, and stop cleanly on Ctrl-C?"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+
+import psutil
+import pytest
+from gallery_kit import *  # noqa: F403  (the shared fixtures)
+from gallery_kit import add_team, notebook
+
+from conftest import BIN, free_port
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("gallery-voila")]
+
+
+def test_serve_prints_its_urls_answers_and_stops_on_ctrl_c(make_event):
+    """Is the index served on 127.0.0.1 with the token, and is every process gone after Ctrl-C?"""
+    event = make_event()
+    add_team(event, "alpha", "push-open-rate")
+    notebook(event.teams_dir / "alpha" / "demo.ipynb", "print('hello')")
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(BIN / "matsuri"), "gallery", "serve", "--event", str(event.root), "--port", str(port),
+         "--token", "secret-token", "--no-preheat"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=os.environ.copy(),
+    )
+    try:
+        lines = []
+        deadline = time.monotonic() + 120
+        while not any(line.startswith("Press Ctrl-C") for line in lines) and time.monotonic() < deadline:
+            lines.append(proc.stdout.readline())
+        output = "".join(lines)
+        assert f"Gallery: http://127.0.0.1:{port}/voila/render/index.ipynb?token=secret-token" in output
+        assert "demo of alpha:" in output and "rubric.ipynb" in output
+        voila = [p for p in psutil.Process(proc.pid).children(recursive=True) if "voila" in " ".join(p.cmdline())]
+        assert voila
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/voila/render/index.ipynb?token=secret-token",
+                                    timeout=120) as page:
+            assert page.status == 200
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/voila/render/index.ipynb", timeout=60) as page:
+            assert "/login" in page.geturl()  # without the token: sent to the login page
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+        assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in voila)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
