@@ -75,16 +75,29 @@ def first_widget(browser, url: str) -> float:
         leave(page)
 
 
+def kernel_processes(voila_pid: int) -> list[tuple[object, str]]:
+    """(process, command line) of every live kernel under the Voila server."""
+    import psutil
+
+    found = []
+    for proc in psutil.Process(voila_pid).children(recursive=True):
+        try:
+            command = " ".join(proc.cmdline())
+        except psutil.Error:  # ended (or a zombie) meanwhile
+            continue
+        if "ipykernel_launcher" in command:
+            found.append((proc, command))
+    return found
+
+
 def kernel_pss(voila_pid: int) -> dict[str, list[int]]:
     """PSS in bytes of every kernel under the Voila server: the apps' and the (confined) demos'."""
     import psutil
 
     kernels: dict[str, list[int]] = {"apps": [], "demos": []}
-    for proc in psutil.Process(voila_pid).children(recursive=True):
-        try:
-            command = " ".join(proc.cmdline())
-            if "ipykernel_launcher" in command:  # demos start through the sandbox's own connection file
-                kernels["demos" if "connection.json" in command else "apps"].append(proc.memory_full_info().pss)
+    for proc, command in kernel_processes(voila_pid):
+        try:  # demos start through the sandbox launcher, with their own connection file
+            kernels["demos" if "connection.json" in command else "apps"].append(proc.memory_full_info().pss)
         except psutil.Error:
             pass
     return kernels
@@ -107,10 +120,12 @@ def wait_for_pools(log: Path, count: int, voila_pid: int, timeout: float = 600) 
         time.sleep(0.5)
     quiet = 0
     while quiet < 3 and time.monotonic() < deadline:  # three quiet seconds in a row
-        kernels = [p for p in psutil.Process(voila_pid).children(recursive=True)
-                   if "ipykernel_launcher" in " ".join(p.cmdline())]
-        for kernel in kernels:
-            kernel.cpu_percent(None)  # starts the measurement
+        kernels = [proc for proc, _ in kernel_processes(voila_pid)]
+        try:
+            for kernel in kernels:
+                kernel.cpu_percent(None)  # starts the measurement
+        except psutil.Error:
+            continue
         time.sleep(1)
         try:
             busy = sum(kernel.cpu_percent(None) for kernel in kernels)
@@ -184,6 +199,10 @@ def main() -> int:
         print(f"memory per open demo ≈ {demo / 2**20:.0f} MB; per judge (index + rubric + one demo) ≈ {gib(judge)}")
         print(f"judges that fit in 24 GiB (2 GiB kept for the system): {judges} "
               f"({worst} if each keeps all {len(THEMES)} demos open)")
+        for teams in (len(THEMES), 30):  # preheating keeps one warm kernel per notebook all the time
+            pools = 2 * app + teams * demo
+            print(f"  preheated with {teams} teams: warm pools hold {gib(pools)}, leaving room for "
+                  f"{int((room - pools) // judge)} judges")
         for theme in THEMES:
             cold, warm = results["cold"][theme], results["preheated"][theme]
             print(f"  {theme}: cold {cold:.1f} s, preheated {warm:.1f} s -> {cold / warm:.1f}x faster")

@@ -70,6 +70,7 @@ def test_folder_and_file_submissions_and_what_is_kept(make_event, public_company
     first = submit(event, "alpha", folder)
     second = submit(event, "alpha", folder / "predictions.csv")
     assert first.kind == "folder" and second.kind == "file"
+    assert "submitted sub: scored" in (first.folder / "log.txt").read_text()
     assert sorted(p.name for p in (first.folder / "files").iterdir()) == ["predictions.csv"]
     assert first.public == second.public and "ndcg@10" in first.public and "map@10" in first.public
     assert [s.id for s in list_submissions(event, "alpha")] == [first.id, second.id]

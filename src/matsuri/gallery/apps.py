@@ -69,7 +69,9 @@ def index_app():
 
     from matsuri.hackathon import charts, leaderboard
     from matsuri.hackathon.event import open_event
+    from matsuri.plotting import use_japanese_font
 
+    use_japanese_font()  # loads matplotlib and the font while the kernel is still warming up
     _wait_for_page()
     event = open_event()
     final = os.environ.get(BOARD_ENV) == "final"

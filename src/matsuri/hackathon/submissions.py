@@ -230,7 +230,16 @@ def submit(event: Event, team: str, source: Path, warehouse: Path | None = None,
     finally:
         if status != "scored":
             _finish(event, submission_id, "rejected", message)
+        _log_outcome(folder, source, status, message)
     return get_submission(event, submission_id)
+
+
+def _log_outcome(folder: Path, source: Path, status: str, message: str | None) -> None:
+    """End the submission's log.txt (after the notebook run's own lines, if any) with its outcome."""
+    if not folder.is_dir():
+        return
+    with open(folder / "log.txt", "a", encoding="utf-8") as log:
+        log.write(f"{store.now()} submitted {source.name}: {status}{': ' + message if message else ''}\n")
 
 
 def _require_confinement(event: Event, job: scoring.ScoringJob) -> None:
