@@ -10,10 +10,17 @@ from __future__ import annotations
 import pwd
 import time
 
-import psutil
 import pytest
 from gallery_kit import *  # noqa: F403  (the shared fixtures)
-from gallery_kit import DEFAULTS, SETTINGS, add_team, notebook, push_predictions, write_csv
+from gallery_kit import (
+    DEFAULTS,
+    SETTINGS,
+    add_team,
+    child_commands,
+    notebook,
+    push_predictions,
+    write_csv,
+)
 
 from conftest import free_port
 from matsuri.gallery.server import serve
@@ -105,8 +112,7 @@ def test_index_shows_the_leaderboard_and_a_card_per_team(gallery, page):
 
 def _demo_kernels(running) -> int:
     """Confined demo kernels alive under the Voila server (they start from their own connection file)."""
-    return sum("connection.json" in " ".join(p.cmdline())
-               for p in psutil.Process(running.process.pid).children(recursive=True))
+    return sum("connection.json" in command for command in child_commands(running.process.pid))
 
 
 def test_a_team_demo_opens_reacts_and_runs_confined(gallery, page):

@@ -37,7 +37,7 @@ def test_serve_prints_its_urls_answers_and_stops_on_ctrl_c(make_event):
         output = "".join(lines)
         assert f"Gallery: http://127.0.0.1:{port}/voila/render/index.ipynb?token=secret-token" in output
         assert "demo of alpha:" in output and "rubric.ipynb" in output
-        voila = [p for p in psutil.Process(proc.pid).children(recursive=True) if "voila" in " ".join(p.cmdline())]
+        voila = [p for p in psutil.Process(proc.pid).children() if "voila" in " ".join(p.cmdline())]
         assert voila
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/voila/render/index.ipynb?token=secret-token",
                                     timeout=120) as page:
