@@ -17,6 +17,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -225,9 +226,14 @@ def test_a_judge_opens_the_gallery_through_the_hub_login_and_a_learner_is_refuse
         conn.close()
         return answer
 
-    assert asyncio.run(talk(jo)) == "echo: hello"  # websockets (Voila's kernels) pass the gate
+    def run(coroutine):
+        # A fresh thread has no event loop (Playwright's sync API may hold this one's).
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, coroutine).result()
+
+    assert run(talk(jo)) == "echo: hello"  # websockets (Voila's kernels) pass the gate
     with pytest.raises(Exception, match="403"):
-        asyncio.run(talk(ann))
+        run(talk(ann))
 
 
 def test_status_uses_a_read_only_token_and_lists_every_participant(hub):
