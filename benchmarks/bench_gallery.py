@@ -68,7 +68,7 @@ def first_widget(browser, url: str) -> float:
     page = browser.new_page()
     try:
         start = time.perf_counter()
-        page.goto(url)
+        page.goto(url, timeout=300_000)  # a cold page is sent once its notebook has run
         page.wait_for_selector(".jupyter-widgets", state="visible", timeout=180_000)
         return time.perf_counter() - start
     finally:
@@ -176,7 +176,7 @@ def main() -> int:
                         pages = []
                         for name in ("index.ipynb", "rubric.ipynb", *[f"demos/{t}/demo.ipynb" for t in THEMES]):
                             page = browser.new_page()
-                            page.goto(running.page(name))
+                            page.goto(running.page(name), timeout=300_000)
                             page.wait_for_selector(".jupyter-widgets", state="visible", timeout=180_000)
                             pages.append(page)
                         time.sleep(3)
