@@ -44,6 +44,8 @@ def cpu_seconds() -> float:
 
 def make_files(root: Path, warehouse: Path, labels: Path) -> list[scoring.ScoringJob]:
     import duckdb
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
 
     rng = np.random.default_rng(0)
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -66,7 +68,8 @@ def make_files(root: Path, warehouse: Path, labels: Path) -> list[scoring.Scorin
             picks = np.array([rng.choice(products, 10, replace=False) for _ in users])
             frame = pd.DataFrame({"user_id": np.repeat(users, 10), "product_id": picks.ravel(),
                                   "rank": np.tile(np.arange(1, 11), len(users))})
-        frame.to_csv(folder / "predictions.csv", index=False)
+        pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), folder / "predictions.csv",
+                        pacsv.WriteOptions(quoting_style="none"))
         jobs.append(scoring.ScoringJob(folder, theme, 0.3, 2026, 50_000_000, warehouse, labels))
     return jobs
 
