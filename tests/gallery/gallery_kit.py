@@ -1,4 +1,9 @@
-"""The gallery tests reuse the hackathon test kit (company copy, sandbox user, events)."""
+"""The gallery tests reuse the hackathon test kit (company copy, sandbox user, events).
+
+Its fixtures come in as a plugin (`pytest_plugins = ["hackathon_fixtures"]` in each test module),
+so there is one instance of each per test session; this module makes the kit importable and adds
+gallery helpers.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hackathon"))
 
-from hackathon_kit import *  # noqa: E402, F403
+from hackathon_kit import (  # noqa: E402
+    DEFAULTS,
+    SETTINGS,
+    add_team,
+    notebook,
+    push_predictions,
+    write_csv,
+)
+
+__all__ = ["DEFAULTS", "SETTINGS", "add_team", "child_commands", "notebook", "push_predictions", "write_csv"]
 
 
 def child_commands(pid: int) -> list[str]:

@@ -11,7 +11,6 @@ import pwd
 import time
 
 import pytest
-from gallery_kit import *  # noqa: F403  (the shared fixtures)
 from gallery_kit import (
     DEFAULTS,
     SETTINGS,
@@ -29,12 +28,15 @@ from matsuri.hackathon.event import init_event
 from matsuri.hackathon.rubric import summary
 from matsuri.hackathon.submissions import submit
 
+pytest_plugins = ["hackathon_fixtures"]  # the shared fixtures, one instance per test session
+
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.xdist_group("gallery-voila")]
 
 DEMO = """
 import os
 import ipywidgets as w
 from IPython.display import display
+
 
 def readable(path):
     try:

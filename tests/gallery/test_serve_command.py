@@ -10,10 +10,11 @@ import urllib.request
 
 import psutil
 import pytest
-from gallery_kit import *  # noqa: F403  (the shared fixtures)
 from gallery_kit import add_team, notebook
 
 from conftest import BIN, free_port
+
+pytest_plugins = ["hackathon_fixtures"]  # the shared fixtures, one instance per test session
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("gallery-voila")]
 

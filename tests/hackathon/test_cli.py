@@ -8,10 +8,11 @@ import secrets
 import subprocess
 
 import pytest
-from hackathon_kit import *  # noqa: F403  (the shared fixtures)
 from hackathon_kit import DEFAULTS, SETTINGS, notebook, push_predictions, write_csv
 
 from conftest import run_matsuri
+
+pytest_plugins = ["hackathon_fixtures"]  # the shared fixtures, one instance per test session
 
 
 @pytest.fixture

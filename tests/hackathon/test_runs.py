@@ -13,14 +13,16 @@ import shutil
 
 import nbformat
 import pytest
-from hackathon_kit import *  # noqa: F403  (the shared fixtures)
 from hackathon_kit import WRITE_PUSH_PREDICTIONS, add_team, assert_rejected, notebook
 
 from matsuri.errors import UsageError
 from matsuri.hackathon.submissions import get_submission, list_submissions, submit
 
+pytest_plugins = ["hackathon_fixtures"]  # the shared fixtures, one instance per test session
+
 SEARCH_FOR_LABELS = """
 import hashlib, json, os
+
 found, opened, checked = [], [], 0
 for top, dirs, files in os.walk("/"):
     if top == "/":

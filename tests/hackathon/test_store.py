@@ -6,13 +6,14 @@ import multiprocessing
 import sqlite3
 from concurrent.futures import ProcessPoolExecutor
 
-from hackathon_kit import *  # noqa: F403  (the shared fixtures)
 from hackathon_kit import add_team, push_predictions, write_csv
 
 from matsuri.hackathon.event import open_event
 from matsuri.hackathon.predictions import InvalidSubmission
 from matsuri.hackathon.rubric import save_marks, summary
 from matsuri.hackathon.submissions import submit
+
+pytest_plugins = ["hackathon_fixtures"]  # the shared fixtures, one instance per test session
 
 PROCESSES = 8
 TEAMS = [f"t{i}" for i in range(10)]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from hackathon_kit import *  # noqa: F403  (the shared fixtures)
 from hackathon_kit import (
     add_team,
     assert_rejected,
@@ -19,6 +18,8 @@ from matsuri.errors import NotFound, UsageError
 from matsuri.hackathon import leaderboard
 from matsuri.hackathon.predictions import InvalidSubmission
 from matsuri.hackathon.submissions import list_submissions, remaining, submit
+
+pytest_plugins = ["hackathon_fixtures"]  # the shared fixtures, one instance per test session
 
 TOKYO = dt.timezone(dt.timedelta(hours=9))
 

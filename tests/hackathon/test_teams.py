@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from hackathon_kit import *  # noqa: F403  (the shared fixtures)
 from hackathon_kit import notebook
 
 from matsuri.errors import AlreadyExists, NotFound, UsageError
 from matsuri.hackathon.teams import add_team, get_team, list_teams, new_workspace
+
+pytest_plugins = ["hackathon_fixtures"]  # the shared fixtures, one instance per test session
 
 
 @pytest.fixture

@@ -7,11 +7,12 @@ papermill with only the runner's parameters (warehouse, output_dir) and is score
 from __future__ import annotations
 
 import pytest
-from hackathon_kit import *  # noqa: F403  (the shared fixtures)
 
 from matsuri import paths
 from matsuri.hackathon.submissions import submit
 from matsuri.hackathon.teams import add_team, new_workspace
+
+pytest_plugins = ["hackathon_fixtures"]  # the shared fixtures, one instance per test session
 
 BETTER_THAN_CHANCE = {"push-open-rate": ("roc_auc", 0.55), "call-keywords": ("roc_auc", 0.6),
                       "product-ordering": ("ndcg@10", 0.2)}

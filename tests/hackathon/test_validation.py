@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hackathon_kit import *  # noqa: F403  (the shared fixtures)
 from hackathon_kit import (
     add_team,
     assert_rejected,
@@ -21,6 +20,8 @@ from hackathon_kit import (
 )
 
 from matsuri.hackathon.submissions import submit
+
+pytest_plugins = ["hackathon_fixtures"]  # the shared fixtures, one instance per test session
 
 TEAMS = {"push-open-rate": "push", "call-keywords": "calls", "product-ordering": "order"}
 
