@@ -15,7 +15,6 @@ import pwd
 import secrets
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -56,12 +55,6 @@ def public_company(tiny_company):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _blocking_dirs() -> list[Path]:
-    """Folders above this Python that other users cannot pass through (e.g. /root for pyenv)."""
-    executable = Path(os.path.realpath(sys.executable))
-    return [p for p in executable.parents if not os.stat(p).st_mode & 0o001]
-
-
 @pytest.fixture(scope="session")
 def sandbox_user():
     """A real system user for confined runs, allowed through to this Python, removed at the end."""
@@ -71,7 +64,7 @@ def sandbox_user():
     sandbox.create_user(name)
     granted = []
     try:
-        for folder in _blocking_dirs():
+        for folder in sandbox.closed_folders():
             subprocess.run(["setfacl", "-m", f"u:{name}:x", str(folder)], check=True)
             granted.append(folder)
         yield name

@@ -128,6 +128,16 @@ def create_user(user: str, attempts: int = 10) -> None:
         time.sleep(0.2 * (attempt + 1))
 
 
+def closed_folders() -> list[Path]:
+    """Folders above this Python, its environment or the kit that other users cannot pass through."""
+    import matsuri
+
+    starts = [Path(sys.executable), Path(os.path.realpath(sys.executable)), Path(sys.prefix),
+              Path(matsuri.__file__).resolve()]
+    folders = {p for start in starts for p in start.parents}
+    return sorted(p for p in folders if p.is_dir() and not os.stat(p).st_mode & 0o001)
+
+
 def _as_user(user: str, code: str, *args: str) -> int:
     """Exit code of a tiny Python program run as `user` (with this environment's interpreter)."""
     from matsuri.errors import UsageError
@@ -141,12 +151,11 @@ def _as_user(user: str, code: str, *args: str) -> int:
     except PermissionError:
         proc = None
     if proc is None:
-        blocked = next((str(p) for p in Path(os.path.realpath(sys.executable)).parents
-                        if not os.stat(p).st_mode & 0o001), "a folder above it")
+        blocked = " ".join(str(p) for p in closed_folders()) or "a folder above it"
         raise UsageError(
-            f"The user '{user}' cannot run Python at {os.path.realpath(sys.executable)}, because "
-            f"{blocked} is private. Install Python where every user can run it (for example under "
-            f"/usr/local or /opt), or let that user pass through: setfacl -m u:{user}:x {blocked}"
+            f"The user '{user}' cannot run Python at {sys.executable}, because {blocked} is private. "
+            "Install Python and the kit where every user can run them (for example under /usr/local "
+            f"or /opt), or let that user pass through: setfacl -m u:{user}:x {blocked}"
         )
     return proc.returncode
 
