@@ -20,8 +20,8 @@ CHURNED = ("SELECT user_id, signup_at, churned_at FROM users WHERE plan = 'premi
 TOP10 = "SELECT product_id, name, price FROM products ORDER BY price DESC, product_id LIMIT 10"
 
 
-@pytest.fixture(scope="module")
-def session(tiny_company, tmp_path_factory):
+@pytest.fixture(scope="session")
+def learner(tiny_company, tmp_path_factory):
     folder = tmp_path_factory.mktemp("learner")
     empty = tmp_path_factory.mktemp("nokey")
     lesson_key(tiny_company.warehouse, folder)
@@ -66,65 +66,65 @@ def session(tiny_company, tmp_path_factory):
     return outputs, before, table_checksums(tiny_company.warehouse)
 
 
-def message(session, name: str) -> str:
-    return text_of(session[0][name])
+def message(learner, name: str) -> str:
+    return text_of(learner[0][name])
 
 
-def test_does_a_missing_key_get_a_plain_message(session):
-    assert "are not next to the notebook" in message(session, "no_key")
-    assert not any(t in message(session, "no_key") for t in PYTHON_TRACEBACK)
+def test_does_a_missing_key_get_a_plain_message(learner):
+    assert "are not next to the notebook" in message(learner, "no_key")
+    assert not any(t in message(learner, "no_key") for t in PYTHON_TRACEBACK)
 
 
-def test_does_setup_say_it_is_ready(session):
-    text = message(session, "setup")
+def test_does_setup_say_it_is_ready(learner):
+    text = message(learner, "setup")
     assert "Ready" in text and "read-only" in text and "`q6`" in text
-    assert not errors(session[0]["setup"])
+    assert not errors(learner[0]["setup"])
 
 
 @pytest.mark.parametrize("cell", ["not_run", "after_empty"])
-def test_is_an_unanswered_exercise_not_attempted(session, cell):
-    (error,) = errors(session[0][cell])
+def test_is_an_unanswered_exercise_not_attempted(learner, cell):
+    (error,) = errors(learner[0][cell])
     assert error.ename == "NotAttempted"
-    assert "run that cell" in message(session, cell)
+    assert "run that cell" in message(learner, cell)
 
 
-def test_does_an_empty_sql_cell_say_so(session):
-    (error,) = errors(session[0]["empty_sql"])
-    assert "no query yet" in message(session, "empty_sql")
+def test_does_an_empty_sql_cell_say_so(learner):
+    (error,) = errors(learner[0]["empty_sql"])
+    assert "no query yet" in message(learner, "empty_sql")
     assert error.ename == "NotAttempted"
 
 
-def test_are_missing_columns_named(session):
-    text = message(session, "check_columns")
+def test_are_missing_columns_named(learner):
+    text = message(learner, "check_columns")
     assert "missing the column(s) `category`, `price`, `launched_at`" in text
     assert "q1.hint()" in text
 
 
-def test_does_a_correct_answer_pass_quietly(session):
-    outputs = session[0]["check_correct"]
+def test_does_a_correct_answer_pass_quietly(learner):
+    outputs = learner[0]["check_correct"]
     assert not errors(outputs)
     assert not [o for o in outputs if o.output_type == "stream" and o.name == "stderr"]
-    assert "Correct!" in message(session, "check_correct")
-    assert "`SELECT *` returns every column" in message(session, "check_correct")
+    assert "Correct!" in message(learner, "check_correct")
+    assert "`SELECT *` returns every column" in message(learner, "check_correct")
 
 
-def test_does_the_sql_cell_show_its_table(session):
-    shown = session[0]["all_columns"][0]["data"]
+def test_does_the_sql_cell_show_its_table(learner):
+    shown = learner[0]["all_columns"][0]["data"]
     assert "text/html" in shown and "launched_at" in shown["text/plain"]
 
 
-def test_is_a_comment_after_the_last_statement_harmless(session):
+def test_is_a_comment_after_the_last_statement_harmless(learner):
     # jupysql alone returns an empty table for this cell; learners write such comments
-    assert "Correct!" in message(session, "check_top10")
+    assert "Correct!" in message(learner, "check_top10")
 
 
-def test_are_row_count_and_order_explained(session):
-    assert "has 11 row(s); the answer has 10" in message(session, "check_rows")
-    assert "in a different order" in message(session, "reversed")
+def test_are_row_count_and_order_explained(learner):
+    assert "has 11 row(s); the answer has 10" in message(learner, "check_rows")
+    assert "in a different order" in message(learner, "reversed")
 
 
-def test_does_a_value_difference_name_the_column_without_the_answer(session, tiny_company):
-    text = message(session, "check_values")
+def test_does_a_value_difference_name_the_column_without_the_answer(learner, tiny_company):
+    text = message(learner, "check_values")
     assert "column(s) `price` differ" in text
     from matsuri.warehouse.query import connect
 
@@ -133,22 +133,22 @@ def test_does_a_value_difference_name_the_column_without_the_answer(session, tin
     assert not any(p in text for p in prices)
 
 
-def test_do_hints_come_one_at_a_time(session):
-    assert "Hint 1 of 3" in message(session, "hint1")
-    assert "Hint 2 of 3" in message(session, "hint2")
-    assert "Hint 3 of 3" in message(session, "hint3") and "last hint" in message(session, "hint3")
-    assert "Hint 3 of 3" in message(session, "hint4")
+def test_do_hints_come_one_at_a_time(learner):
+    assert "Hint 1 of 3" in message(learner, "hint1")
+    assert "Hint 2 of 3" in message(learner, "hint2")
+    assert "Hint 3 of 3" in message(learner, "hint3") and "last hint" in message(learner, "hint3")
+    assert "Hint 3 of 3" in message(learner, "hint4")
 
 
-def test_is_the_solution_withheld_unless_allowed(session):
-    text = message(session, "solution")
+def test_is_the_solution_withheld_unless_allowed(learner):
+    text = message(learner, "solution")
     assert "not available" in text and "ORDER BY" not in text
 
 
 @pytest.mark.parametrize("cell", ["drop", "insert", "python_write"])
-def test_are_writes_refused_kindly_and_the_warehouse_unchanged(session, cell):
-    outputs, before, after = session
-    text = message(session, cell)
+def test_are_writes_refused_kindly_and_the_warehouse_unchanged(learner, cell):
+    outputs, before, after = learner
+    text = message(learner, cell)
     if cell == "python_write":  # plain Python on the connection: DuckDB's own refusal
         assert "read-only" in text
     else:
@@ -157,27 +157,27 @@ def test_are_writes_refused_kindly_and_the_warehouse_unchanged(session, cell):
     assert before == after
 
 
-def test_does_a_failing_query_show_the_database_words_only(session):
-    text = message(session, "bad_sql")
+def test_does_a_failing_query_show_the_database_words_only(learner):
+    text = message(learner, "bad_sql")
     assert "nosuch_table" in text and "The database says" in text
     assert "ploomber" not in text.lower() and not any(t in text for t in PYTHON_TRACEBACK)
 
 
-def test_does_the_hidden_test_catch_an_answer_not_made_by_sql(session):
-    assert "Correct!" in message(session, "by_hand")
-    assert "must come from a SQL cell" in message(session, "by_hand_hidden")
-    assert "Correct!" in message(session, "overwrite")
-    assert "was `q3_result` changed" in message(session, "overwrite_hidden")
-    assert not errors(session[0]["honest_hidden"])
+def test_does_the_hidden_test_catch_an_answer_not_made_by_sql(learner):
+    assert "Correct!" in message(learner, "by_hand")
+    assert "must come from a SQL cell" in message(learner, "by_hand_hidden")
+    assert "Correct!" in message(learner, "overwrite")
+    assert "was `q3_result` changed" in message(learner, "overwrite_hidden")
+    assert not errors(learner[0]["honest_hidden"])
 
 
-def test_are_learners_own_python_errors_left_alone(session):
-    (error,) = errors(session[0]["learner_bug"])
+def test_are_learners_own_python_errors_left_alone(learner):
+    (error,) = errors(learner[0]["learner_bug"])
     assert error.ename == "ZeroDivisionError"
     assert any("Traceback" in line or "---" in line for line in error.traceback)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def japanese(tiny_company, tmp_path_factory):
     other = build_company(tmp_path_factory.mktemp("other-company"), seed=8)
     folder = tmp_path_factory.mktemp("learner-ja")

@@ -62,7 +62,7 @@ def test_are_defaults_safe_for_a_company():
     assert COURSE.language in ("en", "ja") and COURSE.cell_timeout > 0
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def grader_keys(tiny_company, tmp_path_factory):
     folder = tmp_path_factory.mktemp("grader-keys")
     keys.write_all(COURSE, COURSE.lessons, tiny_company.warehouse, lambda x: folder, for_learners=False)

@@ -41,7 +41,7 @@ def rows(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def run(tiny_company, tmp_path_factory):
     work = tmp_path_factory.mktemp("course-work")
     warehouse = str(tiny_company.warehouse)
