@@ -66,8 +66,8 @@ def test_simultaneous_submissions_cannot_overrun_the_daily_limit(make_event, pub
     barrier = context.Manager().Barrier(PROCESSES)
     with ProcessPoolExecutor(PROCESSES, mp_context=context) as pool:
         outcomes = list(pool.map(_submit, [event.root] * PROCESSES, [path] * PROCESSES, [barrier] * PROCESSES))
-    assert outcomes.count("scored") == 3
-    assert all("used its 3 submissions for today" in o for o in outcomes if o != "scored")
+    assert outcomes.count("scored") == 3, outcomes
+    assert all("used its 3 submissions for today" in o for o in outcomes if o != "scored"), outcomes
     with sqlite3.connect(event.db) as con:
         statuses = sorted(r[0] for r in con.execute("SELECT status FROM submissions"))
     assert statuses == ["rejected"] * 5 + ["scored"] * 3
