@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import fcntl
+import os
+import pickle
 from pathlib import Path
 
 import nbformat
@@ -100,3 +103,19 @@ def exchange_submit(exchange: Path, course: str, lesson: str, student: str, note
     config.CourseDirectory.student_id = student
     coursedir = CourseDirectory(config=config)
     ExchangeSubmit(coursedir=coursedir, authenticator=Authenticator(config=config), config=config).start()
+
+
+def once_per_run(tmp_path_factory, name: str, build):
+    """Build a costly session result once for all xdist workers: the first worker builds it, the
+    others wait for it and read it back (xdist_group does not keep our tests on one worker with
+    pytest 9 and xdist 3.8, and the grading run is the costliest fixture of the area)."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        cache = shared / f"{name}.pickle"
+        if cache.exists():
+            return pickle.loads(cache.read_bytes())
+        result = build()
+        cache.write_bytes(pickle.dumps(result))
+        return result

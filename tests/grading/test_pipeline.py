@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from grading_kit import craft, exchange_submit
+from grading_kit import answered, craft, exchange_submit, once_per_run
 
 from conftest import run_matsuri
 from matsuri.grading import course as courses
@@ -43,6 +43,11 @@ def rows(path: Path) -> list[dict]:
 
 @pytest.fixture(scope="session")
 def run(tiny_company, tmp_path_factory):
+    return once_per_run(tmp_path_factory, "grading-run",
+                        lambda: grading_run(tiny_company, tmp_path_factory))
+
+
+def grading_run(tiny_company, tmp_path_factory) -> dict:
     work = tmp_path_factory.mktemp("course-work")
     warehouse = str(tiny_company.warehouse)
     checksums = table_checksums(tiny_company.warehouse)
@@ -56,8 +61,6 @@ def run(tiny_company, tmp_path_factory):
     out["expected"] = craft(root / "release" / L1 / f"{L1}.ipynb",
                             reference_queries(course.lesson(L1)), subs, L1)
     released2 = nbformat.read(root / "release" / L2 / f"{L2}.ipynb", as_version=4)
-    from grading_kit import answered
-
     for student, answers in (("solution", reference_queries(course.lesson(L2))), ("blank", {})):
         (subs / student / L2).mkdir(parents=True)
         nbformat.write(answered(released2, answers), subs / student / L2 / f"{L2}.ipynb")
