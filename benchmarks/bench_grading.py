@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -59,6 +60,11 @@ def submissions(ws: Workspace, first: int, count: int) -> None:
         (folder / "timestamp.txt").write_text("2026-03-01 09:00:00.000000 UTC\n")
 
 
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def load() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
@@ -83,6 +89,7 @@ def main(count: int, rounds: int) -> int:
                       "--warehouse", str(warehouse)], {}),
         }
         seconds = {"stock": 0.0, "ours": 0.0}
+        cpu = {"stock": 0.0, "ours": 0.0}  # user + system seconds of the command and its children
         batch = -(-count // rounds)
         for number, first in enumerate(range(0, count, batch)):
             size = min(batch, count - first)
@@ -91,9 +98,10 @@ def main(count: int, rounds: int) -> int:
             order = ["stock", "ours"] if number % 2 == 0 else ["ours", "stock"]
             for side in order:
                 cmd, kw = commands[side]
-                started = time.perf_counter()
+                started, used = time.perf_counter(), children_cpu()
                 subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
                 seconds[side] += time.perf_counter() - started
+                cpu[side] += children_cpu() - used
                 print(f"  round {number + 1}: {side} graded {size} in "
                       f"{time.perf_counter() - started:.1f} s (load {load()})", flush=True)
         stock_scores, our_scores = scores(stock, LESSON), scores(ours, LESSON)
@@ -102,11 +110,13 @@ def main(count: int, rounds: int) -> int:
         right = {s: v[0] for s, v in our_scores.items()} == expected
     stock_s, ours_s = seconds["stock"], seconds["ours"]
     ratio = stock_s / ours_s
+    print(f"CPU per notebook (kernels included): stock {cpu['stock'] / count:.2f} s, "
+          f"ours {cpu['ours'] / count:.2f} s")
     print(f"grading {count} notebooks: stock sequential {stock_s:.1f} s ({stock_s / count:.2f} s each), "
           f"--workers 2 {ours_s:.1f} s ({ours_s / count:.2f} s each) → {ratio:.2f}× faster; "
           f"same scores: {same}; scores as designed: {right}")
     save("grading", {"submissions": count, "rounds": rounds, "stock_seconds": stock_s,
-                     "workers2_seconds": ours_s, "ratio": ratio, "same_scores": same,
+                     "workers2_seconds": ours_s, "ratio": ratio, "cpu_seconds": cpu, "same_scores": same,
                      "scores_as_designed": right})
     return 0 if same and right else 1
 
