@@ -151,14 +151,16 @@ CATALOG: dict[str, dict[str, str]] = {
               "表示されることがあります。運営にレッスンの再配布を依頼してください。",
     },
     "from_sql": {
-        "en": "The answer in `{var}` must come from a SQL cell (`%%sql {var} <<`).",
-        "ja": "`{var}` の答えは SQL セル（`%%sql {var} <<`）の結果である必要があります。",
+        "en": "The table in `{var}` may look right, but it must come from a SQL cell "
+              "(`%%sql {var} <<`) to count.",
+        "ja": "`{var}` の表は正しく見えても、SQL セル（`%%sql {var} <<`）の結果でなければ"
+              "得点になりません。",
     },
     "rerun_differs": {
         "en": "Running your query again does not give the answer: was `{var}` changed after the "
-              "SQL cell ran?",
+              "SQL cell ran? The table must come from your query to count.",
         "ja": "クエリをもう一度実行すると正解になりません。SQL セルの実行後に `{var}` "
-              "を書き換えていませんか？",
+              "を書き換えていませんか？表がクエリの結果でなければ得点になりません。",
     },
     "outside_notebook": {
         "en": "start() sets up a notebook: run it inside Jupyter.",
