@@ -112,10 +112,15 @@ def make_events(rng: np.random.Generator, scale: Scale, users: Users) -> pd.Data
     owner = np.concatenate([np.arange(n_users), owner])
     at = np.concatenate([users.signup_us, at])
     kind = np.concatenate([np.zeros(n_users, dtype=kind.dtype), kind])
-    order = np.lexsort((owner, at))
+    order = np.lexsort((owner, at))  # event ids count in time order
     owner, at, kind = owner[order], at[order], kind[order]
+    event_id = np.arange(1, len(owner) + 1, dtype=np.int64)
+    # Rows are stored grouped by user (the table's sort key, as a warehouse clusters it): per-user
+    # questions (DAU, funnels, retention) then read each user's rows together, twice as fast at large.
+    by_user = np.argsort(owner, kind="stable")
+    owner, at, kind, event_id = owner[by_user], at[by_user], kind[by_user], event_id[by_user]
     return pd.DataFrame({
-        "event_id": np.arange(1, len(owner) + 1, dtype=np.int64),
+        "event_id": event_id,
         "user_id": owner.astype(np.int64) + 1,
         "event_at": tl.START + at.astype("timedelta64[us]"),
         "event_type": categorical(EVENT_TYPES, kind),
