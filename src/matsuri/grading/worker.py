@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from matsuri.checks.key import KEYS_ENV
+from matsuri.grading import forkserver
 
 
 def private_keys(lesson: str) -> tempfile.TemporaryDirectory:
@@ -75,12 +76,13 @@ def main(argv: list[str] | None = None) -> int:
     config = PyFileConfigLoader("nbgrader_config.py", path=str(args.root)).load_config()
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     shared = os.environ[KEYS_ENV]
-    for student in args.students:
-        with private_keys(args.lesson) as folder:
-            os.environ[KEYS_ENV] = folder  # the kernel nbgrader starts next inherits it
-            outcome = grade_one(api, args.lesson, student, not args.no_feedback)
-            os.environ[KEYS_ENV] = shared
-        print(json.dumps(outcome), flush=True)
+    with forkserver.running():  # kernels forked warm: see forkserver.py
+        for student in args.students:
+            with private_keys(args.lesson) as folder:
+                os.environ[KEYS_ENV] = folder  # the kernel nbgrader starts next inherits it
+                outcome = grade_one(api, args.lesson, student, not args.no_feedback)
+                os.environ[KEYS_ENV] = shared
+            print(json.dumps(outcome), flush=True)
     return 0
 
 

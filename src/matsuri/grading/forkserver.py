@@ -1,0 +1,210 @@
+"""Grading kernels forked from a warm process instead of started from nothing.
+
+A fresh kernel spends about 2 s of CPU importing IPython, pandas, DuckDB and jupysql before a
+lesson's first cell runs: most of the cost of grading a short notebook. Each grading worker starts
+one *zygote* that imports all that once; every kernel is then a fork of it. It is still one new
+process per notebook, with the notebook's own environment and folder (nothing one notebook does
+reaches another), but it is ready in milliseconds.
+
+jupyter_client meets the zygote through a kernel provisioner (the `matsuri-fork` entry point, made
+the default while `running()`), so nbgrader runs unchanged. A kernel command that is not ipykernel's, or a zygote that has gone, falls
+back to jupyter_client's normal start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.provisioning import LocalProvisioner
+
+PROVISIONER = "matsuri-fork"
+PRELOAD = ("ipykernel.kernelapp", "IPython", "matplotlib_inline.backend_inline", "pandas", "duckdb",
+           "sql.magic", "matsuri.checks.session")
+KERNEL_MODULES = ("ipykernel_launcher", "ipykernel")
+_address: str | None = None  # this process's running zygote, if any
+
+
+# --- the zygote ----------------------------------------------------------------------------
+def serve(address: str) -> None:
+    """Import what kernels need, then fork one kernel per request until stdin closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the worker's to handle
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # finished kernels are reaped by the system
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")  # as ipykernel
+    if sys.path and sys.path[0] in ("", os.getcwd()):
+        del sys.path[0]  # as ipykernel_launcher: the kernel adds its own folder back
+    for module in PRELOAD:
+        __import__(module)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(address)
+    server.listen(8)
+    print("ready", flush=True)
+    kernels: dict[int, int] = {}  # pid -> pidfd, to stop what is left when the worker goes
+    try:
+        while True:
+            readable, _, _ = select.select([server, sys.stdin, *kernels.values()], [], [])
+            for fd in [r for r in readable if isinstance(r, int)]:
+                os.close(fd)  # a kernel ended
+                del kernels[next(pid for pid, f in kernels.items() if f == fd)]
+            if sys.stdin in readable and not sys.stdin.buffer.read1(1):
+                return  # the worker closed our stdin (or died)
+            if server in readable:
+                connection, _ = server.accept()
+                with connection:
+                    request = json.loads(connection.makefile("rb").readline())
+                    pid = os.fork()
+                    if pid == 0:
+                        server.close()
+                        _become_kernel(request)
+                    kernels[pid] = os.pidfd_open(pid)
+                    connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+    finally:
+        for pid in kernels:
+            with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGKILL)
+
+
+def _become_kernel(request: dict) -> None:
+    """In the forked child: take the notebook's environment and folder, run ipykernel, exit."""
+    code = 1
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # interrupting a cell needs it
+        os.setsid()  # its own process group, as jupyter_client starts kernels
+        stdin = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(stdin, 0)
+        os.dup2(2, 1)
+        os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # the zygote's socket and other kernels' pidfds
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.chdir(request["cwd"])
+        import numpy
+
+        numpy.random.seed()  # a fork would otherwise repeat the zygote's random numbers
+        from ipykernel.kernelapp import IPKernelApp
+
+        # What ipykernel_launcher would have: its argv, and the parent it read from the environment
+        # when imported (here: in the zygote, before any notebook's environment existed).
+        parent = ["--IPKernelApp.parent_handle=" + os.environ["JPY_PARENT_PID"]] \
+            if os.environ.get("JPY_PARENT_PID") else []
+        sys.argv = ["ipykernel_launcher", *request["argv"]]
+        IPKernelApp.launch_instance(argv=[*request["argv"], *parent])
+        code = 0
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else 1
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        os._exit(code)
+
+
+@contextlib.contextmanager
+def running() -> Iterator[int | None]:
+    """Kernels this process starts meanwhile are forked by a new zygote; yields its pid, or None
+    if it could not start (kernels then start the normal way)."""
+    global _address
+    from jupyter_client.provisioning.factory import KernelProvisionerFactory
+
+    folder = tempfile.mkdtemp(prefix="matsuri-fork-")
+    address = str(Path(folder) / "zygote")
+    zygote = subprocess.Popen([sys.executable, "-m", "matsuri.grading.forkserver", address],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    factory = KernelProvisionerFactory.instance()
+    default = factory.default_provisioner_name
+    try:
+        ready = zygote.stdout.readline().strip() == b"ready"
+        if ready:
+            _address, factory.default_provisioner_name = address, PROVISIONER
+        else:
+            print("The kernel zygote did not start; kernels start the normal way.", file=sys.stderr)
+        yield zygote.pid if ready else None
+    finally:
+        _address, factory.default_provisioner_name = None, default
+        zygote.stdin.close()
+        try:
+            zygote.wait(10)
+        except subprocess.TimeoutExpired:
+            zygote.kill()
+            zygote.wait()
+        zygote.stdout.close()
+        with contextlib.suppress(OSError):
+            os.unlink(address)
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
+
+
+# --- the provisioner -----------------------------------------------------------------------
+class ForkedKernel:
+    """What jupyter_client expects of a kernel process (Popen's poll/wait/signals), by pidfd."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.pidfd = os.pidfd_open(pid)
+        self.returncode: int | None = None
+        self.stdout = self.stderr = self.stdin = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None and select.select([self.pidfd], [], [], 0)[0]:
+            self.returncode = 0  # its parent, the zygote, has the real status
+            os.close(self.pidfd)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            select.select([self.pidfd], [], [], timeout)
+        if self.poll() is None:
+            raise subprocess.TimeoutExpired(str(self.pid), timeout or 0)
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        if self.poll() is None:
+            signal.pidfd_send_signal(self.pidfd, signum)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+
+class ForkProvisioner(LocalProvisioner):
+    """LocalProvisioner whose ipykernel kernels are forked by this process's zygote."""
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any):
+        address, argv = _address, _ipykernel_argv(cmd)
+        if not address or argv is None or not os.path.exists(address):
+            return await super().launch_kernel(cmd, **kwargs)
+        request = {"argv": argv, "env": kwargs.get("env") or dict(os.environ),
+                   "cwd": str(kwargs.get("cwd") or os.getcwd())}
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+            connection.connect(address)
+            connection.sendall(json.dumps(request).encode() + b"\n")
+            pid = json.loads(connection.makefile("rb").readline())["pid"]
+        self.process = ForkedKernel(pid)
+        self.pid = self.pgid = pid
+        self.cwd = request["cwd"]
+        return self.connection_info
+
+
+def _ipykernel_argv(cmd: list[str]) -> list[str] | None:
+    """`python -m ipykernel_launcher -f FILE` → ["-f", "FILE"]; None for any other kernel."""
+    if len(cmd) >= 3 and cmd[1] == "-m" and cmd[2] in KERNEL_MODULES and Path(cmd[0]).resolve() == \
+            Path(sys.executable).resolve():
+        return cmd[3:]
+    return None
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1])

@@ -1,0 +1,102 @@
+"""Are grading kernels forked warm, yet each still a fresh process of its own notebook?"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from jupyter_client.manager import KernelManager
+
+from matsuri.grading import forkserver
+
+
+def run(kc, code: str, timeout: float = 60) -> dict:
+    """Execute `code`; returns the reply content and what was printed."""
+    printed = []
+
+    def hook(msg):
+        if msg["msg_type"] == "stream":
+            printed.append(msg["content"]["text"])
+
+    reply = kc.execute_interactive(code, timeout=timeout, output_hook=hook)["content"]
+    reply["printed"] = "".join(printed)
+    return reply
+
+
+def start(folder, **env):
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel(cwd=str(folder), env=dict(os.environ) | env)
+    kc = km.client()
+    kc.start_channels()
+    kc.wait_for_ready(timeout=60)
+    return km, kc
+
+
+def stop(km, kc):
+    kc.stop_channels()
+    km.shutdown_kernel(now=True)
+
+
+PROBE = ("import os, sys\n"
+         "print(os.getppid(), 'sql.magic' in sys.modules, os.getcwd(), os.environ['PROBE'], "
+         "getattr(sys, 'left_behind', None))\n"
+         "sys.left_behind = os.environ['PROBE']")
+
+
+def test_are_kernels_forked_with_their_own_folder_environment_and_state(tmp_path):
+    folders = [tmp_path / "one", tmp_path / "two"]
+    with forkserver.running() as zygote:
+        assert zygote
+        for number, folder in enumerate(folders):
+            folder.mkdir()
+            km, kc = start(folder, PROBE=f"notebook-{number}")
+            try:
+                ppid, warm, cwd, probe, left = run(kc, PROBE)["printed"].split()
+            finally:
+                stop(km, kc)
+            assert (int(ppid), warm, cwd, probe) == (zygote, "True", str(folder), f"notebook-{number}")
+            assert left == "None"  # nothing the first notebook did is there for the second
+
+
+def test_is_an_endless_cell_interrupted_and_a_kernel_gone_after_shutdown(tmp_path):
+    with forkserver.running():
+        km, kc = start(tmp_path, PROBE="x")
+        pid = km.provisioner.pid
+        try:
+            kc.execute("while True: pass", stop_on_error=False)  # no aborting what comes next
+            time.sleep(1)
+            km.interrupt_kernel()
+            reply = kc.get_shell_msg(timeout=30)["content"]
+            assert (reply["status"], reply["ename"]) == ("error", "KeyboardInterrupt")
+            assert run(kc, "print(6 * 7)")["printed"].strip() == "42"  # and it goes on
+        finally:
+            stop(km, kc)
+        assert not km.is_alive()
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_are_kernels_left_running_stopped_with_the_zygote(tmp_path):
+    with forkserver.running():
+        km, kc = start(tmp_path, PROBE="x")
+        pid = km.provisioner.pid
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"kernel {pid} outlived its zygote")
+    kc.stop_channels()
+
+
+def test_does_a_kernel_start_the_normal_way_without_a_zygote(tmp_path):
+    km, kc = start(tmp_path, PROBE="plain")
+    try:
+        ppid, warm, *_ = run(kc, PROBE)["printed"].split()
+    finally:
+        stop(km, kc)
+    assert (int(ppid), warm) == (os.getpid(), "False")
