@@ -100,3 +100,14 @@ def test_does_a_kernel_start_the_normal_way_without_a_zygote(tmp_path):
     finally:
         stop(km, kc)
     assert (int(ppid), warm) == (os.getpid(), "False")
+
+
+def test_does_a_kernel_start_the_normal_way_when_the_zygote_is_gone(tmp_path):
+    with forkserver.running() as zygote:
+        os.kill(zygote, 9)
+        km, kc = start(tmp_path, PROBE="after")
+        try:
+            ppid, warm, *_ = run(kc, PROBE)["printed"].split()
+        finally:
+            stop(km, kc)
+    assert (int(ppid), warm) == (os.getpid(), "False")

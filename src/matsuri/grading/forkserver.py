@@ -39,7 +39,6 @@ _address: str | None = None  # this process's running zygote, if any
 def serve(address: str) -> None:
     """Import what kernels need, then fork one kernel per request until stdin closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the worker's to handle
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # finished kernels are reaped by the system
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")  # as ipykernel
     if sys.path and sys.path[0] in ("", os.getcwd()):
         del sys.path[0]  # as ipykernel_launcher: the kernel adds its own folder back
@@ -53,16 +52,21 @@ def serve(address: str) -> None:
     try:
         while True:
             readable, _, _ = select.select([server, sys.stdin, *kernels.values()], [], [])
-            for fd in [r for r in readable if isinstance(r, int)]:
-                os.close(fd)  # a kernel ended
-                del kernels[next(pid for pid, f in kernels.items() if f == fd)]
+            for pid, fd in [(p, f) for p, f in kernels.items() if f in readable]:
+                os.waitpid(pid, 0)  # a kernel ended: reaped here, so its CPU time is accounted
+                os.close(fd)
+                del kernels[pid]
             if sys.stdin in readable and not sys.stdin.buffer.read1(1):
                 return  # the worker closed our stdin (or died)
             if server in readable:
                 connection, _ = server.accept()
                 with connection:
                     request = json.loads(connection.makefile("rb").readline())
-                    pid = os.fork()
+                    try:
+                        pid = os.fork()
+                    except OSError as error:  # out of memory or processes: start normally
+                        connection.sendall(json.dumps({"error": str(error)}).encode() + b"\n")
+                        continue
                     if pid == 0:
                         server.close()
                         _become_kernel(request)
@@ -78,7 +82,6 @@ def _become_kernel(request: dict) -> None:
     """In the forked child: take the notebook's environment and folder, run ipykernel, exit."""
     code = 1
     try:
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)  # interrupting a cell needs it
         os.setsid()  # its own process group, as jupyter_client starts kernels
         stdin = os.open(os.devnull, os.O_RDONLY)
@@ -151,9 +154,12 @@ class ForkedKernel:
 
     def __init__(self, pid: int):
         self.pid = pid
-        self.pidfd = os.pidfd_open(pid)
         self.returncode: int | None = None
         self.stdout = self.stderr = self.stdin = None
+        try:
+            self.pidfd = os.pidfd_open(pid)
+        except ProcessLookupError:  # it ended at once, and the zygote has reaped it
+            self.returncode = 1
 
     def poll(self) -> int | None:
         if self.returncode is None and select.select([self.pidfd], [], [], 0)[0]:
@@ -188,10 +194,13 @@ class ForkProvisioner(LocalProvisioner):
             return await super().launch_kernel(cmd, **kwargs)
         request = {"argv": argv, "env": kwargs.get("env") or dict(os.environ),
                    "cwd": str(kwargs.get("cwd") or os.getcwd())}
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
-            connection.connect(address)
-            connection.sendall(json.dumps(request).encode() + b"\n")
-            pid = json.loads(connection.makefile("rb").readline())["pid"]
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+                connection.connect(address)
+                connection.sendall(json.dumps(request).encode() + b"\n")
+                pid = json.loads(connection.makefile("rb").readline())["pid"]
+        except (OSError, ValueError, KeyError):  # the zygote is gone or could not fork
+            return await super().launch_kernel(cmd, **kwargs)
         self.process = ForkedKernel(pid)
         self.pid = self.pgid = pid
         self.cwd = request["cwd"]
