@@ -2,7 +2,8 @@
 
 nbgrader grades one submission at a time. Here N worker processes (`--workers`) each grade their
 share with nbgrader's own engine, against one gradebook in WAL mode (writers take turns, readers
-never block). Grading keys are computed first from the reference queries on this warehouse.
+never block), forking its kernels from a warm process (forkserver.py). Grading keys are computed
+first from the reference queries on this warehouse.
 Nothing a learner sends stops the batch: unreadable notebooks are skipped and reported, endless
 cells are interrupted by the per-cell timeout, and a failing submission is reported as failed.
 """
