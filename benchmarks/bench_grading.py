@@ -4,7 +4,8 @@
 Both start from one copy of the same course folder (lesson 1 released for the `tiny` company).
 Submissions (varied answers) arrive in ROUNDS batches; after each batch both sides grade what is
 new: stock nbgrader one notebook after another in one process, ours computing the grading keys,
-screening every notebook, then grading with two worker processes. Which side goes first
+screening every notebook, then grading with two worker processes whose kernels are forked from a
+warm process (grading/forkserver.py). Which side goes first
 alternates, so a busy neighbour on a shared machine slows both alike. Feedback is off on both
 sides (stock autograde does not write it). Target: ratio ≥ 1.8× on 2 cores.
 
