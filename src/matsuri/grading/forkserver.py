@@ -82,7 +82,7 @@ def _become_kernel(request: dict) -> None:
     """In the forked child: take the notebook's environment and folder, run ipykernel, exit."""
     code = 1
     try:
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # interrupting a cell needs it
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # undo the zygote's SIG_IGN
         os.setsid()  # its own process group, as jupyter_client starts kernels
         stdin = os.open(os.devnull, os.O_RDONLY)
         os.dup2(stdin, 0)
