@@ -6,8 +6,11 @@ notebooks, a snapshot of the state store and the check that a submission was rej
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -81,11 +84,38 @@ DEFAULTS = dict(starts="2020-01-01", ends="2099-12-31", run_as="", timeout=60, m
                 max_file_mb=5, daily_limit=50, total_limit=100, judges='["佐藤", "鈴木"]')
 
 
+@contextlib.contextmanager
+def connect(event) -> Iterator[sqlite3.Connection]:
+    """A plain connection to the event store, committed and then closed.
+
+    Closed on purpose: `with sqlite3.connect(...)` only commits, and the connection stays open until
+    the garbage collector finds it. A test that forks while it is open gives every child SQLite's
+    lock bookkeeping for the store without the locks; a child that then closes it breaks the
+    store's locking (writes lost, 'cannot rollback', 'disk I/O error').
+    """
+    con = sqlite3.connect(event.db)
+    try:
+        with con:
+            yield con
+    finally:
+        con.close()
+
+
+def open_store_files(event) -> list[str]:
+    """The store's files this process holds open (a fork would hand them to its children)."""
+    fds = Path(f"/proc/{os.getpid()}/fd")
+    names = []
+    for fd in fds.iterdir():
+        with contextlib.suppress(OSError):  # the descriptor listing the folder is gone already
+            names.append(os.readlink(fd))
+    return [n for n in names if n.startswith(str(event.db))]
+
+
 def add_team(event, team: str, theme: str, members=None, display_name: str = ""):
     from matsuri.hackathon.teams import add_team as add
 
     add(event, team, members or [f"{team}-member"], display_name)
-    with sqlite3.connect(event.db) as con:
+    with connect(event) as con:
         con.execute("UPDATE teams SET theme = ? WHERE team = ?", (theme, team))
 
 
@@ -154,7 +184,7 @@ ids.to_csv(Path(output_dir) / "predictions.csv", index=False)
 
 def state_snapshot(event, without: int | None = None) -> dict[str, list]:
     """Every row of every table of the store, except the submission `without` (and its scores)."""
-    with sqlite3.connect(event.db) as con:
+    with connect(event) as con:
         tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         snapshot = {}
         for table in sorted(tables):

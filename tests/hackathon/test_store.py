@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import multiprocessing
-import sqlite3
 from concurrent.futures import ProcessPoolExecutor
 
-from hackathon_kit import add_team, push_predictions, write_csv
+from hackathon_kit import add_team, connect, open_store_files, push_predictions, write_csv
 
 from matsuri.hackathon.event import open_event
 from matsuri.hackathon.predictions import InvalidSubmission
@@ -42,13 +41,14 @@ def test_judges_marking_at_the_same_time_lose_nothing(make_event):
     event = make_event(judges="[]")
     for team in TEAMS:
         add_team(event, team, "push-open-rate")
+    assert not open_store_files(event)  # forking with the store open breaks the children's locking
     context = multiprocessing.get_context("fork")
     barrier = context.Manager().Barrier(PROCESSES)
     judges = [f"judge{j}" for j in range(PROCESSES)]
     with ProcessPoolExecutor(PROCESSES, mp_context=context) as pool:
         done = list(pool.map(_judge, [event.root] * PROCESSES, judges, [barrier] * PROCESSES))
     assert done == [len(TEAMS)] * PROCESSES
-    with sqlite3.connect(event.db) as con:
+    with connect(event) as con:
         assert con.execute("SELECT count(*) FROM marks").fetchone()[0] == PROCESSES * len(TEAMS) * 2
         assert con.execute("SELECT count(*) FROM notes").fetchone()[0] == PROCESSES * len(TEAMS)
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -62,12 +62,13 @@ def test_simultaneous_submissions_cannot_overrun_the_daily_limit(make_event, pub
     event = make_event(daily_limit=3, total_limit=10)
     add_team(event, "alpha", "push-open-rate")
     path = write_csv(push_predictions(public_company), tmp_path / "p.csv")
+    assert not open_store_files(event)  # forking with the store open breaks the children's locking
     context = multiprocessing.get_context("fork")
     barrier = context.Manager().Barrier(PROCESSES)
     with ProcessPoolExecutor(PROCESSES, mp_context=context) as pool:
         outcomes = list(pool.map(_submit, [event.root] * PROCESSES, [path] * PROCESSES, [barrier] * PROCESSES))
     assert outcomes.count("scored") == 3, outcomes
     assert all("used its 3 submissions for today" in o for o in outcomes if o != "scored"), outcomes
-    with sqlite3.connect(event.db) as con:
+    with connect(event) as con:
         statuses = sorted(r[0] for r in con.execute("SELECT status FROM submissions"))
     assert statuses == ["rejected"] * 5 + ["scored"] * 3

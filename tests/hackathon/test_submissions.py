@@ -8,6 +8,7 @@ import pytest
 from hackathon_kit import (
     add_team,
     assert_rejected,
+    connect,
     ordering_predictions,
     push_predictions,
     state_snapshot,
@@ -131,12 +132,10 @@ def test_a_team_without_a_theme_or_a_missing_path_gets_told_what_to_do(make_even
 
 def test_a_run_whose_process_died_frees_its_place(make_event, public_company, tmp_path):
     """Does a submission left 'running' by a killed process stop counting once it is too old?"""
-    import sqlite3
-
     event = make_event(daily_limit=1, total_limit=5, timeout=60)
     add_team(event, "alpha", "push-open-rate")
     started = dt.datetime(2026, 6, 2, 9, 0, tzinfo=TOKYO)
-    with sqlite3.connect(event.db) as con:
+    with connect(event) as con:
         con.execute("INSERT INTO submissions (team, theme, kind, source, submitted_at, status) VALUES "
                     "('alpha', 'push-open-rate', 'notebook', 'x.ipynb', ?, 'running')",
                     (started.astimezone(dt.UTC).isoformat(),))
