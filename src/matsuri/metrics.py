@@ -4,22 +4,30 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable
+from itertools import islice
 
 import numpy as np
 import pandas as pd
 
 
+def _array(values, dtype) -> np.ndarray:
+    """Arrays and Series as they are (no round trip through a list); other iterables listed."""
+    if not hasattr(values, "__len__"):
+        values = list(values)
+    return np.asarray(values, dtype=dtype)
+
+
 def roc_auc(labels: Iterable[bool], scores: Iterable[float]) -> float:
     from sklearn.metrics import roc_auc_score
 
-    return float(roc_auc_score(np.asarray(list(labels), dtype=bool), np.asarray(list(scores), dtype=float)))
+    return float(roc_auc_score(_array(labels, bool), _array(scores, float)))
 
 
 def log_loss(labels: Iterable[bool], probabilities: Iterable[float]) -> float:
     from sklearn.metrics import log_loss as sk_log_loss
 
-    p = np.clip(np.asarray(list(probabilities), dtype=float), 1e-6, 1 - 1e-6)
-    return float(sk_log_loss(np.asarray(list(labels), dtype=bool), p, labels=[False, True]))
+    p = np.clip(_array(probabilities, float), 1e-6, 1 - 1e-6)
+    return float(sk_log_loss(_array(labels, bool), p, labels=[False, True]))
 
 
 def ranking_scores(ranked: pd.DataFrame, relevant: pd.DataFrame, k: int = 10) -> dict[str, float]:
@@ -27,20 +35,29 @@ def ranking_scores(ranked: pd.DataFrame, relevant: pd.DataFrame, k: int = 10) ->
 
     ranked: user_id, product_id, rank (1 = first); relevant: user_id, product_id (bought later).
     A user with no prediction scores 0; predictions for users without labels are ignored.
+    Each user's first k predictions by rank (ties in file order) count; a repeated relevant
+    product counts each time. Computed for all users at once: one row per prediction.
     """
-    truth = relevant.groupby("user_id")["product_id"].agg(set)
-    top = ranked[ranked["rank"] <= k].sort_values(["user_id", "rank"])
-    lists = top.groupby("user_id")["product_id"].agg(list)
+    truth = relevant[["user_id", "product_id"]].drop_duplicates()
+    bought = truth.groupby("user_id").size()  # users with labels, sorted: the mean is over them
+    if bought.empty:
+        return {f"ndcg@{k}": 0.0, f"map@{k}": 0.0}
+    users = bought.index
+    top = ranked.loc[ranked["rank"] <= k, ["user_id", "product_id", "rank"]]
+    top = top[users.get_indexer(top["user_id"]) >= 0].sort_values(["user_id", "rank"], kind="stable")
+    position = top.groupby("user_id", sort=False).cumcount().to_numpy()  # 0 = first
+    top, position = top[position < k], position[position < k]
+    hit = top.merge(truth.assign(hit=1.0), on=["user_id", "product_id"], how="left")["hit"]
+    hit = hit.fillna(0.0).to_numpy()
+    user = users.get_indexer(top["user_id"])
+    wanted = np.minimum(bought.to_numpy(), k)  # how many hits a perfect list has
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    ndcg, ap = [], []
-    for user, items in truth.items():  # one pass per user with labels
-        predicted = lists.get(user, [])
-        hits = np.array([p in items for p in predicted[:k]], dtype=float)
-        ideal = discounts[: min(len(items), k)].sum()
-        ndcg.append(float((hits * discounts[: len(hits)]).sum() / ideal))
-        precision_at = np.cumsum(hits) / np.arange(1, len(hits) + 1) if len(hits) else np.array([])
-        ap.append(float((precision_at * hits).sum() / min(len(items), k)))
-    return {f"ndcg@{k}": float(np.mean(ndcg)) if ndcg else 0.0, f"map@{k}": float(np.mean(ap)) if ap else 0.0}
+    ideal = np.array([discounts[:n].sum() for n in range(k + 1)])[wanted]
+    ndcg = np.bincount(user, hit * discounts[position], minlength=len(users)) / ideal
+    found = np.cumsum(hit)
+    found -= (found - hit)[np.arange(len(hit)) - position]  # hits so far within the user's list
+    ap = np.bincount(user, hit * found / (position + 1), minlength=len(users)) / wanted
+    return {f"ndcg@{k}": float(np.mean(ndcg)), f"map@{k}": float(np.mean(ap))}
 
 
 def normalise_keyword(word: str) -> str:
@@ -49,5 +66,5 @@ def normalise_keyword(word: str) -> str:
 
 def keyword_hits(team_keywords: Iterable[str], planted: Iterable[str], top: int = 20) -> list[str]:
     """Planted keywords found among a team's first `top` keywords (equal to, or contained in, one)."""
-    team = [normalise_keyword(w) for w in list(team_keywords)[:top] if str(w).strip()]
+    team = [normalise_keyword(w) for w in islice(team_keywords, top) if str(w).strip()]
     return [p for p in planted if any(normalise_keyword(p) in w for w in team)]
