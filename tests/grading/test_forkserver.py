@@ -111,3 +111,15 @@ def test_does_a_kernel_start_the_normal_way_when_the_zygote_is_gone(tmp_path):
         finally:
             stop(km, kc)
     assert (int(ppid), warm) == (os.getpid(), "False")
+
+
+def test_is_there_no_zygote_where_the_system_cannot_watch_forked_kernels(monkeypatch, tmp_path):
+    monkeypatch.delattr(os, "pidfd_open")
+    with forkserver.running() as zygote:
+        assert zygote is None
+        km, kc = start(tmp_path, PROBE="mac")
+        try:
+            ppid, warm, *_ = run(kc, PROBE)["printed"].split()
+        finally:
+            stop(km, kc)
+    assert (int(ppid), warm) == (os.getpid(), "False")
