@@ -70,7 +70,13 @@ def serve(address: str) -> None:
                     if pid == 0:
                         server.close()
                         _become_kernel(request)
-                    kernels[pid] = os.pidfd_open(pid)
+                    try:
+                        kernels[pid] = os.pidfd_open(pid)
+                    except OSError as error:  # cannot watch it: stop it, the kernel starts normally
+                        os.kill(pid, signal.SIGKILL)
+                        os.waitpid(pid, 0)
+                        connection.sendall(json.dumps({"error": str(error)}).encode() + b"\n")
+                        continue
                     connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
     finally:
         for pid in kernels:
@@ -120,7 +126,7 @@ def running() -> Iterator[int | None]:
     global _address
     from jupyter_client.provisioning.factory import KernelProvisionerFactory
 
-    if not hasattr(os, "pidfd_open"):  # Linux only (5.3+): elsewhere kernels start the normal way
+    if not _can_watch_processes():  # elsewhere kernels start the normal way
         yield None
         return
     folder = tempfile.mkdtemp(prefix="matsuri-fork-")
@@ -149,6 +155,16 @@ def running() -> Iterator[int | None]:
             os.unlink(address)
         with contextlib.suppress(OSError):
             os.rmdir(folder)
+
+
+def _can_watch_processes() -> bool:
+    """pidfds (Linux 5.3+, allowed by the sandbox if any) let the worker watch kernels it did not
+    start itself."""
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+        return True
+    except (AttributeError, OSError):
+        return False
 
 
 # --- the provisioner -----------------------------------------------------------------------
