@@ -44,18 +44,23 @@ PROBE = ("import os, sys\n"
          "sys.left_behind = os.environ['PROBE']")
 
 
+def probe(folder, label: str) -> list[str]:
+    """Start a kernel in `folder`, run PROBE in it, stop it: parent pid, warm, cwd, label, left."""
+    km, kc = start(folder, PROBE=label)
+    try:
+        return run(kc, PROBE)["printed"].split()
+    finally:
+        stop(km, kc)
+
+
 def test_are_kernels_forked_with_their_own_folder_environment_and_state(tmp_path):
     folders = [tmp_path / "one", tmp_path / "two"]
     with forkserver.running() as zygote:
         assert zygote
         for number, folder in enumerate(folders):
             folder.mkdir()
-            km, kc = start(folder, PROBE=f"notebook-{number}")
-            try:
-                ppid, warm, cwd, probe, left = run(kc, PROBE)["printed"].split()
-            finally:
-                stop(km, kc)
-            assert (int(ppid), warm, cwd, probe) == (zygote, "True", str(folder), f"notebook-{number}")
+            ppid, warm, cwd, label, left = probe(folder, f"notebook-{number}")
+            assert (int(ppid), warm, cwd, label) == (zygote, "True", str(folder), f"notebook-{number}")
             assert left == "None"  # nothing the first notebook did is there for the second
 
 
@@ -94,22 +99,14 @@ def test_are_kernels_left_running_stopped_with_the_zygote(tmp_path):
 
 
 def test_does_a_kernel_start_the_normal_way_without_a_zygote(tmp_path):
-    km, kc = start(tmp_path, PROBE="plain")
-    try:
-        ppid, warm, *_ = run(kc, PROBE)["printed"].split()
-    finally:
-        stop(km, kc)
+    ppid, warm, *_ = probe(tmp_path, "plain")
     assert (int(ppid), warm) == (os.getpid(), "False")
 
 
 def test_does_a_kernel_start_the_normal_way_when_the_zygote_is_gone(tmp_path):
     with forkserver.running() as zygote:
         os.kill(zygote, 9)
-        km, kc = start(tmp_path, PROBE="after")
-        try:
-            ppid, warm, *_ = run(kc, PROBE)["printed"].split()
-        finally:
-            stop(km, kc)
+        ppid, warm, *_ = probe(tmp_path, "after")
     assert (int(ppid), warm) == (os.getpid(), "False")
 
 
@@ -117,9 +114,5 @@ def test_is_there_no_zygote_where_the_system_cannot_watch_forked_kernels(monkeyp
     monkeypatch.delattr(os, "pidfd_open")
     with forkserver.running() as zygote:
         assert zygote is None
-        km, kc = start(tmp_path, PROBE="mac")
-        try:
-            ppid, warm, *_ = run(kc, PROBE)["printed"].split()
-        finally:
-            stop(km, kc)
+        ppid, warm, *_ = probe(tmp_path, "mac")
     assert (int(ppid), warm) == (os.getpid(), "False")

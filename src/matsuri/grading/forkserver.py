@@ -7,8 +7,9 @@ process per notebook, with the notebook's own environment and folder (nothing on
 reaches another), but it is ready in milliseconds.
 
 jupyter_client meets the zygote through a kernel provisioner (the `matsuri-fork` entry point, made
-the default while `running()`), so nbgrader runs unchanged. A kernel command that is not ipykernel's, or a zygote that has gone, falls
-back to jupyter_client's normal start.
+the default while `running()`), so nbgrader runs unchanged. A kernel command that is not
+ipykernel's, a zygote that has gone or cannot fork, or a system without pidfds falls back to
+jupyter_client's normal start.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def serve(address: str) -> None:
                     try:
                         pid = os.fork()
                     except OSError as error:  # out of memory or processes: start normally
-                        connection.sendall(json.dumps({"error": str(error)}).encode() + b"\n")
+                        _reply(connection, error=str(error))
                         continue
                     if pid == 0:
                         server.close()
@@ -75,13 +76,17 @@ def serve(address: str) -> None:
                     except OSError as error:  # cannot watch it: stop it, the kernel starts normally
                         os.kill(pid, signal.SIGKILL)
                         os.waitpid(pid, 0)
-                        connection.sendall(json.dumps({"error": str(error)}).encode() + b"\n")
+                        _reply(connection, error=str(error))
                         continue
-                    connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+                    _reply(connection, pid=pid)
     finally:
         for pid in kernels:
             with contextlib.suppress(OSError):
                 os.killpg(pid, signal.SIGKILL)
+
+
+def _reply(connection: socket.socket, **fields) -> None:
+    connection.sendall(json.dumps(fields).encode() + b"\n")
 
 
 def _become_kernel(request: dict) -> None:
@@ -126,7 +131,7 @@ def running() -> Iterator[int | None]:
     global _address
     from jupyter_client.provisioning.factory import KernelProvisionerFactory
 
-    if not _can_watch_processes():  # elsewhere kernels start the normal way
+    if not _can_watch_processes():
         yield None
         return
     folder = tempfile.mkdtemp(prefix="matsuri-fork-")
