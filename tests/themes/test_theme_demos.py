@@ -7,6 +7,7 @@ import shutil
 
 import nbformat
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from conftest import free_port
 from matsuri.themes import THEMES, template_dir
@@ -33,13 +34,25 @@ class Demo:
 
     def __init__(self, browser, served, theme):
         self.context = browser.new_context()
-        self.page = self.context.new_page()
         self.outside: list[str] = []
-        self.page.route("**/*", self._offline)
-        self.response = self.page.goto(served.page(f"{theme}/demo.ipynb"), timeout=WAIT)
+        self.response = self._open(served, theme)
         self.source = self.response.text()
         self.code = [c.source for c in nbformat.read(template_dir(theme) / "demo.ipynb", 4).cells
                      if c.cell_type == "code"]
+
+    def _open(self, served, theme):
+        """The demo page; a render that stalls is retried once in a new tab, then reported with
+        the end of Voila's log (a stalled page says nothing of why)."""
+        for attempt in (1, 2):
+            self.page = self.context.new_page()
+            self.page.route("**/*", self._offline)
+            try:
+                return self.page.goto(served.page(f"{theme}/demo.ipynb"), timeout=WAIT)
+            except PlaywrightTimeout:
+                self.page.close()
+                if attempt == 2:
+                    tail = "\n".join(served.log.read_text(errors="replace").splitlines()[-40:])
+                    pytest.fail(f"{theme} demo did not load twice in {WAIT / 1000:.0f} s. Voila log:\n{tail}")
 
     def _offline(self, route):
         if route.request.url.startswith("http://127.0.0.1"):
