@@ -12,6 +12,7 @@ from matsuri.grading.commands import app as course_app
 from matsuri.hackathon.commands import app as hackathon_app
 from matsuri.infra.commands import app as infra_app
 from matsuri.lab import app as lab_app
+from matsuri.sandbox.text import printable
 from matsuri.warehouse.commands import app as data_app
 
 app = typer.Typer(
@@ -29,9 +30,13 @@ app.add_typer(infra_app, name="infra", help="Machines for every participant: loc
 
 
 def main() -> None:
-    """Entry point: a MatsuriError becomes its message on stderr and its exit code, never a traceback."""
+    """Entry point: a MatsuriError becomes its message on stderr and its exit code, never a traceback.
+
+    Messages often quote what a participant wrote (file names, CSV values, a notebook's error), so
+    they are stripped of terminal escape sequences before they reach the organiser's terminal.
+    """
     try:
         app()
     except MatsuriError as error:
-        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+        typer.secho(f"error: {printable(str(error))}", fg=typer.colors.RED, err=True)
         sys.exit(error.exit_code)

@@ -38,20 +38,34 @@ def first_free_port(start: int) -> int:
     raise NotFound(f"No free port between {start} and {start + 49}; pass another with --port.")
 
 
-def lab_command(root: Path, port: int, token: str) -> list[str]:
+def lab_command(root: Path, port: int) -> list[str]:
+    """The JupyterLab command line; it holds no token (see `lab_env`)."""
     jupyter = shutil.which("jupyter", path=str(Path(sys.executable).parent)) or "jupyter"
     as_root = ["--allow-root"] if os.geteuid() == 0 else []  # containers and CI often run as root
     return [
         jupyter, "lab", "--no-browser", *as_root,
         "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-        f"--ServerApp.root_dir={root}", f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
     ]
+
+
+def lab_env(token: str) -> dict[str, str]:
+    """The festival environment plus the login token.
+
+    Any user can read a process's command line (/proc/PID/cmdline), but only its owner and root
+    can read its environment; jupyter_server takes its token from JUPYTER_TOKEN.
+    """
+    return festival_env() | {"JUPYTER_TOKEN": token}
 
 
 @app.callback()
 def lab(
     port: int = typer.Option(8888, help="Port on 127.0.0.1."),
-    token: str = typer.Option("", help="Login token; a random one if empty."),
+    token: str = typer.Option(
+        "", envvar="JUPYTER_TOKEN",
+        help="Login token; a random one if empty. Prefer the environment variable: "
+             "every user on the machine can see a command line.",
+    ),
 ) -> None:
     """Start JupyterLab for the festival and print its URL with the login token."""
     root = paths.project_root()
@@ -66,6 +80,6 @@ def lab(
     typer.secho(f"JupyterLab: http://127.0.0.1:{port}/lab?token={token}", fg="green", bold=True)
     typer.echo("Press Ctrl-C to stop.")
     try:
-        subprocess.run(lab_command(root, port, token), env=festival_env(), check=False)
+        subprocess.run(lab_command(root, port), env=lab_env(token), check=False)
     except KeyboardInterrupt:
         pass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -10,7 +11,7 @@ import urllib.request
 
 import psutil
 import pytest
-from gallery_kit import add_team, notebook
+from gallery_kit import add_team, child_commands, notebook
 
 from conftest import BIN, free_port
 
@@ -20,16 +21,19 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("gallery-voila")]
 
 
 def test_serve_prints_its_urls_answers_and_stops_on_ctrl_c(make_event):
-    """Is the index served on 127.0.0.1 with the token, and is every process gone after Ctrl-C?"""
+    """Is the index served on 127.0.0.1 behind a token no command line shows, and is every process
+    gone after Ctrl-C?"""
     event = make_event()
     add_team(event, "alpha", "push-open-rate")
     notebook(event.teams_dir / "alpha" / "demo.ipynb", "print('hello')")
     port = free_port()
     proc = subprocess.Popen(
         [str(BIN / "matsuri"), "gallery", "serve", "--event", str(event.root), "--port", str(port),
-         "--token", "secret-token", "--no-preheat"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=os.environ.copy(),
+         "--no-preheat"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env=dict(os.environ, MATSURI_GALLERY_TOKEN="secret-token"),  # a command line is public
     )
+    family: list[psutil.Process] = []
     try:
         lines = []
         deadline = time.monotonic() + 120
@@ -43,11 +47,20 @@ def test_serve_prints_its_urls_answers_and_stops_on_ctrl_c(make_event):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/voila/render/index.ipynb?token=secret-token",
                                     timeout=120) as page:
             assert page.status == 200
+        family = psutil.Process(proc.pid).children(recursive=True)  # Voila and the page's kernel
+        # Any user can read a process's command line (/proc/PID/cmdline): the token is on none of
+        # matsuri's, Voila's or the kernel's.
+        commands = [" ".join(psutil.Process(proc.pid).cmdline()), *child_commands(proc.pid)]
+        assert any("ipykernel" in c for c in commands), commands
+        assert not [c for c in commands if "secret-token" in c]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/voila/render/index.ipynb", timeout=60) as page:
             assert "/login" in page.geturl()  # without the token: sent to the login page
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 0
-        assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in voila)
+        assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in family)
     finally:
         if proc.poll() is None:
             proc.kill()
+        for leftover in family:  # after a failure: Voila runs in its own session, kill does not reach it
+            with contextlib.suppress(psutil.Error):
+                leftover.kill()

@@ -4,7 +4,7 @@ Test modules declare `pytest_plugins = ["hackathon_fixtures"]`.
 
 - `public_company`: a copy of the tiny company placed as the docs say: the warehouse readable by
   everyone, the labels store 0600 in a 0700 folder owned by the organiser (root here).
-- `sandbox_user`: a real unprivileged system user for confined runs, removed afterwards.
+- `sandbox_user`: the prefix of a pool of real unprivileged system users, removed afterwards.
 - `make_event`: a fresh event folder with settings written from keyword overrides.
 """
 
@@ -16,7 +16,6 @@ import secrets
 import shutil
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,35 +56,36 @@ def public_company(tiny_company):
 
 @pytest.fixture(scope="session")
 def sandbox_user():
-    """A real system user for confined runs, allowed through to this Python, removed at the end."""
-    from matsuri.hackathon import sandbox
+    """The name prefix of a pool of real system users for sandboxed runs (`<prefix>-1` … `-3`),
+    allowed through to this Python, removed at the end with anything they left running."""
+    from matsuri.sandbox import identities
 
-    name = f"mts{os.getpid()}{secrets.token_hex(2)}"
-    sandbox.create_user(name)
-    granted = []
+    prefix = f"mts{os.getpid()}{secrets.token_hex(2)}"
+    users = identities.pool(prefix, DEFAULTS["identities"])
+    identities.ensure_pool(prefix, len(users))
+    closed = identities.closed_folders()
+    acl = ",".join(f"u:{u}:x" for u in users)
+    for folder in closed:
+        subprocess.run(["setfacl", "-m", acl, str(folder)], check=True)
     try:
-        for folder in sandbox.closed_folders():
-            subprocess.run(["setfacl", "-m", f"u:{name}:x", str(folder)], check=True)
-            granted.append(folder)
-        yield name
+        yield prefix
     finally:
         import psutil
 
-        uid = pwd.getpwnam(name).pw_uid
+        uids = {pwd.getpwnam(u).pw_uid for u in users}
         for proc in psutil.process_iter(["uids"]):
-            if proc.info["uids"] and proc.info["uids"].real == uid:
+            if proc.info["uids"] and proc.info["uids"].real in uids:
                 proc.kill()
-        for folder in granted:
-            subprocess.run(["setfacl", "-x", f"u:{name}", str(folder)], check=False)
-        for _ in range(10):  # userdel fails while /etc/passwd is busy (other tests add users too)
-            if subprocess.run(["userdel", name], capture_output=True).returncode in (0, 6):
-                break
-            time.sleep(0.3)
+        for folder in closed:
+            subprocess.run(["setfacl", "-x", ",".join(f"u:{u}" for u in users), str(folder)], check=False)
+        for user in users:
+            identities.remove(user)
 
 
 @pytest.fixture
-def make_event(tmp_path, public_company, monkeypatch):
-    """make_event(**overrides) -> an initialised Event in a fresh folder (warehouse/labels set)."""
+def make_event(tmp_path, public_company, sandbox_user, monkeypatch):
+    """make_event(**overrides) -> an initialised Event in a fresh folder (warehouse/labels set),
+    its notebooks run by the session's pool of sandbox users."""
     from matsuri.hackathon.event import init_event
 
     monkeypatch.setenv("MATSURI_WAREHOUSE", str(public_company.warehouse))
@@ -95,7 +95,7 @@ def make_event(tmp_path, public_company, monkeypatch):
     def make(**overrides):
         folder = tmp_path / f"event{next(counter)}"
         folder.mkdir()
-        values = DEFAULTS | overrides
+        values = DEFAULTS | {"run_as": sandbox_user} | overrides
         (folder / "event.toml").write_text(SETTINGS.format(**values), encoding="utf-8")
         event, _ = init_event(folder)
         return event

@@ -35,6 +35,7 @@ max_size = 3
 
 [submissions]
 run_as = "{run_as}"
+identities = {identities}
 timeout_seconds = {timeout}
 memory_mb = {memory_mb}
 max_file_mb = {max_file_mb}
@@ -80,7 +81,8 @@ cull_idle_seconds = 600
 demo_memory_mb = 3072
 """
 
-DEFAULTS = dict(starts="2020-01-01", ends="2099-12-31", run_as="", timeout=60, memory_mb=4096,
+DEFAULTS = dict(starts="2020-01-01", ends="2099-12-31", run_as="matsuri-test", identities=3,
+                timeout=60, memory_mb=4096,
                 max_file_mb=5, daily_limit=50, total_limit=100, judges='["佐藤", "鈴木"]')
 
 

@@ -21,7 +21,7 @@ BETTER_THAN_CHANCE = {"push-open-rate": ("roc_auc", 0.55), "call-keywords": ("ro
 @pytest.mark.parametrize("theme", list(BETTER_THAN_CHANCE))
 def test_the_template_starter_is_accepted_and_beats_chance(theme, make_event, sandbox_user):
     """Is each theme's starter, run as a submission, scored on both parts above chance?"""
-    event = make_event(run_as=sandbox_user, timeout=600)
+    event = make_event(timeout=600)
     add_team(event, "team", ["Aki"])
     workspace = new_workspace(event, "team", theme, paths.project_root() / "templates").workspace
     result = submit(event, "team", workspace / "starter.ipynb")

@@ -3,9 +3,11 @@
     state/gallery/
         index.ipynb                 the index app (leaderboard chart, one card per team)
         rubric.ipynb                the judges' rubric app
-        demos/<team>/demo.ipynb     a snapshot of each team's workspace, demo kernel = confined
+        demos/<team>/demo.ipynb     a snapshot of each team's workspace: its demo and data files,
+                                    no other notebook (nothing of a team is ever run but its demo)
         share/                      put on JUPYTER_PATH for the Voila server:
-            kernels/matsuri-demo-<team>/  kernelspecs: teams' code runs as the sandbox user, memory-limited
+            kernels/matsuri-demo-<team>/  kernelspecs: each demo kernel in its own sandbox, as the
+                                    team's identity (see matsuri.sandbox)
             voila/templates/…       Voila's own page templates minus their CDN links (offline)
 
 The apps are one-line notebooks; their code lives in `matsuri.gallery.apps` where it is tested.
@@ -14,19 +16,24 @@ Demos are a snapshot taken when the gallery starts, so what judges see does not 
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shutil
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from matsuri import paths
-from matsuri.hackathon import sandbox
+from matsuri.hackathon import runner
 from matsuri.hackathon.event import Event
 from matsuri.hackathon.teams import list_teams
+from matsuri.sandbox import identities, kernels
+from matsuri.sandbox.box import Spec
 
 DEMO_KERNEL = "matsuri-demo"
 DEMO_NOTEBOOK = "demo.ipynb"
-SKIP = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", ".*", "*.duckdb")
+MAX_FILE_BYTES = 512 * 2**20
 CDN_LINK = re.compile(r"[ \t]*<link[^>]+https://cdn\.jsdelivr\.net[^>]*>[ \t]*\n?")
 APPS = {
     "index.ipynb": ("from matsuri.gallery.apps import index_app\n\nindex_app()", "ギャラリー"),
@@ -68,25 +75,50 @@ def _offline_templates(share: Path) -> None:
         target.write_text(CDN_LINK.sub("", original.read_text(encoding="utf-8")), encoding="utf-8")
 
 
+def _copy_tree(source: Path, target: Path) -> None:
+    """Copy a team's folder as root without trusting it: ordinary files and folders only, never
+    through a link, never another notebook (Voila's warm pools run every notebook they find)."""
+    from matsuri.hackathon.predictions import InvalidSubmission
+    from matsuri.sandbox.intake import copy_in
+
+    target.mkdir(mode=0o755)
+    for entry in os.scandir(source):
+        if entry.name.startswith(".") or entry.name == "__pycache__" or \
+                entry.name.endswith((".duckdb", ".ipynb")):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            _copy_tree(Path(entry.path), target / entry.name)
+        elif entry.is_file(follow_symlinks=False):
+            with contextlib.suppress(InvalidSubmission):  # changed or grown meanwhile: left out
+                copy_in(Path(entry.path), target / entry.name, MAX_FILE_BYTES)
+
+
 def _snapshot(workspace: Path, target: Path, kernel: str) -> Path | None:
-    """Copy a team's workspace and point its demo at its confined kernel; None if it has no demo."""
+    """Copy a team's workspace and point its demo at its sandboxed kernel; None if it has no demo."""
     import nbformat
 
-    if not (workspace / DEMO_NOTEBOOK).is_file():
-        return None
-    shutil.copytree(workspace, target, ignore=SKIP)
+    from matsuri.hackathon.predictions import InvalidSubmission
+    from matsuri.sandbox.intake import copy_in
+
     demo = target / DEMO_NOTEBOOK
-    nb = nbformat.read(demo, as_version=4)
+    if not (workspace / DEMO_NOTEBOOK).is_file() or (workspace / DEMO_NOTEBOOK).is_symlink():
+        return None
+    _copy_tree(workspace, target)
+    try:
+        copy_in(workspace / DEMO_NOTEBOOK, demo, MAX_FILE_BYTES)
+        nb = nbformat.read(demo, as_version=4)
+    except (InvalidSubmission, ValueError, OSError):
+        shutil.rmtree(target, ignore_errors=True)
+        return None
     nb.metadata["kernelspec"] = {"name": kernel, "display_name": "matsuri demo", "language": "python"}
     nbformat.write(nb, demo)
-    for path in [target, *target.rglob("*")]:  # the confined kernel reads it as another user
+    for path in [target, *target.rglob("*")]:  # the sandboxed kernel reads it as another user
         path.chmod(0o755 if path.is_dir() else 0o644)
     return demo
 
 
 def build(event: Event) -> Gallery:
     """(Re)create the gallery folder from the teams' workspaces; returns where everything is."""
-    settings = event.settings
     root = event.state / "gallery"
     shutil.rmtree(root, ignore_errors=True)
     (root / "demos").mkdir(parents=True)
@@ -94,7 +126,8 @@ def build(event: Event) -> Gallery:
         _app_notebook(root / name, code, title)
     share = root / "share"
     _offline_templates(share)
-    scratch = sandbox.scratch_dir("matsuri-gallery-", settings.run_as)
+    scratch = Path(tempfile.mkdtemp(prefix="matsuri-gallery-"))  # root's; caches inside per team
+    scratch.chmod(0o711)
     demos = {}
     for team in list_teams(event):
         kernel = f"{DEMO_KERNEL}-{team.team}"
@@ -102,14 +135,30 @@ def build(event: Event) -> Gallery:
         if demo is None:
             continue
         demos[team.team] = demo.relative_to(root)
-        # One kernelspec per team: what a demo caches between page views (MATSURI_CACHE) stays
-        # in that team's own folder for this gallery run.
-        sandbox.write_kernelspec(
-            share, kernel, f"matsuri demo of {team.team} (confined)", user=settings.run_as,
-            memory_mb=settings.demo_memory_mb, threads=settings.threads, scratch=scratch,
-            env={"MATSURI_WAREHOUSE": str(paths.warehouse_path()),
-                 "MATSURI_CACHE": str(scratch / "cache" / team.team)},
-        )
+        kernels.write_kernelspec(share, kernel, f"matsuri demo of {team.team} (sandboxed)",
+                                 spec=_demo_spec(event, team, scratch))
     (root / "demos").chmod(0o755)
     root.chmod(0o755)
     return Gallery(root, share, scratch, demos)
+
+
+def _demo_spec(event: Event, team, scratch: Path) -> Spec:
+    """Each page view's kernel: a new sandbox as the team's identity, with the demo memory limit.
+
+    What a demo caches between page views (MATSURI_CACHE) stays in that team's own folder for
+    this gallery run, writable by the team's identity only.
+    """
+    settings = event.settings
+    user = identities.for_slot(settings.run_as, settings.identities, team.slot)
+    if not identities.exists(user):
+        identities.create(user)
+    who = identities.Identity.of(user)
+    cache = scratch / "cache" / team.team
+    cache.mkdir(parents=True)
+    os.chown(cache, who.uid, who.gid, follow_symlinks=False)
+    cache.chmod(0o700)
+    (scratch / "cache").chmod(0o711)
+    warehouse = str(paths.warehouse_path())
+    limits = replace(runner.limits(settings), memory_mb=settings.demo_memory_mb)
+    return Spec(user, limits, read_only=(warehouse,), writable=(str(cache),),
+                env={"MATSURI_WAREHOUSE": warehouse, "MATSURI_CACHE": str(cache)})

@@ -18,7 +18,11 @@ def main() -> None:
 def serve_command(
     event: Path = typer.Option(None, help="Folder holding event.toml (default: $MATSURI_EVENT or hackathon/)."),
     port: int = typer.Option(8866, help="Port on 127.0.0.1."),
-    token: str = typer.Option("", help="Access token for the pages; a random one if empty."),
+    token: str = typer.Option(
+        "", envvar="MATSURI_GALLERY_TOKEN",
+        help="Access token for the pages; a random one if empty. Prefer the environment variable: "
+             "every user on the machine can see a command line.",
+    ),
     preheat: bool = typer.Option(None, "--preheat/--no-preheat", help="Warm kernels (default: settings)."),
     final: bool = typer.Option(False, help="Show the final (private) ranking instead of the public one."),
 ) -> None:

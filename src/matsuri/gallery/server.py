@@ -56,11 +56,17 @@ class Running:
         return f"{self.base}/voila/render/{quote(relative)}?{params}"
 
 
-def voila_command(gallery: Gallery, event: Event, port: int, token: str, preheat: bool) -> list[str]:
+def voila_command(gallery: Gallery, event: Event, port: int, preheat: bool) -> list[str]:
+    """The Voila command line. It holds no token: every user can read a command line.
+
+    The token comes from JUPYTER_TOKEN in Voila's environment (see `serve`). Voila 0.5 only lets
+    jupyter_server's IdentityProvider read that variable when `auto_token` is on; with neither
+    `Voila.token` nor `auto_token`, it would serve the pages to anyone.
+    """
     settings = event.settings
     command = [
         sys.executable, "-m", "voila", str(gallery.root), "--no-browser",
-        "--Voila.ip=127.0.0.1", f"--port={port}", "--Voila.port_retries=0", f"--Voila.token={token}",
+        "--Voila.ip=127.0.0.1", f"--port={port}", "--Voila.port_retries=0", "--Voila.auto_token=True",
         f"--VoilaConfiguration.extension_denylist={EXTENSION_DENYLIST!r}",
         f"--MappingKernelManager.cull_idle_timeout={settings.cull_idle_seconds}",
         "--MappingKernelManager.cull_interval=60",
@@ -96,10 +102,22 @@ def _wait_until_up(base: str, process: subprocess.Popen, timeout: float = 90) ->
     raise MatsuriError(f"Voila did not answer on {base} within {timeout:.0f} s.")
 
 
+def _kill_tree(pid: int) -> None:
+    import psutil
+
+    try:
+        parent = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return
+    procs = [*parent.children(recursive=True), parent]
+    for proc in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    psutil.wait_procs(procs, timeout=10)
+
+
 def stop(running: Running) -> None:
     """Stop Voila (it shuts its kernels down), then anything left of its process tree."""
-    from matsuri.hackathon.runner import _kill_tree
-
     process = running.process
     if process.poll() is None:
         process.terminate()
@@ -107,7 +125,7 @@ def stop(running: Running) -> None:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             pass
-    _kill_tree(process.pid)
+    _kill_tree(process.pid)  # the demos' sandboxes die with their bubblewrap parent (Voila)
     with contextlib.suppress(Exception):
         process.wait(timeout=5)
     shutil.rmtree(running.gallery.scratch, ignore_errors=True)
@@ -120,8 +138,9 @@ def serve(event: Event, port: int, token: str = "", preheat: bool | None = None,
     gallery = build(event)
     token = token or secrets.token_hex(16)
     preheat = event.settings.preheat if preheat is None else preheat
+    env = _env(gallery, event, final) | {"JUPYTER_TOKEN": token}  # not on the command line
     process = subprocess.Popen(
-        voila_command(gallery, event, port, token, preheat), env=_env(gallery, event, final),
+        voila_command(gallery, event, port, preheat), env=env,
         cwd=gallery.root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"

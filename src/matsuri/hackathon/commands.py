@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 from pathlib import Path
 
 import typer
@@ -25,6 +27,42 @@ def _console():
     return Console()
 
 
+def _plain(text: str):
+    """Participant text (team names, file names, messages) as plain Rich text: printable() drops
+    the escape sequences it may carry, and a team called "[red]x" is not read as markup."""
+    from rich.text import Text
+
+    from matsuri.sandbox.text import printable
+
+    return Text(printable(text))
+
+
+def _say(text: str, **style) -> None:
+    """Print a line; everything this module prints goes through here or `_row`."""
+    from matsuri.sandbox.text import printable
+
+    typer.secho(printable(text), **style)
+
+
+def _row(table, *cells: str) -> None:
+    table.add_row(*(_plain(cell) for cell in cells))
+
+
+@contextlib.contextmanager
+def _terminated_as_interrupt():
+    """SIGTERM (and a closed terminal) stop a run as Ctrl-C does: the sandbox is ended, the
+    attempt recorded as cancelled and its scratch removed."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 @app.callback()
 def main(ctx: typer.Context, event: Path = typer.Option(None, "--event", help=EVENT_HELP)) -> None:
     """Run the hackathon: teams, submissions, leaderboard, judging and the awards report."""
@@ -37,10 +75,10 @@ def init_command(ctx: typer.Context) -> None:
     from matsuri.hackathon.event import init_event
 
     event, notes = init_event(ctx.obj)
-    typer.secho(f"Event '{event.settings.name}' is ready in {event.root}", fg="green")
-    typer.echo(f"Themes: {', '.join(event.settings.themes)}; state store: {event.db}")
+    _say(f"Event '{event.settings.name}' is ready in {event.root}", fg="green")
+    _say(f"Themes: {', '.join(event.settings.themes)}; state store: {event.db}")
     for note in notes:
-        typer.secho(note, fg="yellow" if note.startswith("WARNING") else None)
+        _say(note, fg="yellow" if note.startswith("WARNING") else None)
 
 
 @team_app.command("add")
@@ -54,8 +92,8 @@ def team_add(
     from matsuri.hackathon.teams import add_team
 
     added = add_team(_event(ctx), team, member, display_name)
-    typer.secho(f"Added team '{added.team}' ({added.display_name}): {', '.join(added.members)}", fg="green")
-    typer.echo(f"Next: matsuri hackathon new {added.team} --theme THEME")
+    _say(f"Added team '{added.team}' ({added.display_name}): {', '.join(added.members)}", fg="green")
+    _say(f"Next: matsuri hackathon new {added.team} --theme THEME")
 
 
 @team_app.command("list")
@@ -67,8 +105,8 @@ def team_list(ctx: typer.Context) -> None:
 
     table = Table("team", "name", "theme", "members", "workspace")
     for t in list_teams(_event(ctx)):
-        table.add_row(t.team, t.display_name, t.theme or "-", ", ".join(t.members),
-                      str(t.workspace) if t.workspace.exists() else "-")
+        _row(table, t.team, t.display_name, t.theme or "-", ", ".join(t.members),
+             str(t.workspace) if t.workspace.exists() else "-")
     _console().print(table)
 
 
@@ -83,7 +121,7 @@ def new_command(
     from matsuri.hackathon.teams import new_workspace
 
     made = new_workspace(_event(ctx), team, theme, templates)
-    typer.secho(f"Team '{team}' works on {theme}; workspace: {made.workspace}", fg="green")
+    _say(f"Team '{team}' works on {theme}; workspace: {made.workspace}", fg="green")
 
 
 @app.command("submit")
@@ -93,21 +131,28 @@ def submit_command(
     path: Path = typer.Argument(..., help="A notebook (.ipynb), a predictions CSV, or a folder."),
     warehouse: Path = typer.Option(None, help="The learners' warehouse (default: the built one)."),
     labels: Path = typer.Option(None, help="The organiser labels store (default: the built one)."),
+    no_sandbox: bool = typer.Option(
+        False, "--no-sandbox",
+        help="Run a notebook as yourself, without the sandbox: only for code you trust (a "
+             "rehearsal). The log and the leaderboard say so."),
 ) -> None:
     """Run (if a notebook), check and score a submission; show its public score."""
     from matsuri.hackathon.leaderboard import primary_metric
     from matsuri.hackathon.submissions import remaining, submit
 
     event = _event(ctx)
-    with _console().status(f"Checking and scoring {path.name} for team '{team}'…"):
-        result = submit(event, team, path, warehouse, labels)
+    if no_sandbox:
+        _say("WARNING: --no-sandbox: a notebook runs as you and can read all you can.", fg="yellow")
+    with _terminated_as_interrupt(), \
+            _console().status(_plain(f"Checking and scoring {path.name} for team '{team}'…")):
+        result = submit(event, team, path, warehouse, labels, sandbox=not no_sandbox)
     metric, _ = primary_metric(event, result.theme)
     today, total = remaining(event, team)
-    typer.secho(f"Submission {result.id} scored: public {metric} = {result.public[metric]:.4f}", fg="green")
+    _say(f"Submission {result.id} scored: public {metric} = {result.public[metric]:.4f}", fg="green")
     others = ", ".join(f"{k} {v:.4f}" for k, v in sorted(result.public.items()) if k != metric)
     if others:
-        typer.echo(f"Also on the public part: {others}")
-    typer.echo(f"Submissions left: {today} today, {total} in the event.")
+        _say(f"Also on the public part: {others}")
+    _say(f"Submissions left: {today} today, {total} in the event.")
 
 
 @app.command("submissions")
@@ -125,20 +170,20 @@ def submissions_command(
     event = _event(ctx)
     if submission is not None:
         s = get_submission(event, submission)
-        typer.echo(f"Submission {s.id} by {s.team} ({s.theme}, {s.kind}) at {s.submitted_at}: {s.status}")
+        _say(f"Submission {s.id} by {s.team} ({s.theme}, {s.kind}) at {s.submitted_at}: {s.status}")
         if s.message:
-            typer.echo(s.message)
+            _say(s.message)
         for part in ("public", "private") if private else ("public",):
             scores = getattr(s, part)
             if scores:
-                typer.echo(f"{part}: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(scores.items())))
-        typer.echo(f"Files and run log: {s.folder}")
+                _say(f"{part}: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(scores.items())))
+        _say(f"Files and run log: {s.folder}")
         return
     table = Table("id", "submitted (UTC)", "kind", "status", "public", *(["private"] if private else []), "message")
     for s in list_submissions(event, team):
         public = ", ".join(f"{k} {v:.4f}" for k, v in sorted(s.public.items()))
         extra = [", ".join(f"{k} {v:.4f}" for k, v in sorted(s.private.items()))] if private else []
-        table.add_row(str(s.id), s.submitted_at[:19], s.kind, s.status, public, *extra, s.message or "")
+        _row(table, str(s.id), s.submitted_at[:19], s.kind, s.status, public, *extra, s.message or "")
     _console().print(table)
 
 
@@ -163,8 +208,8 @@ def leaderboard_command(
                       "submission", "entries", *(["chosen"] if private else []),
                       title=f"{theme_id}: {part} leaderboard")
         for e in board:
-            table.add_row(str(e.rank), e.display_name, f"{e.score:.4f}", str(e.submission_id),
-                          str(e.entries), *([e.chosen] if private else []))
+            _row(table, str(e.rank), e.display_name, f"{e.score:.4f}", str(e.submission_id),
+                 str(e.entries), *([e.chosen] if private else []))
         _console().print(table)
 
 
@@ -178,7 +223,7 @@ def select_command(
     from matsuri.hackathon.leaderboard import select
 
     select(_event(ctx), team, submission)
-    typer.secho(f"Submission {submission} is now team '{team}''s final submission.", fg="green")
+    _say(f"Submission {submission} is now team '{team}''s final submission.", fg="green")
 
 
 @app.command("judge")
@@ -208,17 +253,17 @@ def judge_command(
     else:
         before, old_note = marks_of(event, judge, team)
         for c in event.settings.criteria:
-            typer.echo(f"{c.name}: {c.description}" if c.description else c.name)
+            _say(f"{c.name}: {c.description}" if c.description else c.name)
             while True:
                 value = typer.prompt(f"  mark {low}-{high}", type=int, default=before.get(c.id))
                 if low <= value <= high:
                     break
-                typer.echo(f"  Please give a whole number from {low} to {high}.")
+                _say(f"  Please give a whole number from {low} to {high}.")
             marks[c.id] = value
         if note is None:
             note = typer.prompt("Comment (optional)", default=old_note, show_default=False)
     save_marks(event, judge, team, marks, note or "")
-    typer.secho(f"Saved {judge}'s marks for '{team}'.", fg="green")
+    _say(f"Saved {judge}'s marks for '{team}'.", fg="green")
 
 
 @app.command("report")
@@ -230,7 +275,7 @@ def report_command(
     from matsuri.hackathon.report import write
 
     path = write(_event(ctx), out)
-    typer.secho(f"Awards report: {path}", fg="green")
+    _say(f"Awards report: {path}", fg="green")
 
 
 @app.command("rescore")
@@ -245,4 +290,4 @@ def rescore_command(
     from matsuri.hackathon.submissions import rescore
 
     count = rescore(_event(ctx), submission or None, warehouse, labels, workers)
-    typer.secho(f"Scored {count} submission(s) again.", fg="green")
+    _say(f"Scored {count} submission(s) again.", fg="green")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from matsuri import paths
-from matsuri.errors import MatsuriError, NotFound
+from matsuri.errors import NotFound
 from matsuri.hackathon import settings as settings_mod
 from matsuri.hackathon import store
 
@@ -79,7 +79,8 @@ def init_event(path: Path | str | None = None) -> tuple[Event, list[str]]:
 
     Returns the event and notes for the organiser (what was created, what needs attention).
     """
-    from matsuri.hackathon import sandbox
+    from matsuri.sandbox import identities
+    from matsuri.sandbox.box import SandboxUnavailable, require
 
     event = open_event(path, must_exist=False)
     notes = []
@@ -87,23 +88,25 @@ def init_event(path: Path | str | None = None) -> tuple[Event, list[str]]:
     event.state.chmod(0o700)  # scores, marks and runs: organiser only
     event.teams_dir.mkdir(parents=True, exist_ok=True)
     store.create(event.db)
-    user = event.settings.run_as
-    if user and not sandbox.user_exists(user):
-        if os.geteuid() == 0:
-            sandbox.create_user(user)
-            notes.append(f"Created the system user '{user}' that runs submission notebooks and demos.")
-        else:
-            notes.append(f"The user '{user}' (submissions.run_as) does not exist; run this as root to "
-                         "create it, or notebooks cannot be submitted.")
-    runnable = bool(user) and sandbox.user_exists(user) and os.geteuid() == 0
-    if runnable:
-        try:
-            sandbox.can_run_kernel(user)
-        except MatsuriError as error:
-            notes.append(f"WARNING: {error}")
-            runnable = False
-    labels = paths.labels_path()
-    if runnable and labels.is_file() and sandbox.can_read(labels, user):
-        notes.append(f"WARNING: '{user}' can read the labels store {labels}; run chmod 600 on it "
-                     "and chmod 700 on its folder, or notebooks could read the answers.")
+    settings = event.settings
+    try:
+        require()
+    except SandboxUnavailable as error:
+        notes.append(f"WARNING: notebooks and demos cannot be run until this is fixed: {error}")
+        return event, notes
+    made = identities.ensure_pool(settings.run_as, settings.identities)
+    if made:
+        notes.append(f"Created {len(made)} sandbox users ({made[0]} … {made[-1]}); each team's "
+                     "notebooks and demos run as one of them.")
+    closed = identities.closed_folders()
+    if closed:
+        pool = ",".join(f"u:{u}:x" for u in identities.pool(settings.run_as, settings.identities))
+        notes.append(f"WARNING: the sandbox users cannot reach Python and the kit through "
+                     f"{' '.join(map(str, closed))}. Install them where every user can (under /usr/"
+                     f"local or /opt), or let the pool pass: setfacl -m {pool} {' '.join(map(str, closed))}")
+    with event.connect() as con:
+        teams = con.execute("SELECT count(*) FROM teams").fetchone()[0]
+    if teams > settings.identities:
+        notes.append(f"WARNING: {teams} teams share {settings.identities} sandbox users, so some "
+                     "teams run as the same user; raise submissions.identities to give each its own.")
     return event, notes

@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # tables arrive as DataFrames; pandas itself loads with pyarr
     import pandas as pd
 
 from matsuri.errors import MatsuriError
+from matsuri.sandbox.text import quoted  # values from a participant's file, safe in a message
 
 KINDS = {"id": "a whole number", "float": "a number", "text": "text"}
 EXAMPLES = 3
@@ -38,8 +39,14 @@ def _count(n: int, word: str) -> str:
 
 
 def _examples(values) -> str:
-    shown = ", ".join(str(v) for v in list(values)[:EXAMPLES])
+    shown = ", ".join(quoted(v) for v in list(values)[:EXAMPLES])
     return f"for example {shown}"
+
+
+def _listed(names: list[str], most: int = 8) -> str:
+    """Column names from a participant's file, quoted safely; a long list is cut short."""
+    shown = ", ".join(quoted(n) for n in names[:most])
+    return shown + (", …" if len(names) > most else "")
 
 
 def _read_header(path: Path, name: str, expected: list[str]) -> list[str]:
@@ -64,9 +71,9 @@ def _check_columns(header: list[str], expected: list[str], name: str) -> None:
     if len(header) == 1 and any(sep in header[0] for sep in ";\t|"):
         raise InvalidSubmission(
             f"{name} does not separate its columns with commas (its first line is "
-            f"`{header[0]}`). Save it as a comma-separated CSV with the columns {want} and submit again."
+            f"`{quoted(header[0], 60)}`). Save it as a comma-separated CSV with the columns {want} and submit again."
         )
-    repeated = sorted({h for h in header if header.count(h) > 1})
+    repeated = sorted({quoted(h) for h in header if header.count(h) > 1})
     missing = [c for c in expected if c not in header]
     extra = [h for h in header if h not in expected]
     if not repeated and not missing and not extra:
@@ -75,11 +82,11 @@ def _check_columns(header: list[str], expected: list[str], name: str) -> None:
     if missing:
         details.append(f"missing: {', '.join(missing)}")
     if extra:
-        details.append(f"not expected: {', '.join(h or '(blank)' for h in extra)}")
+        details.append(f"not expected: {_listed([h or '(blank)' for h in extra])}")
     if repeated:
         details.append(f"appearing twice: {', '.join(repeated)}")
     raise InvalidSubmission(
-        f"{name} has the columns {', '.join(header) or '(none)'}, but this theme expects exactly "
+        f"{name} has the columns {_listed(header) or '(none)'}, but this theme expects exactly "
         f"{want} ({'; '.join(details)}). Fix the first line of the file (the column names) and "
         "submit again."
     )
@@ -122,7 +129,7 @@ def _first_bad_line(path: Path, name: str, columns: dict[str, str]) -> InvalidSu
                 value = row[header.index(column)].strip()
                 if value and not _parses(value, kind):
                     return InvalidSubmission(
-                        f"{name} line {line}: {column} is '{value[:40]}', which is not "
+                        f"{name} line {line}: {column} is '{quoted(value)}', which is not "
                         f"{KINDS[kind]}. Every {column} must be {KINDS[kind]}; fix that line "
                         "(and any like it) and submit again."
                     )

@@ -1,29 +1,51 @@
-"""Run a submission notebook with papermill in a clean, confined kernel, and collect its files.
+"""Run a submission notebook with papermill, its kernel in a sandbox, and collect its files.
 
 The notebook gets two parameters, `warehouse` (the learners' read-only DuckDB file, nothing else)
-and `output_dir` (its empty working folder); it must write predictions.csv there (and, for
-call-keywords, keywords.csv). The kernel starts through `matsuri.hackathon.sandbox`: another
-user, a memory limit, an allow-listed environment. papermill stops a cell that runs longer than
-the timeout; a watchdog kills the whole process tree if papermill itself does not end in time.
+and `output_dir` (its run folder); it must write predictions.csv there (and, for call-keywords,
+keywords.csv). The kernel runs in `matsuri.sandbox` as the team's own identity with the event's
+limits (memory and processes for the whole run, file and folder sizes, no network); papermill
+stops a cell that runs longer than the timeout, and the whole run is ended once it has run longer
+than any run may. Files are taken out only as regular files the run's user wrote, size-bounded.
+
+Backends run a `NotebookJob`: `sandbox` here (the default), `trusted` (no sandbox, as the
+organiser, for a rehearsal; every log and the leaderboard say so). Another backend (a Kubernetes
+Job, a SageMaker Processing job) takes the same job and returns the same result.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
-import subprocess
-import sys
+import stat
+import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from matsuri.hackathon import sandbox
+from matsuri.errors import UsageError
 from matsuri.hackathon.predictions import InvalidSubmission
 from matsuri.hackathon.settings import Settings
+from matsuri.sandbox.box import Limits, Sandbox, Spec
+from matsuri.sandbox.cgroups import Usage
 
-KERNEL = "matsuri-submission"
 OUTPUT_FILES = ("predictions.csv", "keywords.csv")
 GRACE_SECONDS = 60
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+@dataclass(frozen=True)
+class NotebookJob:
+    """One submission run, described so that any backend can carry it out."""
+
+    notebook: Path        # the organiser's copy of what was handed in
+    out_dir: Path         # the submission's folder: executed.ipynb and log.txt go here
+    files_dir: Path       # where the output files are copied
+    settings: Settings
+    warehouse: Path
+    user: str             # the team's identity
+    max_bytes: int        # largest output file accepted
 
 
 @dataclass
@@ -33,20 +55,80 @@ class RunResult:
     seconds: float
 
 
-def _kill_tree(pid: int) -> None:
-    import psutil
+class Backend(Protocol):
+    def run(self, job: NotebookJob) -> RunResult: ...
 
-    try:
-        parent = psutil.Process(pid)
-    except psutil.NoSuchProcess:
-        return
-    procs = [*parent.children(recursive=True), parent]
-    for proc in procs:
+
+def limits(settings: Settings) -> Limits:
+    return Limits(memory_mb=settings.memory_mb, max_processes=settings.max_processes,
+                  cpu_weight=settings.cpu_weight, file_mb=max(1, int(settings.max_file_mb + 0.999)),
+                  folder_mb=settings.folder_mb, threads=settings.threads)
+
+
+class SandboxBackend:
+    """On this machine, in a sandbox (bubblewrap, cgroup, the team's identity)."""
+
+    def run(self, job: NotebookJob) -> RunResult:
+        spec = Spec(job.user, limits(job.settings), read_only=(str(job.warehouse),),
+                    env={"MATSURI_WAREHOUSE": str(job.warehouse)})
+        with Sandbox(spec) as box:
+            return _run(job, box, box.work)
+
+
+class TrustedBackend:
+    """On this machine as the organiser, without a sandbox: only for code you trust."""
+
+    def run(self, job: NotebookJob) -> RunResult:
+        workdir = Path(tempfile.mkdtemp(prefix="matsuri-trusted-"))
         try:
-            proc.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(procs, timeout=10)
+            return _run(job, None, workdir)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+BACKENDS: dict[str, Backend] = {"sandbox": SandboxBackend(), "trusted": TrustedBackend()}
+
+
+def backend(name: str) -> Backend:
+    if name not in BACKENDS:
+        raise UsageError(f"There is no runner backend '{name}'; backends: {', '.join(BACKENDS)}.")
+    return BACKENDS[name]
+
+
+def _run(job: NotebookJob, box: Sandbox | None, workdir: Path) -> RunResult:
+    from matsuri.sandbox import notebooks
+
+    settings = job.settings
+    executed, log = job.out_dir / "executed.ipynb", job.out_dir / "log.txt"
+    name = f"The notebook {job.notebook.name}"
+    started = time.monotonic()
+    if box is None:
+        log.write_text("WARNING: trusted run without a sandbox (--no-sandbox): the notebook ran as "
+                       "the organiser and could read everything the organiser can.\n", encoding="utf-8")
+    try:
+        notebooks.execute(job.notebook, executed, log,
+                          {"warehouse": str(job.warehouse), "output_dir": str(workdir)},
+                          settings.timeout_seconds, box, workdir,
+                          deadline=settings.timeout_seconds + GRACE_SECONDS)
+    except Exception as error:
+        usage = box.end_processes() if box else Usage(False, False)
+        raise InvalidSubmission(_failure_message(settings, executed, error, usage, name)) from None
+    finally:
+        if box is not None:
+            box.end_processes()  # nothing of the run may go on while its files are read
+    outputs = _find_outputs(workdir)
+    if "predictions.csv" not in outputs:
+        raise InvalidSubmission(
+            f"{name} ran to the end but wrote no predictions.csv into its working folder. Save "
+            "your predictions with something like "
+            "`predictions.to_csv(Path(output_dir) / \"predictions.csv\", index=False)` "
+            "(output_dir is a parameter the runner sets) and submit again."
+        )
+    job.files_dir.mkdir(parents=True, exist_ok=True)
+    owner = box.identity.uid if box else os.geteuid()
+    for file_name, path in outputs.items():
+        _copy_output(path, job.files_dir / file_name, owner, job.max_bytes, job.notebook.name)
+    return RunResult(executed, log, time.monotonic() - started)
 
 
 def _first_error(executed: Path) -> tuple[int, str, str] | None:
@@ -67,53 +149,87 @@ def _first_error(executed: Path) -> tuple[int, str, str] | None:
     return None
 
 
-def _failure_message(settings: Settings, executed: Path, log_text: str, name: str) -> str:
+def _last_started(executed: Path) -> int | None:
+    """The code cell (counted as in `_first_error`) that was running when the run was stopped."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(executed, as_version=4)
+    except Exception:
+        return None
+    code_cells = [c for c in nb.cells if c.cell_type == "code" and "injected-parameters" not in
+                  c.get("metadata", {}).get("tags", [])]
+    started = [n for n, c in enumerate(code_cells, start=1)
+               if c.get("metadata", {}).get("papermill", {}).get("start_time")]
+    return started[-1] if started else None
+
+
+def _failure_message(settings: Settings, executed: Path, error: Exception, usage: Usage,
+                     name: str) -> str:
+    """What stopped the run, in plain words, from the error and what the run's cgroup saw."""
+    kind = type(error).__name__
     limit = f"{settings.memory_mb:,} MB"
     where = "`matsuri hackathon submissions TEAM --id N` shows where its run log is kept"
-    if "CellTimeoutError" in log_text or "Cell execution timed out" in log_text:
+    if kind == "CellTimeoutError" or "timed out" in str(error):
         return (f"{name} did not finish within the {settings.timeout_seconds} seconds allowed for "
                 "a cell, so it was stopped. Make the slow step faster (use less data or a simpler "
                 "model while you try ideas) and check that the notebook has no endless loop, then "
                 "submit again.")
-    error = _first_error(executed)
-    if error and error[1] == "MemoryError":
-        return (f"{name} ran out of memory in code cell {error[0]}: it tried to use more than the "
-                f"{limit} each run may use. Load only the columns and rows you need (filter in SQL), "
-                "use smaller data types, or free large tables you no longer need, then submit again.")
-    if "DeadKernelError" in log_text or "Kernel died" in log_text:
+    found = _first_error(executed)
+    if usage.out_of_memory or (found and found[1] == "MemoryError"):
+        number = found[0] if found else _last_started(executed)
+        cell = f" in code cell {number}" if number else ""
+        return (f"{name} ran out of memory{cell}: together, its processes tried to use more than "
+                f"the {limit} each run may use. Load only the columns and rows you need (filter in "
+                "SQL), use smaller data types, or free large tables you no longer need, then submit "
+                "again.")
+    if usage.too_many_processes:
+        return (f"{name} tried to start more than the {settings.max_processes} processes a run may "
+                "have at once. Use fewer parallel workers (for example n_jobs=1 or 2) and submit again.")
+    if found and ("File too large" in found[2] or found[1] == "OSError" and "[Errno 27]" in found[2]):
+        return (f"{name} tried to write a file larger than {settings.max_file_mb:g} MB in code cell "
+                f"{found[0]}, the most a run may write in one file. Save only what you need (the "
+                "predictions) and submit again.")
+    if found and "No space left on device" in found[2]:
+        return (f"{name} filled its run folder in code cell {found[0]}: a run may keep at most "
+                f"{settings.folder_mb:,} MB of files. Save only what you need and submit again.")
+    if kind == "DeadKernelError" or "Kernel died" in str(error) or "dead" in str(error).lower():
         return (f"{name} stopped suddenly: its Python process ended without an error message, which "
-                f"usually means it needed more than the {limit} of memory each run may use. Use less "
-                f"data at once (filter in SQL, smaller types) and submit again; {where}.")
-    if error:
-        return (f"{name} stopped with an error in code cell {error[0]} ({error[1]}: "
-                f"{error[2].rstrip('.')}). Fix that cell, check that the whole notebook runs from top "
+                f"usually means it needed more than the {limit} of memory each run may use or ran "
+                f"longer than a run may. Use less data at once (filter in SQL, smaller types) and "
+                f"submit again; {where}.")
+    if found:
+        return (f"{name} stopped with an error in code cell {found[0]} ({found[1]}: "
+                f"{found[2].rstrip('.')}). Fix that cell, check that the whole notebook runs from top "
                 f"to bottom (Restart Kernel and Run All Cells), then submit again; {where}.")
     return (f"{name} could not be run to the end; the run log says why ({where}). Check that it "
             "opens in JupyterLab and runs from top to bottom, then submit again.")
 
 
+def _regular_files(folder: Path) -> dict[str, Path]:
+    """The known output names directly in `folder`, looked at without following links (a link
+    or special file by that name is kept, to be refused with a clear message when copied)."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return {}
+    return {e.name: Path(e.path) for e in entries
+            if e.name in OUTPUT_FILES and not e.is_dir(follow_symlinks=False)}
+
+
 def _find_outputs(workdir: Path) -> dict[str, Path]:
-    """Output files at the top of the working folder, else in exactly one sub-folder."""
-    found = {n: workdir / n for n in OUTPUT_FILES if (workdir / n).is_file()}
+    """Output files at the top of the run folder, else in exactly one of its sub-folders."""
+    found = _regular_files(workdir)
     if "predictions.csv" in found:
         return found
-    candidates = [p for p in workdir.rglob("predictions.csv") if not p.parent.name.startswith("kernel-")]
-    if len(candidates) == 1:
-        folder = candidates[0].parent
-        return {n: folder / n for n in OUTPUT_FILES if (folder / n).is_file()}
-    return {}
+    subfolders = [Path(e.path) for e in os.scandir(workdir) if e.is_dir(follow_symlinks=False)]
+    candidates = [f for f in (_regular_files(d) for d in subfolders) if "predictions.csv" in f]
+    return candidates[0] if len(candidates) == 1 else {}
 
 
-def _copy_output(path: Path, dest: Path, user: str, max_bytes: int, notebook: str) -> None:
-    """Copy a file the confined run wrote, refusing links and files it could not itself read.
-
-    Opened without following a final symlink, and the opened file must belong to the sandbox
-    user: a notebook that links predictions.csv to a secret file gets nothing out of it.
-    """
-    import os
-    import pwd
-    import stat
-
+def _copy_output(path: Path, dest: Path, owner: int, max_bytes: int, notebook: str) -> None:
+    """Copy a file the run wrote, refusing links, special files and files the run did not own
+    (a notebook that links predictions.csv to a secret file gets nothing out of it)."""
     refused = InvalidSubmission(
         f"{path.name} written by {notebook} is not an ordinary file (it is a link or a special "
         "file). Write the predictions themselves into the file and submit again."
@@ -124,8 +240,7 @@ def _copy_output(path: Path, dest: Path, user: str, max_bytes: int, notebook: st
         raise refused from None
     with os.fdopen(fd, "rb") as source:
         info = os.fstat(source.fileno())
-        owner_ok = not user or info.st_uid == pwd.getpwnam(user).pw_uid
-        if not stat.S_ISREG(info.st_mode) or not owner_ok:
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != owner:
             raise refused
         if info.st_size > max_bytes:
             raise InvalidSubmission(
@@ -134,62 +249,4 @@ def _copy_output(path: Path, dest: Path, user: str, max_bytes: int, notebook: st
                 "line per prediction, and submit again."
             )
         with open(dest, "wb") as target:
-            shutil.copyfileobj(source, target)
-
-
-def run_notebook(notebook: Path, out_dir: Path, files_dir: Path, settings: Settings,
-                 warehouse: Path, kernels_dir: Path, max_bytes: int) -> RunResult:
-    """Execute `notebook` confined; copy its output files to `files_dir`; raise InvalidSubmission."""
-    import time
-
-    from matsuri.lab import festival_env
-
-    user = settings.run_as
-    workdir = sandbox.scratch_dir("matsuri-run-", user)
-    sandbox.write_kernelspec(
-        kernels_dir, KERNEL, "matsuri submission (confined)", user=user,
-        memory_mb=settings.memory_mb, threads=settings.threads, scratch=workdir,
-        env={"MATSURI_WAREHOUSE": str(warehouse)},
-    )
-    executed, log = out_dir / "executed.ipynb", out_dir / "log.txt"
-    env = festival_env()
-    env.pop("MATSURI_LABELS", None)
-    env["MATSURI_WAREHOUSE"] = str(warehouse)
-    env["JUPYTER_PATH"] = str(kernels_dir)
-    command = [
-        sys.executable, "-m", "papermill", str(notebook), str(executed), "-k", KERNEL, "--language", "python",
-        "--cwd", str(workdir), "-p", "warehouse", str(warehouse), "-p", "output_dir", str(workdir),
-        "--execution-timeout", str(settings.timeout_seconds), "--no-progress-bar", "--log-output",
-    ]
-    started = time.monotonic()
-    name = f"The notebook {notebook.name}"
-    try:
-        with open(log, "w", encoding="utf-8") as log_file:
-            proc = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env,
-                                    cwd=out_dir, start_new_session=True)
-            try:
-                code = proc.wait(timeout=settings.timeout_seconds + GRACE_SECONDS)
-            except subprocess.TimeoutExpired:
-                _kill_tree(proc.pid)
-                proc.wait()
-                raise InvalidSubmission(
-                    f"{name} did not finish within {settings.timeout_seconds} seconds, so it was "
-                    "stopped. Make the slow steps faster and check for endless loops, then submit again."
-                ) from None
-        log_text = log.read_text(encoding="utf-8", errors="replace")
-        if code != 0:
-            raise InvalidSubmission(_failure_message(settings, executed, log_text, name))
-        outputs = _find_outputs(workdir)
-        if "predictions.csv" not in outputs:
-            raise InvalidSubmission(
-                f"{name} ran to the end but wrote no predictions.csv into its working folder. Save "
-                "your predictions with something like "
-                "`predictions.to_csv(Path(output_dir) / \"predictions.csv\", index=False)` "
-                "(output_dir is a parameter the runner sets) and submit again."
-            )
-        files_dir.mkdir(parents=True, exist_ok=True)
-        for file_name, path in outputs.items():
-            _copy_output(path, files_dir / file_name, user, max_bytes, notebook.name)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    return RunResult(executed, log, time.monotonic() - started)
+            shutil.copyfileobj(source, target, max_bytes + 1)

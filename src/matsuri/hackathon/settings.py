@@ -46,8 +46,12 @@ class Settings:
     min_team_size: int
     max_team_size: int
     run_as: str
+    identities: int
     timeout_seconds: int
     memory_mb: int
+    max_processes: int
+    cpu_weight: int
+    folder_mb: int
     max_file_mb: float
     threads: int
     themes: dict[str, ThemeSettings]
@@ -139,6 +143,16 @@ def _between(low, high):
     return lambda v: None if low <= v <= high else f"must be between {low} and {high}, not {v}"
 
 
+def _user_prefix(value: str) -> str | None:
+    """Pool users are named <prefix>-1 … <prefix>-N: a valid system user name, short enough."""
+    import re
+
+    if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,27}", value):
+        return ("must be a user name prefix of lower-case letters, digits, - or _ (at most 28 "
+                f"characters, starting with a letter), not {value!r}")
+    return None
+
+
 def _theme(section: _Section, theme_id: str) -> ThemeSettings:
     theme = THEMES[theme_id]
     metric = section.take("metric", str, theme.default_metric, lambda v: None if v in theme.metrics
@@ -196,9 +210,13 @@ def parse(data: dict, path: Path) -> Settings:
     teams.done()
 
     subs = root.sub("submissions")
-    run_as = subs.take("run_as", str, "matsuri-sandbox")
+    run_as = subs.take("run_as", str, "matsuri-team", _user_prefix)
+    identities = subs.take("identities", int, 16, _between(1, 200))
     timeout = subs.take("timeout_seconds", int, 900, _at_least(5))
     memory = subs.take("memory_mb", int, 4096, _at_least(256))
+    max_processes = subs.take("max_processes", int, 256, _between(16, 100_000))
+    cpu_weight = subs.take("cpu_weight", int, 100, _between(1, 10_000))
+    folder_mb = subs.take("folder_mb", int, 1024, _at_least(16))
     max_file = subs.take("max_file_mb", float, 50.0, lambda v: None if v > 0 else "must be above 0")
     threads = subs.take("threads", int, 2, _at_least(1))
     subs.done()
@@ -243,8 +261,8 @@ def parse(data: dict, path: Path) -> Settings:
     gallery.done()
     root.done()
     return Settings(
-        path, name, starts, ends, timezone, seed, min_size, max_size, run_as, timeout, memory,
-        max_file, threads, themes, (scale[0], scale[1]), criteria, tuple(judges), metric_weight,
+        path, name, starts, ends, timezone, seed, min_size, max_size, run_as, identities, timeout,
+        memory, max_processes, cpu_weight, folder_mb, max_file, threads, themes, (scale[0], scale[1]), criteria, tuple(judges), metric_weight,
         rubric_weight, preheat, pool_size, cull, demo_memory,
     )
 

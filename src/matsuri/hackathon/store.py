@@ -18,7 +18,11 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+UPGRADES = {  # columns added since version 1, for stores made before
+    "runner": "ALTER TABLE submissions ADD COLUMN runner TEXT",
+    "sandbox": "ALTER TABLE submissions ADD COLUMN sandbox TEXT NOT NULL DEFAULT 'on'",
+}
 BUSY_TIMEOUT_MS = 30_000
 
 SCHEMA = """
@@ -42,9 +46,11 @@ CREATE TABLE IF NOT EXISTS submissions (
     source TEXT NOT NULL,            -- the path given, for the record
     submitted_at TEXT NOT NULL,      -- UTC, ISO 8601
     finished_at TEXT,
-    status TEXT NOT NULL,            -- running | scored | rejected
+    status TEXT NOT NULL,            -- running | scored | rejected | cancelled
     message TEXT,
-    digest TEXT
+    digest TEXT,
+    runner TEXT,                     -- pid:start time of the organiser process running it
+    sandbox TEXT NOT NULL DEFAULT 'on'  -- off: a trusted run without a sandbox (--no-sandbox)
 );
 CREATE INDEX IF NOT EXISTS submissions_team ON submissions (team, status);
 CREATE TABLE IF NOT EXISTS scores (
@@ -98,9 +104,12 @@ def create(path: Path) -> None:
     try:
         con.execute("PRAGMA journal_mode = WAL")
         con.executescript(SCHEMA)  # every statement is IF NOT EXISTS: running init twice is harmless
-        con.execute(
-            "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-        )
+        columns = {r[1] for r in con.execute("PRAGMA table_info(submissions)")}
+        for column, statement in UPGRADES.items():
+            if column not in columns:
+                con.execute(statement)
+        con.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),))
     finally:
         con.close()
     path.chmod(0o600)

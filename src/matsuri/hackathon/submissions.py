@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,21 +75,36 @@ def _limit_problem(con, event: Event, team: str, theme: str, now: dt.datetime) -
     return None
 
 
+def _this_process() -> str:
+    """Who runs a submission: pid and start time, so a reused pid is not taken for it."""
+    from matsuri.sandbox.box import _start_time
+
+    return f"{os.getpid()}:{_start_time(os.getpid())}"
+
+
+def _alive(runner_id: str | None) -> bool:
+    from matsuri.sandbox.box import _start_time
+
+    pid, _, started = (runner_id or "").partition(":")
+    return pid.isdigit() and _start_time(int(pid)) == started
+
+
 def _release_stale(con, event: Event, team: str, now: dt.datetime) -> None:
-    """A run whose process died (power cut, kill -9) stays 'running'; free its place once it is
-    older than any run can be."""
-    from matsuri.hackathon.runner import GRACE_SECONDS
+    """A run whose organiser process died (power cut, kill -9) stays 'running': cancel it, so it
+    does not count against the team's limits (its sandbox died with that process)."""
+    rows = con.execute("SELECT id, runner FROM submissions WHERE team = ? AND status = 'running'",
+                       (team,)).fetchall()
+    for row in rows:
+        if not _alive(row["runner"]):
+            con.execute(
+                "UPDATE submissions SET status = 'cancelled', finished_at = ?, message = ? WHERE id = ?",
+                (now.isoformat(timespec="microseconds"),
+                 f"Submission {row['id']} was cancelled: its run stopped without finishing (the "
+                 "machine or the command was stopped). It does not count; submit again.", row["id"]))
 
-    oldest = now - dt.timedelta(seconds=event.settings.timeout_seconds + 2 * GRACE_SECONDS)
-    con.execute(
-        "UPDATE submissions SET status = 'rejected', finished_at = ?, message = 'Submission ' || id || "
-        "' was not accepted. Its run stopped without finishing (the machine or the command was "
-        "stopped); submit again.' WHERE team = ? AND status = 'running' AND submitted_at < ?",
-        (now.isoformat(timespec="microseconds"), team, oldest.isoformat(timespec="microseconds")),
-    )
 
-
-def _reserve(event: Event, team: str, theme: str, kind: str, source: Path, now: dt.datetime):
+def _reserve(event: Event, team: str, theme: str, kind: str, source: Path, now: dt.datetime,
+             sandbox: bool = True):
     """Insert the attempt as running, or as rejected with the limit it hit; one transaction."""
     with event.connect() as con, store.write(con):
         _release_stale(con, event, team, now)
@@ -102,10 +116,11 @@ def _reserve(event: Event, team: str, theme: str, kind: str, source: Path, now: 
                        "submit again.")
         status = "rejected" if problem else "running"
         cursor = con.execute(
-            "INSERT INTO submissions (team, theme, kind, source, submitted_at, finished_at, status, message)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO submissions (team, theme, kind, source, submitted_at, finished_at, status,"
+            " message, runner, sandbox) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (team, theme, kind, str(source), now.isoformat(timespec="microseconds"),
-             now.isoformat(timespec="microseconds") if problem else None, status, problem),
+             now.isoformat(timespec="microseconds") if problem else None, status, problem,
+             _this_process(), "on" if sandbox or kind != "notebook" else "off"),
         )
         if problem:  # the stored message reads exactly as the one shown
             problem = f"Submission {cursor.lastrowid} was not accepted. {problem}"
@@ -129,32 +144,31 @@ def _finish(event: Event, submission_id: int, status: str, message: str | None =
 
 
 def _intake(source: Path, kind: str, files: Path, max_bytes: int) -> None:
-    """Copy what was handed in: a CSV becomes predictions.csv; a folder gives its two known files."""
+    """Copy what was handed in: a CSV becomes predictions.csv; a folder gives its two known files;
+    a notebook keeps its name.
+
+    Only ordinary files are taken, never through a link (see matsuri.sandbox.intake): this runs
+    as root on a path a participant chose.
+    """
+    from matsuri.sandbox.intake import copy_in, folder_entries, open_folder
+    from matsuri.sandbox.text import quoted
+
     files.mkdir(parents=True, exist_ok=True)
-    if kind == "file":
-        if source.stat().st_size > max_bytes:
-            raise InvalidSubmission(
-                f"{source.name} is {source.stat().st_size / 1e6:.1f} MB, more than the "
-                f"{max_bytes / 1e6:.1f} MB this event accepts for one file. Keep only the expected "
-                "columns, one line per prediction, and submit again."
-            )
-        shutil.copyfile(source, files / "predictions.csv")
+    if kind in ("file", "notebook"):
+        copy_in(source, files / ("predictions.csv" if kind == "file" else source.name), max_bytes)
         return
-    if not (source / "predictions.csv").is_file():
-        present = ", ".join(sorted(p.name for p in source.iterdir())[:6]) or "nothing"
-        raise InvalidSubmission(
-            f"The folder {source.name} has no predictions.csv (it holds: {present}). Put your "
-            "predictions in a file named predictions.csv inside it and submit again."
-        )
-    for name in runner.OUTPUT_FILES:
-        if (source / name).is_file():
-            if (source / name).stat().st_size > max_bytes:
-                raise InvalidSubmission(
-                    f"{name} is {(source / name).stat().st_size / 1e6:.1f} MB, more than the "
-                    f"{max_bytes / 1e6:.1f} MB this event accepts for one file. Keep only the "
-                    "expected columns, one line per prediction, and submit again."
-                )
-            shutil.copyfile(source / name, files / name)
+    with open_folder(source) as folder:
+        entries = folder_entries(folder)
+        if "predictions.csv" not in entries:
+            present = ", ".join(quoted(n) for n in sorted(entries)[:6]) or "nothing"
+            raise InvalidSubmission(
+                f"The folder {quoted(source.name)} has no predictions.csv (it holds: {present}). Put "
+                "your predictions in a file named predictions.csv inside it and submit again."
+            )
+        for name in runner.OUTPUT_FILES:
+            if name in entries:
+                copy_in(Path(name), files / name, max_bytes,
+                        f"{name} in the folder {source.name}", folder=folder)
 
 
 def _check_notebook(path: Path) -> None:
@@ -180,8 +194,13 @@ def scoring_job(event: Event, theme: str, folder: Path, warehouse: Path | None =
 
 
 def submit(event: Event, team: str, source: Path, warehouse: Path | None = None,
-           labels: Path | None = None, now: dt.datetime | None = None) -> Submission:
-    """Check limits, take the submission in, run it if it is a notebook, check and score it."""
+           labels: Path | None = None, now: dt.datetime | None = None,
+           sandbox: bool = True) -> Submission:
+    """Check limits, take the submission in, run it if it is a notebook, check and score it.
+
+    Notebooks run in the sandbox as the team's identity; `sandbox=False` (the organiser's
+    --no-sandbox) runs them as the organiser, which the log and the leaderboard then show.
+    """
     info = get_team(event, team)
     if not info.theme:
         raise UsageError(
@@ -193,7 +212,7 @@ def submit(event: Event, team: str, source: Path, warehouse: Path | None = None,
         raise NotFound(f"There is nothing at {source}. Give the path of a notebook, a CSV file or a folder.")
     kind = _kind(source)
     now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)  # stored in UTC: comparable as text
-    submission_id, problem = _reserve(event, team, info.theme, kind, source, now)
+    submission_id, problem = _reserve(event, team, info.theme, kind, source, now, sandbox)
     if problem:
         raise InvalidSubmission(problem)
     folder = event.submission_dir(submission_id)
@@ -207,11 +226,12 @@ def submit(event: Event, team: str, source: Path, warehouse: Path | None = None,
         if kind == "notebook":
             (folder / "source").mkdir()
             copy = folder / "source" / source.name
-            shutil.copyfile(source, copy)
+            _intake(source, kind, folder / "source", job.max_bytes)
             _check_notebook(copy)
-            _require_confinement(event, job)
-            runner.run_notebook(copy, folder, files, event.settings, job.warehouse,
-                                event.state / "jupyter", job.max_bytes)
+            user = _require_sandbox(event, info.slot, job) if sandbox else ""
+            run = runner.NotebookJob(copy, folder, files, event.settings, job.warehouse, user,
+                                     job.max_bytes)
+            runner.backend("sandbox" if sandbox else "trusted").run(run)
         else:
             _intake(source, kind, files, job.max_bytes)
         scores = scoring.score_folder(job)
@@ -225,11 +245,13 @@ def submit(event: Event, team: str, source: Path, warehouse: Path | None = None,
         message = f"Submission {submission_id} could not be run: {error}"
         raise
     except KeyboardInterrupt:
-        message = f"Submission {submission_id} was interrupted before it was checked; submit again."
+        status = "cancelled"
+        message = (f"Submission {submission_id} was cancelled (interrupted before it was checked); "
+                   "it does not count. Submit again.")
         raise Interrupted(message) from None
     finally:
         if status != "scored":
-            _finish(event, submission_id, "rejected", message)
+            _finish(event, submission_id, status if status == "cancelled" else "rejected", message)
         _log_outcome(folder, source, status, message)
     return get_submission(event, submission_id)
 
@@ -242,37 +264,22 @@ def _log_outcome(folder: Path, source: Path, status: str, message: str | None) -
         log.write(f"{store.now()} submitted {source.name}: {status}{': ' + message if message else ''}\n")
 
 
-def _require_confinement(event: Event, job: scoring.ScoringJob) -> None:
-    """Refuse to run a notebook if its kernel could read the labels or could not read the warehouse."""
-    from matsuri.hackathon import sandbox
+def _require_sandbox(event: Event, slot: int, job: scoring.ScoringJob) -> str:
+    """The team's identity, once this machine can sandbox it; a clear UsageError otherwise."""
+    from matsuri.sandbox import identities
+    from matsuri.sandbox.box import require
 
-    user = event.settings.run_as
-    if not user:
-        return  # the organiser chose to run notebooks as themselves (documented risk)
-    if not sandbox.user_exists(user):
+    require()
+    settings = event.settings
+    user = identities.for_slot(settings.run_as, settings.identities, slot)
+    if not identities.exists(user):
+        identities.create(user)
+    if not os.access(job.warehouse, os.R_OK) or not os.stat(job.warehouse).st_mode & 0o004:
         raise UsageError(
-            f"Submissions run as the user '{user}' (submissions.run_as), which does not exist. Run "
-            "`matsuri hackathon init` as root to create it."
+            f"The warehouse {job.warehouse} is not readable by everyone, so the team's sandbox "
+            f"could not load the data. Run chmod o+r {job.warehouse} and try again."
         )
-    if os.geteuid() != 0:
-        raise UsageError(
-            f"Submission notebooks run as the unprivileged user '{user}' so that they cannot read "
-            "the holdout labels; switching user needs root. Run this command as root (sudo), or "
-            "set submissions.run_as = \"\" to run notebooks as yourself (they can then read "
-            "everything you can, the labels included)."
-        )
-    sandbox.can_run_kernel(user)
-    if sandbox.can_read(job.labels, user):
-        raise UsageError(
-            f"The labels store {job.labels} can be read by '{user}', so a notebook could read the "
-            f"answers. Keep it private: chmod 600 {job.labels} and chmod 700 {job.labels.parent}."
-        )
-    if not sandbox.can_read(job.warehouse, user):
-        raise UsageError(
-            f"The user '{user}' cannot read the warehouse {job.warehouse}, so notebooks could not "
-            "load the data. Make the file and its folders readable (chmod o+r on the file, o+x on "
-            "the folders)."
-        )
+    return user
 
 
 def get_submission(event: Event, submission_id: int) -> Submission:

@@ -23,6 +23,7 @@ class Team:
     theme: str | None
     members: list[str]
     workspace: Path
+    slot: int = 0  # order of registration (1 = first): picks the team's sandbox identity
 
 
 def _check_name(team: str) -> None:
@@ -65,7 +66,7 @@ def add_team(event: Event, team: str, members: list[str], display_name: str = ""
 
 def get_team(event: Event, team: str) -> Team:
     with event.connect() as con:
-        row = con.execute("SELECT * FROM teams WHERE team = ?", (team,)).fetchone()
+        row = con.execute("SELECT rowid AS slot, * FROM teams WHERE team = ?", (team,)).fetchone()
         if row is None:
             raise NotFound(
                 f"There is no team '{team}' in this event. List teams with `matsuri hackathon team "
@@ -73,7 +74,8 @@ def get_team(event: Event, team: str) -> Team:
             )
         members = [r[0] for r in con.execute(
             "SELECT member FROM members WHERE team = ? ORDER BY member", (team,))]
-    return Team(row["team"], row["display_name"], row["theme"], members, event.teams_dir / team)
+    return Team(row["team"], row["display_name"], row["theme"], members, event.teams_dir / team,
+                row["slot"])
 
 
 def list_teams(event: Event) -> list[Team]:

@@ -1,0 +1,1 @@
+"""The trust boundary: everything a participant or learner wrote runs through this package."""
