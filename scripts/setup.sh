@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 
-apt_packages="fonts-noto-cjk fonts-noto-color-emoji chromium acl"
+apt_packages="fonts-noto-cjk fonts-noto-color-emoji chromium acl bubblewrap util-linux"
 missing=""
 for pkg in $apt_packages; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"

@@ -113,8 +113,11 @@ def test_index_shows_the_leaderboard_and_a_card_per_team(gallery, page):
 
 
 def _demo_kernels(running) -> int:
-    """Confined demo kernels alive under the Voila server (they start from their own connection file)."""
-    return sum("connection.json" in command for command in child_commands(running.process.pid))
+    """Sandboxed demo kernels alive under the Voila server (their connection file is in a run folder)."""
+    from matsuri.sandbox.box import runs_root
+
+    return sum(command.split()[1:3] == ["-m", "ipykernel_launcher"] and f"{runs_root()}/kernel-" in command
+               for command in child_commands(running.process.pid))
 
 
 def test_a_team_demo_opens_reacts_and_runs_confined(gallery, page):
@@ -132,7 +135,7 @@ def test_a_team_demo_opens_reacts_and_runs_confined(gallery, page):
         page.keyboard.press("ArrowRight")
     page.wait_for_function("document.querySelector('.answer').innerText.includes('7h: 14%')")
     who = page.inner_text(".who")
-    sandbox_uid = pwd.getpwnam(event.settings.run_as).pw_uid
+    sandbox_uid = pwd.getpwnam(f"{event.settings.run_as}-1").pw_uid  # alpha: the first team
     assert who == f"uid {sandbox_uid}, labels readable: no"
     assert "LABELS" not in page.content()  # Voila strips the demo's code from the page
     assert page.external == []

@@ -256,8 +256,8 @@ def lab(run, tmp_path):
     shutil.copytree(run["work"] / "exchange" / COURSE / "outbound" / L1, home / L1)
     port, token = free_port(), "browser-test-token"
     env = dict(os.environ, MATSURI_WAREHOUSE=str(run["warehouse"]), PLOOMBER_STATS_ENABLED="false",
-               MATSURI_LANG="en", JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
-    proc = subprocess.Popen(lab_command(home, port, token), env=env, cwd=home,
+               MATSURI_LANG="en", JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), JUPYTER_TOKEN=token)
+    proc = subprocess.Popen(lab_command(home, port), env=env, cwd=home,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.time() + 90

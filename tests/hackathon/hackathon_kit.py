@@ -38,6 +38,8 @@ run_as = "{run_as}"
 identities = {identities}
 timeout_seconds = {timeout}
 memory_mb = {memory_mb}
+max_processes = {max_processes}
+folder_mb = {folder_mb}
 max_file_mb = {max_file_mb}
 threads = 1
 
@@ -82,7 +84,7 @@ demo_memory_mb = 3072
 """
 
 DEFAULTS = dict(starts="2020-01-01", ends="2099-12-31", run_as="matsuri-test", identities=3,
-                timeout=60, memory_mb=4096,
+                timeout=60, memory_mb=4096, max_processes=256, folder_mb=1024,
                 max_file_mb=5, daily_limit=50, total_limit=100, judges='["佐藤", "鈴木"]')
 
 

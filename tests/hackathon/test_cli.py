@@ -90,8 +90,10 @@ def test_commands_before_init_or_with_bad_settings_say_what_to_do(cli_event):
     assert "Traceback" not in broken.err
 
 
-def test_init_creates_the_sandbox_user_when_run_as_root(tmp_path, public_company):
-    """Does `init` create the unprivileged user that runs notebooks and demos?"""
+def test_init_creates_the_pool_of_sandbox_users_when_run_as_root(tmp_path, public_company):
+    """Does `init` create the pool of unprivileged users that notebooks and demos run as?"""
+    from matsuri.sandbox import identities
+
     name = f"mti{secrets.token_hex(3)}"
     folder = tmp_path / "event"
     folder.mkdir()
@@ -99,8 +101,11 @@ def test_init_creates_the_sandbox_user_when_run_as_root(tmp_path, public_company
     env = {"MATSURI_EVENT": str(folder), "MATSURI_LABELS": str(public_company.labels)}
     try:
         result = run_matsuri(["hackathon", "init"], env=env)
-        assert f"Created the system user '{name}'" in result.out
-        assert pwd.getpwnam(name).pw_shell == "/usr/sbin/nologin"
+        assert f"Created 3 sandbox users ({name}-1 … {name}-3)" in result.out
+        assert all(pwd.getpwnam(f"{name}-{n}").pw_shell == "/usr/sbin/nologin" for n in (1, 2, 3))
         assert (folder / "state").stat().st_mode & 0o777 == 0o700
+        again = run_matsuri(["hackathon", "init"], env=env)
+        assert "Created" not in again.out  # the pool is made once
     finally:
-        subprocess.run(["userdel", name], capture_output=True)
+        for user in identities.pool(name, 3):
+            identities.remove(user)

@@ -12,7 +12,6 @@ import pwd
 import shutil
 
 import nbformat
-import pytest
 from hackathon_kit import WRITE_PUSH_PREDICTIONS, add_team, assert_rejected, notebook
 
 from matsuri.hackathon.submissions import get_submission, list_submissions, submit

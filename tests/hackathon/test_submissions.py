@@ -130,18 +130,27 @@ def test_a_team_without_a_theme_or_a_missing_path_gets_told_what_to_do(make_even
         submit(event, "ghost", tmp_path)
 
 
-def test_a_run_whose_process_died_frees_its_place(make_event, public_company, tmp_path):
-    """Does a submission left 'running' by a killed process stop counting once it is too old?"""
+def test_a_run_whose_process_died_is_cancelled_and_frees_its_place(make_event, public_company, tmp_path):
+    """Does a submission left 'running' by a killed organiser process stop counting at once, while
+    one whose process still runs keeps its place?"""
+    import subprocess
+
+    from matsuri.hackathon.submissions import _this_process
+
     event = make_event(daily_limit=1, total_limit=5, timeout=60)
     add_team(event, "alpha", "push-open-rate")
     started = dt.datetime(2026, 6, 2, 9, 0, tzinfo=TOKYO)
+    dead = subprocess.run(["python3", "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
     with connect(event) as con:
-        con.execute("INSERT INTO submissions (team, theme, kind, source, submitted_at, status) VALUES "
-                    "('alpha', 'push-open-rate', 'notebook', 'x.ipynb', ?, 'running')",
-                    (started.astimezone(dt.UTC).isoformat(),))
+        con.execute("INSERT INTO submissions (team, theme, kind, source, submitted_at, status, runner)"
+                    " VALUES ('alpha', 'push-open-rate', 'notebook', 'x.ipynb', ?, 'running', ?)",
+                    (started.astimezone(dt.UTC).isoformat(), _this_process()))
     good = write_csv(push_predictions(public_company), tmp_path / "good.csv")
     with pytest.raises(InvalidSubmission, match="used its 1 submissions for today"):
-        submit(event, "alpha", good, now=started + dt.timedelta(minutes=1))  # still within its time
-    assert submit(event, "alpha", good, now=started + dt.timedelta(minutes=5)).status == "scored"
+        submit(event, "alpha", good, now=started + dt.timedelta(minutes=1))  # its runner is alive
+    with connect(event) as con:
+        con.execute("UPDATE submissions SET runner = ? WHERE id = 1", (f"{dead}:1",))
+    assert submit(event, "alpha", good, now=started + dt.timedelta(minutes=1)).status == "scored"
     died = list_submissions(event, "alpha")[0]
-    assert died.status == "rejected" and "stopped without finishing" in died.message
+    assert died.status == "cancelled" and "stopped without finishing" in died.message

@@ -1,15 +1,16 @@
 """A stand-in for the Voila gallery behind the hub's login gate: one page and one echo websocket
 (where Voila has its kernel channels). Like Voila, it refuses requests without its token.
 
-Usage: python gallery_standin.py PORT BASE_URL TOKEN
+Usage: MATSURI_GALLERY_TOKEN=… python gallery_standin.py PORT BASE_URL
 """
 
 import asyncio
+import os
 import sys
 
 from tornado import web, websocket
 
-PORT, BASE, TOKEN = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+PORT, BASE, TOKEN = int(sys.argv[1]), sys.argv[2], os.environ["MATSURI_GALLERY_TOKEN"]
 
 
 def allowed(handler) -> bool:

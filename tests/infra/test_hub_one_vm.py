@@ -105,7 +105,7 @@ def hub():
                        "warehouse": str(root / "no-warehouse.duckdb"),
                        # A stand-in for the Voila gallery (a page and a websocket), behind the real gate.
                        "gallery_command": ["python", str(Path(__file__).parent / "gallery_standin.py"),
-                                           "{port}", "{base_url}", "{token}"]}})
+                                           "{port}", "{base_url}"]}})
     log = root / "hub.log"
     hub_cm = None
     try:

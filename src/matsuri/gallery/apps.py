@@ -43,7 +43,7 @@ def _query() -> dict[str, str]:
 def _cards(event, boards: dict, chosen: str) -> str:
     from matsuri.hackathon.teams import list_teams
 
-    scores = {e.team: (e.score, e.rank) for board in boards.values() for e in board}
+    scores = {e.team: (e.score, e.rank, e.sandboxed) for board in boards.values() for e in board}
     cards = []
     for team in list_teams(event):
         if not team.theme or (chosen != "all" and team.theme != chosen):
@@ -51,6 +51,8 @@ def _cards(event, boards: dict, chosen: str) -> str:
         metric = event.settings.theme(team.theme).metric
         score = scores.get(team.team)
         shown = f"{metric} <b>{score[0]:.4f}</b> ({score[1]}位)" if score else "まだスコアなし (no score yet)"
+        if score and not score[2]:
+            shown += " <i>サンドボックスなし (no sandbox)</i>"
         demo = Path("demos") / team.team / "demo.ipynb"
         link = (f'<a class="matsuri-demo-link" href="{_render_url(str(demo))}" target="_blank">'
                 "デモを開く (open demo)</a>" if demo.is_file() else '<span class="theme">デモなし (no demo)</span>')

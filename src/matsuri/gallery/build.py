@@ -1,6 +1,8 @@
 """Assemble the gallery folder that Voila serves.
 
-    state/gallery/
+    /tmp/matsuri-gallery-XXXX/      root's, 0711; removed when the gallery stops
+      cache/<team>/                 what a team's demo keeps between page views (its identity's)
+      site/                         the folder Voila serves:
         index.ipynb                 the index app (leaderboard chart, one card per team)
         rubric.ipynb                the judges' rubric app
         demos/<team>/demo.ipynb     a snapshot of each team's workspace: its demo and data files,
@@ -119,15 +121,16 @@ def _snapshot(workspace: Path, target: Path, kernel: str) -> Path | None:
 
 def build(event: Event) -> Gallery:
     """(Re)create the gallery folder from the teams' workspaces; returns where everything is."""
-    root = event.state / "gallery"
-    shutil.rmtree(root, ignore_errors=True)
+    # Outside the event's private state: bubblewrap, started as a team's identity, must be able to
+    # reach the demo folder it binds in. Root's, closed to listing; removed when the gallery stops.
+    scratch = Path(tempfile.mkdtemp(prefix="matsuri-gallery-"))
+    scratch.chmod(0o711)
+    root = scratch / "site"
     (root / "demos").mkdir(parents=True)
     for name, (code, title) in APPS.items():
         _app_notebook(root / name, code, title)
     share = root / "share"
     _offline_templates(share)
-    scratch = Path(tempfile.mkdtemp(prefix="matsuri-gallery-"))  # root's; caches inside per team
-    scratch.chmod(0o711)
     demos = {}
     for team in list_teams(event):
         kernel = f"{DEMO_KERNEL}-{team.team}"

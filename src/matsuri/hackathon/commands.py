@@ -208,9 +208,13 @@ def leaderboard_command(
                       "submission", "entries", *(["chosen"] if private else []),
                       title=f"{theme_id}: {part} leaderboard")
         for e in board:
-            _row(table, str(e.rank), e.display_name, f"{e.score:.4f}", str(e.submission_id),
+            score = f"{e.score:.4f}" + ("" if e.sandboxed else " (no sandbox)")
+            _row(table, str(e.rank), e.display_name, score, str(e.submission_id),
                  str(e.entries), *([e.chosen] if private else []))
         _console().print(table)
+        if not all(e.sandboxed for e in board):
+            _say("(no sandbox): run with --no-sandbox as the organiser, a trusted rehearsal only.",
+                 fg="yellow")
 
 
 @app.command("select")

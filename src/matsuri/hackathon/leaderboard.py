@@ -28,6 +28,7 @@ class Entry:
     entries: int
     submitted_at: str
     chosen: str  # "selected" | "best public"
+    sandboxed: bool = True  # False: the notebook ran without a sandbox (--no-sandbox), shown on boards
 
 
 def primary_metric(event: Event, theme: str) -> tuple[str, bool]:
@@ -39,15 +40,16 @@ def primary_metric(event: Event, theme: str) -> tuple[str, bool]:
 def _scored(event: Event, theme: str) -> tuple[dict, dict, dict, dict]:
     with event.connect() as con:
         rows = con.execute(
-            "SELECT s.id, s.team, s.submitted_at, sc.part, sc.metric, sc.value FROM submissions s "
+            "SELECT s.id, s.team, s.submitted_at, s.sandbox, sc.part, sc.metric, sc.value FROM submissions s "
             "JOIN scores sc ON sc.submission_id = s.id WHERE s.theme = ? AND s.status = 'scored'",
             (theme,),
         ).fetchall()
         names = dict(con.execute("SELECT team, display_name FROM teams").fetchall())
         picks = dict(con.execute("SELECT team, submission_id FROM selections").fetchall())
     subs: dict[int, dict] = {}
-    for sid, team, at, part, metric, value in rows:
-        entry = subs.setdefault(sid, {"team": team, "at": at, "public": {}, "private": {}})
+    for sid, team, at, sandbox, part, metric, value in rows:
+        entry = subs.setdefault(sid, {"team": team, "at": at, "public": {}, "private": {},
+                                      "sandboxed": sandbox != "off"})
         entry[part][metric] = value
     by_team: dict[str, list[int]] = {}
     for sid, entry in subs.items():
@@ -73,7 +75,8 @@ def public_board(event: Event, theme: str) -> list[Entry]:
     for team, ids in by_team.items():
         best = _best_public(ids, subs, metric, higher)
         entries.append(Entry(0, team, names.get(team, team), theme, best, subs[best]["public"][metric],
-                             subs[best]["public"], len(ids), subs[best]["at"], "best public"))
+                             subs[best]["public"], len(ids), subs[best]["at"], "best public",
+                             subs[best]["sandboxed"]))
     return _ranked(entries, higher)
 
 
@@ -87,7 +90,8 @@ def final_board(event: Event, theme: str) -> list[Entry]:
         else:
             chosen, how = _best_public(ids, subs, metric, higher), "best public"
         entries.append(Entry(0, team, names.get(team, team), theme, chosen, subs[chosen]["private"][metric],
-                             subs[chosen]["private"], len(ids), subs[chosen]["at"], how))
+                             subs[chosen]["private"], len(ids), subs[chosen]["at"], how,
+                             subs[chosen]["sandboxed"]))
     return _ranked(entries, higher)
 
 

@@ -52,7 +52,7 @@ class HubSettings:
     mem_limit_gb: float = 4.0
     cpu_limit: float = 1.0
     gallery_command: list = field(
-        default_factory=lambda: ["matsuri", "gallery", "serve", "--port", "{port}", "--token", "{token}"]
+        default_factory=lambda: ["matsuri", "gallery", "serve", "--port", "{port}"]
     )
     public_url: str = ""             # what participants open (behind TLS); default http://<host>:<port>
     formgrader_port: int = 9010      # the course's formgrader service, on 127.0.0.1

@@ -1,8 +1,9 @@
 """A JupyterHub login gate in front of a web app that does not speak hub OAuth (the Voila gallery).
 
-Run as a hub-managed service: `python -m matsuri.infra.hub.gate -- <app command with {port},
-{base_url} and optionally {token}>`. The gate starts the app on a private port (with a random
-token, which it adds to every forwarded request, so other local accounts cannot use the app), lets through only people holding the
+Run as a hub-managed service: `python -m matsuri.infra.hub.gate -- <app command with {port} and
+{base_url}>`. The gate starts the app on a private port with a random token in its environment
+(APP_TOKEN_ENV and JUPYTER_TOKEN, never on a command line, which any local account can read), adds
+it to every forwarded request, so other local accounts cannot use the app, lets through only people holding the
 service's access scope (judges and instructors, through their roles), and forwards HTTP and
 websockets (Voila's kernels) unchanged. Everyone else gets 403; nobody reaches the app directly
 except from this machine.
@@ -23,6 +24,8 @@ from urllib.parse import urlparse
 
 HOP = {"connection", "keep-alive", "transfer-encoding", "upgrade", "proxy-authorization", "te",
        "trailer", "content-length", "content-encoding"}
+
+APP_TOKEN_ENV = "MATSURI_GALLERY_TOKEN"  # what `matsuri gallery serve` reads its token from
 
 
 def free_port() -> int:
@@ -140,9 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/")
     listen = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:9011"))
     port, token = free_port(), secrets.token_hex(16)
-    app_cmd = [c.replace("{port}", str(port)).replace("{base_url}", prefix).replace("{token}", token)
-               for c in command]
+    app_cmd = [c.replace("{port}", str(port)).replace("{base_url}", prefix) for c in command]
     env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_API_TOKEN")}
+    env |= {APP_TOKEN_ENV: token, "JUPYTER_TOKEN": token}
     proc = subprocess.Popen(app_cmd, env=env)
     try:
         wait_for(port, proc)
