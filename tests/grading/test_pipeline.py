@@ -25,6 +25,7 @@ from matsuri.grading.release import readable_text
 from matsuri.warehouse.query import connect, table_checksums
 
 pytestmark = pytest.mark.xdist_group("grading")
+pytest_plugins = ["grading_fixtures"]  # the grading identity and a warehouse it can reach
 COURSE = "sql-101"
 L1, L2 = "01-reading-a-table", "02-aggregates"
 TIMEOUT = "10"
@@ -42,16 +43,16 @@ def rows(path: Path) -> list[dict]:
 
 
 @pytest.fixture(scope="session")
-def run(tiny_company, tmp_path_factory):
+def run(reachable_company, grading_identity, tmp_path_factory):
     return once_per_run(tmp_path_factory, "grading-run",
-                        lambda: grading_run(tiny_company, tmp_path_factory))
+                        lambda: grading_run(reachable_company, tmp_path_factory))
 
 
-def grading_run(tiny_company, tmp_path_factory) -> dict:
+def grading_run(company: Path, tmp_path_factory) -> dict:
     work = tmp_path_factory.mktemp("course-work")
-    warehouse = str(tiny_company.warehouse)
-    checksums = table_checksums(tiny_company.warehouse)
-    out = {"work": work, "root": work / COURSE, "warehouse": tiny_company.warehouse}
+    warehouse = str(company)
+    checksums = table_checksums(company)
+    out = {"work": work, "root": work / COURSE, "warehouse": company}
     started = time.perf_counter()
     out["release"] = cli(["release", COURSE, "--warehouse", warehouse], work)
     out["release_seconds"] = time.perf_counter() - started
@@ -82,7 +83,7 @@ def grading_run(tiny_company, tmp_path_factory) -> dict:
     out["second"] = {name: (exports / name).read_text() for name in ("gradebook.csv", "scores.csv")}
     out["again"] = cli(["grade", COURSE, "--warehouse", warehouse], work)
     out["progress"] = cli(["progress", COURSE], work)
-    out["checksums"] = (checksums, table_checksums(tiny_company.warehouse))
+    out["checksums"] = (checksums, table_checksums(company))
     return out
 
 
@@ -241,7 +242,7 @@ def test_are_instructor_mistakes_explained(tmp_path, run):
 
 # --- what a learner sees -----------------------------------------------------------------
 @pytest.fixture
-def lab(run, tmp_path):
+def lab(run, reachable_company, tmp_path):
     """JupyterLab on 127.0.0.1 in a learner's folder holding lesson 1 as fetched from the exchange."""
     import os
     import shutil
@@ -255,7 +256,7 @@ def lab(run, tmp_path):
     home = tmp_path / "learner"
     shutil.copytree(run["work"] / "exchange" / COURSE / "outbound" / L1, home / L1)
     port, token = free_port(), "browser-test-token"
-    env = dict(os.environ, MATSURI_WAREHOUSE=str(run["warehouse"]), PLOOMBER_STATS_ENABLED="false",
+    env = dict(os.environ, MATSURI_WAREHOUSE=str(reachable_company), PLOOMBER_STATS_ENABLED="false",
                MATSURI_LANG="en", JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), JUPYTER_TOKEN=token)
     proc = subprocess.Popen(lab_command(home, port), env=env, cwd=home,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)

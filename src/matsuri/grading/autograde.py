@@ -66,11 +66,18 @@ def _unchanged(ws: Workspace, student: str, lesson: str) -> bool:
 
 def grade(ws: Workspace, lesson: str | None = None, workers: int = 1, force: bool = False,
           feedback: bool = True, progress: bool = True,
-          learners: list[str] | None = None) -> GradeResult:
+          learners: list[str] | None = None, sandbox: bool = True) -> GradeResult:
     """Grade what was submitted (only new or changed submissions unless `force`; only
-    `learners` if given) and export the gradebook. Returns one report row per submission."""
+    `learners` if given) and export the gradebook. Returns one report row per submission.
+
+    Learners' code runs in grading kernels inside a sandbox (see confined.py); `sandbox=False`
+    (--no-sandbox) runs them as this user, for a trusted rehearsal only."""
     from matsuri.grading import export
 
+    if sandbox:
+        from matsuri.sandbox.box import require
+
+        require()  # a clear message now rather than N workers failing later
     if workers < 1:
         raise GradingError(f"--workers must be 1 or more, not {workers}.")
     lessons = ws.course.select(lesson)
@@ -98,7 +105,8 @@ def grade(ws: Workspace, lesson: str | None = None, workers: int = 1, force: boo
         screened = [screen(s, ws.submitted_notebook(s, item.id), locked) for s in students]
         todo = [s for s in screened if not s.problem
                 and (force or not _unchanged(ws, s.student, item.id))]
-        outcomes = run_workers(ws, item.id, [s.student for s in todo], workers, feedback, progress)
+        outcomes = run_workers(ws, item.id, [s.student for s in todo], workers, feedback, progress,
+                               sandbox)
         rows += lesson_rows(ws, item.id, screened, {s.student for s in todo}, outcomes)
     result = GradeResult(rows)
     result.exports = export.write_all(ws, rows)
@@ -120,7 +128,7 @@ def warehouse_rows(ws: Workspace) -> str:
 
 
 def run_workers(ws: Workspace, lesson: str, students: list[str], workers: int, feedback: bool,
-                progress: bool) -> dict[str, dict]:
+                progress: bool, sandbox: bool = True) -> dict[str, dict]:
     """Grade `students` with up to `workers` processes; returns each student's outcome."""
     if not students:
         return {}
@@ -132,7 +140,8 @@ def run_workers(ws: Workspace, lesson: str, students: list[str], workers: int, f
     logs.mkdir(exist_ok=True)
     for number, share in enumerate(shares, 1):
         cmd = [sys.executable, "-m", "matsuri.grading.worker", "--root", str(ws.root),
-               "--lesson", lesson, *(["--no-feedback"] if not feedback else []), *share]
+               "--lesson", lesson, *(["--no-feedback"] if not feedback else []),
+               *([] if sandbox else ["--no-sandbox"]), *share]
         with open(logs / f"grade-{lesson}-worker{number}.log", "w") as log:  # nbgrader's own log
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True,
                                     env=env, cwd=ws.root)

@@ -72,6 +72,9 @@ def grade_command(
     feedback: bool = typer.Option(True, "--feedback/--no-feedback", help="Write feedback HTML per learner."),
     cell_timeout: int = typer.Option(None, "--cell-timeout", help="Seconds a cell may run (default: course.toml)."),
     workdir: Path = WORKDIR, exchange: Path = EXCHANGE, warehouse: Path = WAREHOUSE,
+    no_sandbox: bool = typer.Option(
+        False, "--no-sandbox",
+        help="Run learners' code as yourself, without the sandbox: a trusted rehearsal only."),
 ) -> None:
     """Autograde with nbgrader (in parallel), write feedback HTML and export the gradebook as CSV."""
     from rich.console import Console
@@ -80,7 +83,11 @@ def grade_command(
     from matsuri.grading.autograde import grade
 
     ws = _workspace(course, workdir, exchange, warehouse, cell_timeout)
-    result = grade(ws, lesson, workers=workers, force=force, feedback=feedback, learners=learners)
+    if no_sandbox:
+        typer.secho("WARNING: --no-sandbox: learners' code runs as you and can read all you can.",
+                    fg="yellow", err=True)
+    result = grade(ws, lesson, workers=workers, force=force, feedback=feedback, learners=learners,
+                   sandbox=not no_sandbox)
     table = Table("learner", "lesson", "status", "score", "notes")
     for row in result.rows:
         score = "" if row.score is None else f"{row.score:g} / {row.max_score:g}"

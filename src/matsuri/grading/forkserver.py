@@ -34,12 +34,17 @@ PRELOAD = ("ipykernel.kernelapp", "IPython", "matplotlib_inline.backend_inline",
            "sql.magic", "matsuri.checks.session")
 KERNEL_MODULES = ("ipykernel_launcher", "ipykernel")
 _address: str | None = None  # this process's running zygote, if any
+_zygote = None  # its host-side view when it runs in a sandbox (confined.Zygote)
 
 
 # --- the zygote ----------------------------------------------------------------------------
-def serve(address: str) -> None:
+def serve(address: str, sandboxed: bool = False) -> None:
     """Import what kernels need, then fork one kernel per request until stdin closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the worker's to handle
+    if sandboxed:  # kernels run as our user: they must not be able to write into our memory
+        import ctypes
+
+        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")  # as ipykernel
     if sys.path and sys.path[0] in ("", os.getcwd()):
         del sys.path[0]  # as ipykernel_launcher: the kernel adds its own folder back
@@ -125,30 +130,38 @@ def _become_kernel(request: dict) -> None:
 
 
 @contextlib.contextmanager
-def running() -> Iterator[int | None]:
+def running(box=None) -> Iterator[int | None]:
     """Kernels this process starts meanwhile are forked by a new zygote; yields its pid, or None
-    if it could not start (kernels then start the normal way)."""
-    global _address
+    if it could not start (kernels then start the normal way). With a sandbox (`box`), the zygote
+    and its kernels run inside it (see confined.py)."""
+    global _address, _zygote
     from jupyter_client.provisioning.factory import KernelProvisionerFactory
 
     if not _can_watch_processes():
         yield None
         return
     folder = tempfile.mkdtemp(prefix="matsuri-fork-")
-    address = str(Path(folder) / "zygote")
-    zygote = subprocess.Popen([sys.executable, "-m", "matsuri.grading.forkserver", address],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    address = str(Path(box.ipc if box else folder) / "zygote")
+    command = [sys.executable, "-m", "matsuri.grading.forkserver", address]
+    if box is not None:
+        command = box.command([*command, "--sandboxed"], cwd=box.work)
+    zygote = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              env={"PATH": "/usr/bin:/bin"} if box else None)
     factory = KernelProvisionerFactory.instance()
     default = factory.default_provisioner_name
     try:
         ready = zygote.stdout.readline().strip() == b"ready"
+        if ready and box is not None:
+            from matsuri.grading.confined import Zygote
+
+            _zygote = Zygote(box, zygote.pid)
         if ready:
             _address, factory.default_provisioner_name = address, PROVISIONER
         else:
             print("The kernel zygote did not start; kernels start the normal way.", file=sys.stderr)
         yield zygote.pid if ready else None
     finally:
-        _address, factory.default_provisioner_name = None, default
+        _address, _zygote, factory.default_provisioner_name = None, None, default
         zygote.stdin.close()
         try:
             zygote.wait(10)
@@ -160,6 +173,12 @@ def running() -> Iterator[int | None]:
             os.unlink(address)
         with contextlib.suppress(OSError):
             os.rmdir(folder)
+
+
+def reset() -> None:
+    """Between two notebooks: empty this process's sandboxed zygote's sandbox (if any)."""
+    if _zygote is not None:
+        _zygote.reset()
 
 
 def _can_watch_processes() -> bool:
@@ -212,19 +231,46 @@ class ForkedKernel:
 class ForkProvisioner(LocalProvisioner):
     """LocalProvisioner whose ipykernel kernels are forked by this process's zygote."""
 
+    async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
+        if _zygote is not None:  # no network inside: sockets in the run's own folder
+            km, ipc = self.parent, _zygote.box.ipc
+            km.transport, km.ip, km.cache_ports = "ipc", str(ipc / "k"), False
+            km.connection_file = str(ipc / f"kernel-{self.kernel_id}.json")
+        kwargs = await super().pre_launch(**kwargs)
+        if _zygote is not None:
+            _zygote.box.hand_over(Path(self.parent.connection_file))
+        return kwargs
+
     async def launch_kernel(self, cmd: list[str], **kwargs: Any):
-        address, argv = _address, _ipykernel_argv(cmd)
-        if not address or argv is None or not os.path.exists(address):
+        address, argv, zygote = _address, _ipykernel_argv(cmd), _zygote
+        cwd = str(kwargs.get("cwd") or os.getcwd())
+        env = kwargs.get("env") or dict(os.environ)
+        if zygote is not None:  # the notebook's folder and key copy go in; the kernel's env is the box's
+            from matsuri.checks.key import KEYS_ENV
+
+            folder, keys = zygote.prepare(Path(cwd), Path(env[KEYS_ENV]) if env.get(KEYS_ENV) else None)
+            cwd = str(folder)
+            env = zygote.box.environment({KEYS_ENV: str(keys)} if keys else {})
+            if not address or argv is None or not os.path.exists(address):  # started in the box
+                return await super().launch_kernel(
+                    zygote.box.command(cmd, cwd=folder, env=env), env={"PATH": "/usr/bin:/bin"},
+                    cwd=str(zygote.box.dir))
+        elif not address or argv is None or not os.path.exists(address):
             return await super().launch_kernel(cmd, **kwargs)
-        request = {"argv": argv, "env": kwargs.get("env") or dict(os.environ),
-                   "cwd": str(kwargs.get("cwd") or os.getcwd())}
+        request = {"argv": argv, "env": env, "cwd": cwd}
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
                 connection.connect(address)
                 connection.sendall(json.dumps(request).encode() + b"\n")
                 pid = json.loads(connection.makefile("rb").readline())["pid"]
         except (OSError, ValueError, KeyError):  # the zygote is gone or could not fork
+            if zygote is not None:
+                return await super().launch_kernel(
+                    zygote.box.command(cmd, cwd=Path(cwd), env=env), env={"PATH": "/usr/bin:/bin"},
+                    cwd=str(zygote.box.dir))
             return await super().launch_kernel(cmd, **kwargs)
+        if zygote is not None:  # the zygote answers with the pid inside the sandbox
+            pid = zygote.host_pid(pid) or pid
         self.process = ForkedKernel(pid)
         self.pid = self.pgid = pid
         self.cwd = request["cwd"]
@@ -240,4 +286,4 @@ def _ipykernel_argv(cmd: list[str]) -> list[str] | None:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1])
+    serve(sys.argv[1], sandboxed="--sandboxed" in sys.argv[2:])

@@ -9,6 +9,7 @@ the others.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -18,7 +19,8 @@ import time
 from pathlib import Path
 
 from matsuri.checks.key import KEYS_ENV
-from matsuri.grading import forkserver
+from matsuri.grading import confined, forkserver
+from matsuri.paths import WAREHOUSE_ENV
 
 
 def private_keys(lesson: str) -> tempfile.TemporaryDirectory:
@@ -66,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", required=True, type=Path)
     parser.add_argument("--lesson", required=True)
     parser.add_argument("--no-feedback", action="store_true")
+    parser.add_argument("--no-sandbox", action="store_true", help="trusted: kernels as this user")
     parser.add_argument("students", nargs="+")
     args = parser.parse_args(argv)
 
@@ -76,8 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     config = PyFileConfigLoader("nbgrader_config.py", path=str(args.root)).load_config()
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     shared = os.environ[KEYS_ENV]
-    with forkserver.running():  # kernels forked warm: see forkserver.py
+    with contextlib.ExitStack() as stack:
+        box = None if args.no_sandbox else stack.enter_context(
+            confined.sandbox(Path(os.environ[WAREHOUSE_ENV])))
+        stack.enter_context(forkserver.running(box))  # kernels forked warm: see forkserver.py
         for student in args.students:
+            forkserver.reset()  # nothing of the last notebook reaches this one
             with private_keys(args.lesson) as folder:
                 os.environ[KEYS_ENV] = folder  # the kernel nbgrader starts next inherits it
                 outcome = grade_one(api, args.lesson, student, not args.no_feedback)

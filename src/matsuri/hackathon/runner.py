@@ -15,7 +15,6 @@ Job, a SageMaker Processing job) takes the same job and returns the same result.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import stat
 import tempfile
@@ -29,10 +28,10 @@ from matsuri.hackathon.predictions import InvalidSubmission
 from matsuri.hackathon.settings import Settings
 from matsuri.sandbox.box import Limits, Sandbox, Spec
 from matsuri.sandbox.cgroups import Usage
+from matsuri.sandbox.text import printable, quoted
 
 OUTPUT_FILES = ("predictions.csv", "keywords.csv")
 GRACE_SECONDS = 60
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 @dataclass(frozen=True)
@@ -100,7 +99,8 @@ def _run(job: NotebookJob, box: Sandbox | None, workdir: Path) -> RunResult:
 
     settings = job.settings
     executed, log = job.out_dir / "executed.ipynb", job.out_dir / "log.txt"
-    name = f"The notebook {job.notebook.name}"
+    shown = quoted(job.notebook.name, 80)  # a participant's file name: no escape sequences
+    name = f"The notebook {shown}"
     started = time.monotonic()
     if box is None:
         log.write_text("WARNING: trusted run without a sandbox (--no-sandbox): the notebook ran as "
@@ -127,7 +127,7 @@ def _run(job: NotebookJob, box: Sandbox | None, workdir: Path) -> RunResult:
     job.files_dir.mkdir(parents=True, exist_ok=True)
     owner = box.identity.uid if box else os.geteuid()
     for file_name, path in outputs.items():
-        _copy_output(path, job.files_dir / file_name, owner, job.max_bytes, job.notebook.name)
+        _copy_output(path, job.files_dir / file_name, owner, job.max_bytes, shown)
     return RunResult(executed, log, time.monotonic() - started)
 
 
@@ -144,8 +144,11 @@ def _first_error(executed: Path) -> tuple[int, str, str] | None:
     for number, cell in enumerate(code_cells, start=1):
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
-                value = ANSI.sub("", str(output.get("evalue", ""))).strip().splitlines()
-                return number, output.get("ename", "Error"), (value[0] if value else "")[:200]
+                # the participant's text, shown to the organiser: no escape sequences or controls
+                # (an OSC title, a bidi override), not only the colours a traceback carries
+                value = printable(str(output.get("evalue", ""))).strip().splitlines()
+                name = " ".join(printable(str(output.get("ename", ""))).split()) or "Error"
+                return number, name, (value[0] if value else "")[:200]
     return None
 
 

@@ -134,6 +134,8 @@ class Sandbox:
             _mount_tmpfs(self.work, limits.folder_mb, self.identity)
             self.ipc.mkdir(mode=0o700)
             os.chown(self.ipc, self.identity.uid, self.identity.gid, follow_symlinks=False)
+            _check_reachable(self.identity.user, (*_python_paths(), *self.spec.read_only,
+                                                  *self.spec.writable))
         except BaseException:
             self.close()
             raise
@@ -166,6 +168,13 @@ class Sandbox:
             os.fchmod(fd, 0o400)
         finally:
             os.close(fd)
+
+    def bound_below(self, folder: str) -> set[str]:
+        """Names directly in `folder` (inside) that lead to something bound in from the host."""
+        paths = (*_python_paths(), *self.spec.read_only, *self.spec.writable, str(self.work),
+                 str(self.ipc))
+        return {Path(p).relative_to(folder).parts[0] for p in paths
+                if Path(p).is_relative_to(folder) and Path(p) != Path(folder)}
 
     def environment(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         """The whole environment inside: an allow-list, never the organiser's shell."""
@@ -231,6 +240,27 @@ def _python_paths() -> tuple[str, ...]:
         if not any(path.is_relative_to(k) for k in keep) and not any(path.is_relative_to(s) for s in SYSTEM):
             keep.append(path)
     return tuple(str(p) for p in keep)
+
+
+@cache
+def _check_reachable(user: str, paths: tuple[str, ...]) -> None:
+    """bubblewrap binds what it sees as the sandbox's user: say which folder is closed, and how
+    to open it, before a kernel fails to start with bubblewrap's own words."""
+    closed = []
+    who = Identity.of(user)
+    for path in paths:
+        probe = subprocess.run([_tool("setpriv"), f"--reuid={who.uid}", f"--regid={who.gid}",
+                                "--clear-groups", "--", "/usr/bin/test", "-e", path], capture_output=True)
+        if probe.returncode != 0:
+            closed.append(path)
+    if closed:
+        from matsuri.sandbox.identities import closed_folders
+
+        above = " ".join(str(p) for p in closed_folders()) or "a folder above them"
+        raise SandboxUnavailable(
+            f"The sandbox user '{user}' cannot reach {', '.join(closed)}. Install Python and the kit "
+            f"where every user can (under /usr/local or /opt), keep the warehouse in a folder others "
+            f"may pass through, or let the user pass: setfacl -m u:{user}:x {above}")
 
 
 def _mount_tmpfs(path: Path, size_mb: int, who: Identity) -> None:

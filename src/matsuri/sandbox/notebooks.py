@@ -17,6 +17,7 @@ from pathlib import Path
 
 from matsuri.sandbox import kernels
 from matsuri.sandbox.box import Sandbox
+from matsuri.sandbox.text import printable
 
 MAX_OUTPUT_BYTES = 2_000_000
 ENGINE = "matsuri-capped"
@@ -51,10 +52,16 @@ def _engine():
                                      stderr_file=None, start_timeout=60, execution_timeout=None,
                                      **kwargs):
             kwargs.pop("input_path", None)
-            return CappedClient(nb_man, timeout=execution_timeout, startup_timeout=start_timeout,
-                                kernel_name=kernel_name, log=logging.getLogger("papermill"),
-                                log_output=log_output, stdout_file=stdout_file,
-                                stderr_file=stderr_file, **kwargs).execute()
+            client = CappedClient(nb_man, timeout=execution_timeout, startup_timeout=start_timeout,
+                                  kernel_name=kernel_name, log=logging.getLogger("papermill"),
+                                  log_output=log_output, stdout_file=stdout_file,
+                                  stderr_file=stderr_file, shutdown_kernel="immediate", **kwargs)
+            # The kernel manager `execute` passes in is this run's alone. Given a manager, nbclient
+            # would leave its kernel running and its client connected (a thread, ~20 descriptors
+            # and an unwaited child per run, in whatever process runs submissions); owning it, it
+            # kills the kernel, waits for it and closes the client when the notebook ends.
+            client.owns_km = True
+            return client.execute()
 
     if ENGINE not in papermill_engines._engines:
         papermill_engines.register(ENGINE, CappedEngine)
@@ -67,11 +74,19 @@ def _stream(text: str):
     return nbformat.v4.new_output("stream", name="stderr", text=text)
 
 
+class _Printable(logging.Formatter):
+    """Log lines without terminal escape sequences: they quote what the notebook printed and its
+    file name, and an organiser reading the log with `cat` must not get a retitled window."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record))
+
+
 @contextlib.contextmanager
 def _logged(path: Path):
     """papermill's progress lines ("Executing Cell 3") into the run's log file."""
     handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    handler.setFormatter(_Printable("%(asctime)s %(message)s"))
     logger = logging.getLogger("papermill")
     logger.addHandler(handler)
     level = logger.level
