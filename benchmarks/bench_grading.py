@@ -1,13 +1,32 @@
-"""Grading throughput: `matsuri course grade --workers 2` against stock sequential
-`nbgrader autograde`, on the same N submissions of one lesson (default 200), same scores.
+"""Grading throughput, and what the sandbox costs it: stock sequential `nbgrader autograde`,
+`matsuri course grade --workers 2` (sandboxed, the default) and the same with `--no-sandbox`, on
+the same N submissions of one lesson (default 200), with the same scores.
 
-Both start from one copy of the same course folder (lesson 1 released for the `tiny` company).
-Submissions (varied answers) arrive in ROUNDS batches; after each batch both sides grade what is
-new: stock nbgrader one notebook after another in one process, ours computing the grading keys,
-screening every notebook, then grading with two worker processes whose kernels are forked from a
-warm process (grading/forkserver.py). Which side goes first
-alternates, so a busy neighbour on a shared machine slows both alike. Feedback is off on both
-sides (stock autograde does not write it). Target: ratio ≥ 1.8× on 2 cores.
+Three sides, each on its own copy of one course folder (lesson 1 released for the `tiny` company):
+- stock: nbgrader autograde, one notebook after another in one process;
+- ours (sandboxed): `matsuri course grade --workers 2`, computing the grading keys, screening
+  every notebook, then grading with two worker processes, each with its own sandbox (bubblewrap,
+  cgroup, the grading identity) holding a warm kernel zygote (grading/forkserver.py, confined.py)
+  that is emptied between notebooks;
+- ours --no-sandbox: the same without the sandbox (kernels forked as root, nothing emptied).
+Submissions (varied answers) arrive in ROUNDS batches; after each batch every side grades what is
+new. The order of the sides is reversed every round (stock, sandboxed, unsandboxed; then the
+other way round), so a busy neighbour on a shared machine slows all alike; the load average is
+printed after each side. Feedback is off everywhere (stock autograde does not write it).
+
+Reported: wall seconds per side, CPU seconds per notebook (the command and everything it started,
+kernels and sandboxed processes included: counted in a cgroup-v1 `cpuacct` group per side when
+this machine has one apart from `cpu`, else by getrusage of the waited-for children, which misses
+processes reaped inside the sandbox's PID namespace), the ratios stock / sandboxed (target ≥ 1.8×
+on 2 cores) and sandboxed / unsandboxed (the sandbox's cost for grading), and whether all three
+gradebooks hold identical scores, as designed (learner i answers exercise k right when bit k of i
+is set).
+
+Needs root, as sandboxed grading does: it creates a system user `mtbench<pid>` for the sandboxed
+side (MATSURI_GRADING_USER), lets it through to this Python with ACL entries on the folders
+`matsuri.sandbox.identities.closed_folders()` names, and makes the warehouse reachable by it (its
+temporary folder 0711, the company folder 0755, the .duckdb 0644). The user, its processes, the
+ACL entries and the cpuacct groups are removed at the end, also on Ctrl-C or SIGTERM.
 
 Usage: python benchmarks/bench_grading.py [--submissions N] [--rounds R]
 """
@@ -15,9 +34,11 @@ Usage: python benchmarks/bench_grading.py [--submissions N] [--rounds R]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -31,14 +52,20 @@ from common import save  # noqa: E402
 
 from matsuri.grading import course as courses  # noqa: E402
 from matsuri.grading import keys  # noqa: E402
+from matsuri.grading.confined import USER_ENV  # noqa: E402
 from matsuri.grading.export import scores  # noqa: E402
 from matsuri.grading.reference import reference_queries  # noqa: E402
 from matsuri.grading.release import release  # noqa: E402
 from matsuri.grading.workspace import Workspace  # noqa: E402
+from matsuri.sandbox import identities  # noqa: E402
 from matsuri.warehouse.build import build  # noqa: E402
 
 LESSON = "01-reading-a-table"
 BIN = Path(sys.executable).parent
+SIDES = ("stock", "ours", "ours_no_sandbox")  # "ours" is sandboxed (the default), as in old results
+LABELS = {"stock": "stock sequential", "ours": "--workers 2 (sandboxed)",
+          "ours_no_sandbox": "--workers 2 --no-sandbox"}
+CPUACCT = Path("/sys/fs/cgroup/cpuacct")
 
 
 def submissions(ws: Workspace, first: int, count: int) -> None:
@@ -50,11 +77,11 @@ def submissions(ws: Workspace, first: int, count: int) -> None:
     for i in range(first, first + count):
         nb = nbformat.from_dict(released)
         for cell in nb.cells:
-            first = cell.source.split("\n", 1)[0]
-            if cell.cell_type == "code" and first.startswith("%%sql ") and "<<" in first:
-                var = first.split()[1]
+            head = cell.source.split("\n", 1)[0]
+            if cell.cell_type == "code" and head.startswith("%%sql ") and "<<" in head:
+                var = head.split()[1]
                 right = (i >> names.index(var)) & 1
-                cell.source = f"{first}\n{refs[var] if right else 'SELECT 1 AS x'}"
+                cell.source = f"{head}\n{refs[var] if right else 'SELECT 1 AS x'}"
         folder = ws.step("submitted", f"learner{i:03d}", LESSON)
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / f"{LESSON}.ipynb")
@@ -70,60 +97,258 @@ def load() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
+# --- CPU of a command and all it starts --------------------------------------------------------
+def cpuacct_base() -> Path | None:
+    """This process's group in a cgroup-v1 cpuacct hierarchy mounted without `cpu` (the sandbox
+    moves its processes into groups of `cpu`, `memory` and `pids`: with `cpu,cpuacct` mounted
+    together it would take them out of ours), or None."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/mountinfo").read_text().splitlines():
+            fields = line.split()
+            dash = fields.index("-")
+            if fields[dash + 1] != "cgroup" or Path(fields[4]) != CPUACCT:
+                continue
+            options = set(fields[dash + 3].split(","))
+            if "cpuacct" not in options or "cpu" in options or not os.access(CPUACCT, os.W_OK):
+                return None
+            for entry in Path("/proc/self/cgroup").read_text().splitlines():
+                _, controllers, path = entry.split(":", 2)
+                if "cpuacct" in controllers.split(","):
+                    return CPUACCT / path.lstrip("/")
+    return None
+
+
+class CpuMeter:
+    """CPU seconds of commands: one cpuacct group per side, or getrusage of children."""
+
+    def __init__(self, name: str):
+        base = cpuacct_base()
+        self.groups: dict[str, Path] = {}
+        if base is not None:
+            try:
+                for side in SIDES:
+                    group = base / f"{name}-{side}"
+                    group.mkdir()
+                    self.groups[side] = group
+            except OSError:
+                self.close()
+        self.source = "cgroup v1 cpuacct" if self.groups else "getrusage (children waited for)"
+
+    def join(self, side: str):
+        """A preexec_fn: the child (and all it starts) counts in `side`'s group."""
+        group = self.groups.get(side)
+        if group is None:
+            return None
+        procs = str(group / "cgroup.procs")
+
+        def enter() -> None:
+            with open(procs, "w") as f:
+                f.write(str(os.getpid()))
+        return enter
+
+    def read(self, side: str) -> float:
+        group = self.groups.get(side)
+        if group is None:
+            return children_cpu()
+        return int((group / "cpuacct.usage").read_text()) / 1e9
+
+    def close(self) -> None:
+        for group in self.groups.values():
+            for _ in range(50):  # a group goes only when empty
+                try:
+                    group.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.1)
+        self.groups = {}
+
+
+# --- the grading identity ----------------------------------------------------------------------
+def grading_identity(user: str, closed: list[Path]) -> None:
+    identities.create(user)
+    for folder in closed:
+        subprocess.run(["setfacl", "-m", f"u:{user}:x", str(folder)], check=True)
+
+
+def remove_identity(user: str, closed: list[Path]) -> None:
+    """End the user's processes, take its ACL entries back and delete it."""
+    import psutil
+
+    if identities.exists(user):
+        uid = identities.Identity.of(user).uid
+        for proc in psutil.process_iter(["uids"]):
+            if proc.info["uids"] and proc.info["uids"].real == uid:
+                with contextlib.suppress(psutil.Error):
+                    proc.kill()
+    for folder in closed:
+        subprocess.run(["setfacl", "-x", f"u:{user}", str(folder)], check=False)
+    identities.remove(user)
+
+
+def reachable(warehouse: Path, tmp: Path) -> None:
+    """Let other users (the grading identity) reach the warehouse: read-only, nothing else."""
+    tmp.chmod(0o711)
+    for folder in warehouse.parents:
+        if folder == tmp:
+            break
+        folder.chmod(0o755)
+    warehouse.chmod(0o644)
+
+
+def runs_as(uid: int) -> bool:
+    import psutil
+
+    for proc in psutil.process_iter(["uids"]):
+        if proc.info["uids"] and proc.info["uids"].real == uid:
+            return True
+    return False
+
+
+def run(side: str, cmd: list[str], kw: dict, meter: CpuMeter, log: Path, watch: int | None) -> tuple[float, float, bool]:
+    """Run one side's command to completion: wall seconds, CPU seconds, and whether a process of
+    uid `watch` (the grading identity) was seen meanwhile (polled every 2 s until seen)."""
+    started, used = time.perf_counter(), meter.read(side)
+    seen = False
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=meter.join(side), **kw)
+        try:
+            while proc.poll() is None:
+                if watch is not None and not seen:
+                    seen = runs_as(watch)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=2)
+        except BaseException:  # Ctrl-C or SIGTERM: stop it as a Ctrl-C would, then for good
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
+    seconds, cpu = time.perf_counter() - started, meter.read(side) - used
+    if proc.returncode != 0:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+        raise RuntimeError(f"{side} failed with exit status {proc.returncode}:\n{tail}")
+    return seconds, cpu, seen
+
+
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(count: int, rounds: int) -> int:
+    if os.geteuid() != 0:
+        print("bench_grading needs root: sandboxed grading creates cgroups and switches user.")
+        return 2
+    signal.signal(signal.SIGTERM, _interrupted)  # clean up as on Ctrl-C
+    user = f"mtbench{os.getpid()}"
+    closed = identities.closed_folders()
+    meter = CpuMeter(f"matsuri-bench-grading-{os.getpid()}")
     course = courses.load("sql-101")
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        warehouse = build("tiny", 7, out_dir=tmp / "company", progress=False).warehouse
-        ours = Workspace.open(course, workdir=tmp / "ours", warehouse=warehouse, cell_timeout=60)
-        release(ours, LESSON, progress=False)
-        stock = Workspace.open(course, workdir=tmp / "stock", warehouse=warehouse, cell_timeout=60)
-        shutil.copytree(ours.root, stock.root)
-        stock.prepare()  # its own nbgrader_config.py (root, gradebook, exchange)
-        keys.write_all(course, [course.lesson(LESSON)], warehouse, lambda x: stock.keys_dir,
-                       for_learners=False)
-        env = dict(os.environ) | stock.kernel_env()
-        commands = {
-            "stock": ([str(BIN / "nbgrader"), "autograde", LESSON], {"cwd": stock.root, "env": env}),
-            "ours": ([str(BIN / "matsuri"), "course", "grade", course.name, "--lesson", LESSON,
-                      "--workers", "2", "--no-feedback", "--workdir", str(tmp / "ours"),
-                      "--warehouse", str(warehouse)], {}),
-        }
-        seconds = {"stock": 0.0, "ours": 0.0}
-        cpu = {"stock": 0.0, "ours": 0.0}  # user + system seconds of the command and its children
-        batch = -(-count // rounds)
-        for number, first in enumerate(range(0, count, batch)):
-            size = min(batch, count - first)
-            for ws in (ours, stock):
-                submissions(ws, first, size)
-            order = ["stock", "ours"] if number % 2 == 0 else ["ours", "stock"]
-            for side in order:
-                cmd, kw = commands[side]
-                started, used = time.perf_counter(), children_cpu()
-                subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
-                seconds[side] += time.perf_counter() - started
-                cpu[side] += children_cpu() - used
-                print(f"  round {number + 1}: {side} graded {size} in "
-                      f"{time.perf_counter() - started:.1f} s (load {load()})", flush=True)
-        stock_scores, our_scores = scores(stock, LESSON), scores(ours, LESSON)
-        same = stock_scores == our_scores and len(our_scores) == count
-        expected = {f"learner{i:03d}": float(bin(i % 64).count("1")) for i in range(count)}
-        right = {s: v[0] for s, v in our_scores.items()} == expected
-    stock_s, ours_s = seconds["stock"], seconds["ours"]
-    ratio = stock_s / ours_s
-    print(f"CPU per notebook (kernels included): stock {cpu['stock'] / count:.2f} s, "
-          f"ours {cpu['ours'] / count:.2f} s")
-    print(f"grading {count} notebooks: stock sequential {stock_s:.1f} s ({stock_s / count:.2f} s each), "
-          f"--workers 2 {ours_s:.1f} s ({ours_s / count:.2f} s each) → {ratio:.2f}× faster; "
-          f"same scores: {same}; scores as designed: {right}")
+    try:
+        grading_identity(user, closed)
+        uid = identities.Identity.of(user).uid
+        with tempfile.TemporaryDirectory(prefix="matsuri-bench-grading-") as tmp:
+            tmp = Path(tmp)
+            warehouse = build("tiny", 7, out_dir=tmp / "company", progress=False).warehouse
+            reachable(warehouse, tmp)
+            ours = Workspace.open(course, workdir=tmp / "ours", warehouse=warehouse, cell_timeout=60)
+            release(ours, LESSON, progress=False)
+            stock = Workspace.open(course, workdir=tmp / "stock", warehouse=warehouse, cell_timeout=60)
+            trusted = Workspace.open(course, workdir=tmp / "trusted", warehouse=warehouse, cell_timeout=60)
+            for copy in (stock, trusted):
+                shutil.copytree(ours.root, copy.root)
+            stock.prepare()  # its own nbgrader_config.py (root, gradebook, exchange)
+            keys.write_all(course, [course.lesson(LESSON)], warehouse, lambda x: stock.keys_dir,
+                           for_learners=False)
+            workspaces = {"stock": stock, "ours": ours, "ours_no_sandbox": trusted}
+            env = dict(os.environ) | stock.kernel_env()
+
+            def grade(ws: Workspace, *extra: str) -> list[str]:
+                return [str(BIN / "matsuri"), "course", "grade", course.name, "--lesson", LESSON,
+                        "--workers", "2", "--no-feedback", "--workdir", str(ws.root.parent),
+                        "--warehouse", str(warehouse), *extra]
+
+            commands = {
+                "stock": ([str(BIN / "nbgrader"), "autograde", LESSON], {"cwd": stock.root, "env": env}),
+                "ours": (grade(ours), {"env": dict(os.environ) | {USER_ENV: user}}),
+                "ours_no_sandbox": (grade(trusted, "--no-sandbox"), {"env": dict(os.environ)}),
+            }
+            seconds = dict.fromkeys(SIDES, 0.0)
+            cpu = dict.fromkeys(SIDES, 0.0)  # user + system seconds of the command and all it started
+            sandbox_seen = False
+            detail = []
+            batch = -(-count // rounds)
+            print(f"grading identity {user}; CPU counted by {meter.source}", flush=True)
+            for number, first in enumerate(range(0, count, batch)):
+                size = min(batch, count - first)
+                for ws in workspaces.values():
+                    submissions(ws, first, size)
+                order = SIDES if number % 2 == 0 else SIDES[::-1]
+                for side in order:
+                    log = tmp / f"round{number + 1}-{side}.log"
+                    took, used, seen = run(side, *commands[side], meter, log,
+                                           uid if side == "ours" and not sandbox_seen else None)
+                    seconds[side] += took
+                    cpu[side] += used
+                    sandbox_seen |= seen
+                    detail.append({"round": number + 1, "side": side, "notebooks": size, "seconds": took,
+                                   "cpu_seconds": used, "load_average": list(os.getloadavg())})
+                    print(f"  round {number + 1}: {LABELS[side]} graded {size} in {took:.1f} s, "
+                          f"CPU {used / size:.2f} s per notebook (load {load()})", flush=True)
+            graded = {side: scores(ws, LESSON) for side, ws in workspaces.items()}
+    except KeyboardInterrupt:
+        print("interrupted: removing the benchmark's user, its ACL entries and cpuacct groups")
+        from matsuri.sandbox.box import reap
+
+        with contextlib.suppress(Exception):
+            reap()  # sandboxes whose worker was killed
+        return 130
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not stop the clean-up
+        remove_identity(user, closed)
+        meter.close()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    expected = {f"learner{i:03d}": float(bin(i % 64).count("1")) for i in range(count)}
+    designed = {side: {s: v[0] for s, v in got.items()} == expected for side, got in graded.items()}
+    same = graded["stock"] == graded["ours"] == graded["ours_no_sandbox"] and len(graded["ours"]) == count
+    right = all(designed.values())
+    per_notebook = {side: cpu[side] / count for side in SIDES}
+    stock_s, ours_s, trusted_s = (seconds[side] for side in SIDES)
+    ratio, cost = stock_s / ours_s, ours_s / trusted_s
+    print(f"CPU per notebook (kernels and sandboxes included, {meter.source}): "
+          + ", ".join(f"{LABELS[side]} {per_notebook[side]:.2f} s" for side in SIDES)
+          + f"; sandboxed / unsandboxed {cpu['ours'] / cpu['ours_no_sandbox']:.2f}×")
+    print(f"grading {count} notebooks in {rounds} rounds: "
+          + ", ".join(f"{LABELS[side]} {seconds[side]:.1f} s ({seconds[side] / count:.2f} s each)"
+                      for side in SIDES))
+    print(f"stock / sandboxed {ratio:.2f}× faster (target ≥ 1.8×: {'met' if ratio >= 1.8 else 'NOT met'}); "
+          f"stock / unsandboxed {stock_s / trusted_s:.2f}×; sandboxed / unsandboxed {cost:.2f}× "
+          f"(the sandbox adds {(ours_s - trusted_s) / count:+.2f} s per notebook)")
+    print(f"same scores on all three sides: {same}; scores as designed: {right} "
+          f"({', '.join(f'{side} {ok}' for side, ok in designed.items())}); "
+          f"sandboxed side seen running as {user}: {sandbox_seen}")
     save("grading", {"submissions": count, "rounds": rounds, "stock_seconds": stock_s,
                      "workers2_seconds": ours_s, "ratio": ratio, "cpu_seconds": cpu, "same_scores": same,
-                     "scores_as_designed": right})
-    return 0 if same and right else 1
+                     "scores_as_designed": right,
+                     # new: the sandbox's cost (workers2_seconds and ratio are the sandboxed side's)
+                     "workers2_no_sandbox_seconds": trusted_s, "ratio_no_sandbox": stock_s / trusted_s,
+                     "sandbox_ratio": cost, "sandbox_added_seconds_per_notebook": (ours_s - trusted_s) / count,
+                     "cpu_per_notebook": per_notebook, "cpu_sandbox_ratio": cpu["ours"] / cpu["ours_no_sandbox"],
+                     "cpu_source": meter.source, "scores_as_designed_by_side": designed,
+                     "sandbox_seen": sandbox_seen, "runs": detail})
+    return 0 if same and right and sandbox_seen else 1
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--submissions", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args()

@@ -52,8 +52,18 @@ def craft(released_path: Path, refs: dict[str, str], out: Path, lesson: str) -> 
     sabotage = ("import os, pathlib\n"
                 "for key in pathlib.Path(os.environ['MATSURI_CHECK_KEYS']).glob('*.json'):\n"
                 "    key.write_text('{}')")
+    planter = ("import pathlib, subprocess\n"
+               "startup = pathlib.Path.home() / '.ipython' / 'profile_default' / 'startup'\n"
+               "startup.mkdir(parents=True, exist_ok=True)\n"
+               "(startup / '00-pass.py').write_text('from matsuri.checks import exercise\\n'\n"
+               "                                    'exercise.Exercise.check = exercise.Exercise.verify = '\n"
+               "                                    'lambda self: None\\n')\n"
+               "subprocess.Popen(['sleep', '600'], start_new_session=True)")
     notebooks = {
-        # graded first by its worker: it breaks its grading key, which must not hurt the others
+        # graded first by its worker, before `blank`: it leaves a process and an IPython startup
+        # file that would pass every check of the notebooks its worker grades next
+        "aaa-planter": (answered(released, {}, after={"setup": planter}), 0),
+        # graded first by the other worker: it breaks its grading key, which must not hurt the others
         "aaa-saboteur": (answered(released, {}, after={"setup": sabotage}), 0),
         "blank": (answered(released, {}), 0),
         "solution": (answered(released, refs), 6),

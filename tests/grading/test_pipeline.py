@@ -140,7 +140,7 @@ def test_are_grading_keys_kept_private(run):
 
 # --- collect -------------------------------------------------------------------------------
 def test_are_submissions_collected_from_a_folder_and_the_exchange(run):
-    assert f"{L1}: 12 new submission(s)" in run["collect"].out
+    assert f"{L1}: 13 new submission(s)" in run["collect"].out
     assert "bad+id" in run["collect"].err
     assert f"{L1}: 1 new submission(s)" in run["collect_exchange"].out
     assert (run["root"] / "submitted" / "via-exchange" / L1 / f"{L1}.ipynb").is_file()
@@ -194,7 +194,7 @@ def test_did_drop_and_insert_leave_the_warehouse_unchanged(run):
 
 def test_does_feedback_hide_hidden_tests_and_tracebacks(run):
     feedback = run["root"] / "feedback"
-    assert len(list(feedback.glob(f"*/{L1}/{L1}.html"))) == 11
+    assert len(list(feedback.glob(f"*/{L1}/{L1}.html"))) == 12
     html = (feedback / "handmade" / L1 / f"{L1}.html").read_text()
     assert "must come from a SQL cell" in html          # the hidden test's verdict…
     assert ".verify()" not in html and "HIDDEN TESTS" not in html   # …but not its source

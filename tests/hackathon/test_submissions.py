@@ -135,7 +135,7 @@ def test_a_run_whose_process_died_is_cancelled_and_frees_its_place(make_event, p
     one whose process still runs keeps its place?"""
     import subprocess
 
-    from matsuri.hackathon.submissions import _this_process
+    from matsuri.sandbox.box import this_process
 
     event = make_event(daily_limit=1, total_limit=5, timeout=60)
     add_team(event, "alpha", "push-open-rate")
@@ -145,7 +145,7 @@ def test_a_run_whose_process_died_is_cancelled_and_frees_its_place(make_event, p
     with connect(event) as con:
         con.execute("INSERT INTO submissions (team, theme, kind, source, submitted_at, status, runner)"
                     " VALUES ('alpha', 'push-open-rate', 'notebook', 'x.ipynb', ?, 'running', ?)",
-                    (started.astimezone(dt.UTC).isoformat(), _this_process()))
+                    (started.astimezone(dt.UTC).isoformat(), this_process()))
     good = write_csv(push_predictions(public_company), tmp_path / "good.csv")
     with pytest.raises(InvalidSubmission, match="used its 1 submissions for today"):
         submit(event, "alpha", good, now=started + dt.timedelta(minutes=1))  # its runner is alive

@@ -753,8 +753,6 @@ def test_the_run_log_keeps_what_the_notebook_printed_without_escape_sequences(es
     assert [line for line in run_lines if any(c in line for c in TERMINAL_CONTROLS)] == []
 
 
-@pytest.mark.xfail(strict=True, reason="submissions._log_outcome writes the submitted file's name "
-                   "as given (escape sequences and all) into the outcome line of log.txt")
 def test_the_outcome_line_of_the_run_log_has_no_escape_sequences(escapes):
     """Does the outcome line `submit` ends log.txt with carry no escapes from the file's name?"""
     last = (escapes.record.folder / "log.txt").read_text(encoding="utf-8").splitlines()[-1]

@@ -21,6 +21,7 @@ from matsuri.hackathon import runner, scoring, store
 from matsuri.hackathon.event import Event
 from matsuri.hackathon.predictions import InvalidSubmission
 from matsuri.hackathon.teams import get_team
+from matsuri.sandbox.box import still_running, this_process
 
 COUNTED = ("running", "scored")
 
@@ -75,27 +76,13 @@ def _limit_problem(con, event: Event, team: str, theme: str, now: dt.datetime) -
     return None
 
 
-def _this_process() -> str:
-    """Who runs a submission: pid and start time, so a reused pid is not taken for it."""
-    from matsuri.sandbox.box import _start_time
-
-    return f"{os.getpid()}:{_start_time(os.getpid())}"
-
-
-def _alive(runner_id: str | None) -> bool:
-    from matsuri.sandbox.box import _start_time
-
-    pid, _, started = (runner_id or "").partition(":")
-    return pid.isdigit() and _start_time(int(pid)) == started
-
-
 def _release_stale(con, event: Event, team: str, now: dt.datetime) -> None:
     """A run whose organiser process died (power cut, kill -9) stays 'running': cancel it, so it
     does not count against the team's limits (its sandbox died with that process)."""
     rows = con.execute("SELECT id, runner FROM submissions WHERE team = ? AND status = 'running'",
                        (team,)).fetchall()
     for row in rows:
-        if not _alive(row["runner"]):
+        if not still_running(row["runner"]):
             con.execute(
                 "UPDATE submissions SET status = 'cancelled', finished_at = ?, message = ? WHERE id = ?",
                 (now.isoformat(timespec="microseconds"),
@@ -120,7 +107,7 @@ def _reserve(event: Event, team: str, theme: str, kind: str, source: Path, now: 
             " message, runner, sandbox) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (team, theme, kind, str(source), now.isoformat(timespec="microseconds"),
              now.isoformat(timespec="microseconds") if problem else None, status, problem,
-             _this_process(), "on" if sandbox or kind != "notebook" else "off"),
+             this_process(), "on" if sandbox or kind != "notebook" else "off"),
         )
         if problem:  # the stored message reads exactly as the one shown
             problem = f"Submission {cursor.lastrowid} was not accepted. {problem}"
@@ -258,10 +245,13 @@ def submit(event: Event, team: str, source: Path, warehouse: Path | None = None,
 
 def _log_outcome(folder: Path, source: Path, status: str, message: str | None) -> None:
     """End the submission's log.txt (after the notebook run's own lines, if any) with its outcome."""
+    from matsuri.sandbox.text import printable
+
     if not folder.is_dir():
         return
+    line = f"{store.now()} submitted {source.name}: {status}{': ' + message if message else ''}"
     with open(folder / "log.txt", "a", encoding="utf-8") as log:
-        log.write(f"{store.now()} submitted {source.name}: {status}{': ' + message if message else ''}\n")
+        log.write(printable(line) + "\n")
 
 
 def _require_sandbox(event: Event, slot: int, job: scoring.ScoringJob) -> str:

@@ -19,7 +19,6 @@ A run left behind by a crashed organiser (its owner process is gone) is cleaned 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
@@ -27,6 +26,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
@@ -90,6 +90,17 @@ def _start_time(pid: int) -> str | None:
     return stat.rsplit(")", 1)[1].split()[19]
 
 
+def this_process() -> str:
+    """This process as "pid:start time", for records that must outlive it (who runs a run)."""
+    return f"{os.getpid()}:{_start_time(os.getpid())}"
+
+
+def still_running(process: str | None) -> bool:
+    """Whether the process recorded by `this_process()` is still the one running."""
+    pid, _, started = (process or "").partition(":")
+    return pid.isdigit() and _start_time(int(pid)) == started
+
+
 def _private_folder(path: Path, mode: int) -> None:
     """Create `path` (and its parents) as root's, and refuse one someone else made or linked."""
     path.mkdir(parents=True, exist_ok=True, mode=mode)
@@ -142,8 +153,7 @@ class Sandbox:
         return self
 
     def _record(self) -> None:
-        record = {"owner": os.getpid(), "owner_start": _start_time(os.getpid()),
-                  "cgroup": self.group.describe(), "user": self.identity.user}
+        record = {"owner": this_process(), "cgroup": self.group.describe(), "user": self.identity.user}
         (self.dir / "sandbox.json").write_text(json.dumps(record), encoding="utf-8")
 
     def end_processes(self) -> Usage:
@@ -297,19 +307,13 @@ def reap() -> int:
             record = json.loads((folder / "sandbox.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             record = None
-        if record and _start_time(record["owner"]) == record["owner_start"]:
+        if record and still_running(record.get("owner")):
             continue  # its owner is still running it
-        if record is None and folder.stat().st_mtime > _now() - 60:
+        if record is None and folder.stat().st_mtime > time.time() - 60:
             continue  # being created right now
         _remove_run(folder, RunGroup.from_record(record["cgroup"]) if record else None)
         reaped += 1
     return reaped
-
-
-def _now() -> float:
-    import time
-
-    return time.time()
 
 
 INSTALL = ("install bubblewrap and util-linux (Debian: `apt-get install bubblewrap util-linux`; "
@@ -345,11 +349,3 @@ def require() -> None:
             "namespaces (sysctl kernel.unprivileged_userns_clone=1; on Ubuntu also "
             "kernel.apparmor_restrict_unprivileged_userns=0), or run in a container started with "
             "them allowed.")
-
-
-def reaped_on_start() -> None:
-    """For servers that start sandboxes later: clean up what a crashed run left, right now."""
-    with contextlib.suppress(SandboxUnavailable):
-        require()
-        if runs_root().is_dir():
-            reap()
