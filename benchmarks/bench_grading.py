@@ -206,7 +206,8 @@ def runs_as(uid: int) -> bool:
     return False
 
 
-def run(side: str, cmd: list[str], kw: dict, meter: CpuMeter, log: Path, watch: int | None) -> tuple[float, float, bool]:
+def run(side: str, cmd: list[str], kw: dict, meter: CpuMeter, log: Path,
+        watch: int | None) -> tuple[float, float, bool]:
     """Run one side's command to completion: wall seconds, CPU seconds, and whether a process of
     uid `watch` (the grading identity) was seen meanwhile (polled every 2 s until seen)."""
     started, used = time.perf_counter(), meter.read(side)
@@ -258,10 +259,10 @@ def main(count: int, rounds: int) -> int:
             tmp = Path(tmp)
             warehouse = build("tiny", 7, out_dir=tmp / "company", progress=False).warehouse
             reachable(warehouse, tmp)
-            ours = Workspace.open(course, workdir=tmp / "ours", warehouse=warehouse, cell_timeout=60)
+            ours, stock, trusted = (Workspace.open(course, workdir=tmp / name, warehouse=warehouse,
+                                                   cell_timeout=60)
+                                    for name in ("ours", "stock", "trusted"))
             release(ours, LESSON, progress=False)
-            stock = Workspace.open(course, workdir=tmp / "stock", warehouse=warehouse, cell_timeout=60)
-            trusted = Workspace.open(course, workdir=tmp / "trusted", warehouse=warehouse, cell_timeout=60)
             for copy in (stock, trusted):
                 shutil.copytree(ours.root, copy.root)
             stock.prepare()  # its own nbgrader_config.py (root, gradebook, exchange)
@@ -276,12 +277,13 @@ def main(count: int, rounds: int) -> int:
                         "--warehouse", str(warehouse), *extra]
 
             commands = {
-                "stock": ([str(BIN / "nbgrader"), "autograde", LESSON], {"cwd": stock.root, "env": env}),
+                "stock": ([str(BIN / "nbgrader"), "autograde", LESSON],
+                          {"cwd": stock.root, "env": env}),
                 "ours": (grade(ours), {"env": dict(os.environ) | {USER_ENV: user}}),
                 "ours_no_sandbox": (grade(trusted, "--no-sandbox"), {"env": dict(os.environ)}),
             }
             seconds = dict.fromkeys(SIDES, 0.0)
-            cpu = dict.fromkeys(SIDES, 0.0)  # user + system seconds of the command and all it started
+            cpu = dict.fromkeys(SIDES, 0.0)  # user + system s of the command and all it started
             sandbox_seen = False
             detail = []
             batch = -(-count // rounds)
@@ -298,8 +300,9 @@ def main(count: int, rounds: int) -> int:
                     seconds[side] += took
                     cpu[side] += used
                     sandbox_seen |= seen
-                    detail.append({"round": number + 1, "side": side, "notebooks": size, "seconds": took,
-                                   "cpu_seconds": used, "load_average": list(os.getloadavg())})
+                    detail.append({"round": number + 1, "side": side, "notebooks": size,
+                                   "seconds": took, "cpu_seconds": used,
+                                   "load_average": list(os.getloadavg())})
                     print(f"  round {number + 1}: {LABELS[side]} graded {size} in {took:.1f} s, "
                           f"CPU {used / size:.2f} s per notebook (load {load()})", flush=True)
             graded = {side: scores(ws, LESSON) for side, ws in workspaces.items()}
@@ -318,7 +321,8 @@ def main(count: int, rounds: int) -> int:
 
     expected = {f"learner{i:03d}": float(bin(i % 64).count("1")) for i in range(count)}
     designed = {side: {s: v[0] for s, v in got.items()} == expected for side, got in graded.items()}
-    same = graded["stock"] == graded["ours"] == graded["ours_no_sandbox"] and len(graded["ours"]) == count
+    same = (graded["stock"] == graded["ours"] == graded["ours_no_sandbox"]
+            and len(graded["ours"]) == count)
     right = all(designed.values())
     per_notebook = {side: cpu[side] / count for side in SIDES}
     stock_s, ours_s, trusted_s = (seconds[side] for side in SIDES)
@@ -329,26 +333,29 @@ def main(count: int, rounds: int) -> int:
     print(f"grading {count} notebooks in {rounds} rounds: "
           + ", ".join(f"{LABELS[side]} {seconds[side]:.1f} s ({seconds[side] / count:.2f} s each)"
                       for side in SIDES))
-    print(f"stock / sandboxed {ratio:.2f}× faster (target ≥ 1.8×: {'met' if ratio >= 1.8 else 'NOT met'}); "
+    print(f"stock / sandboxed {ratio:.2f}× faster "
+          f"(target ≥ 1.8×: {'met' if ratio >= 1.8 else 'NOT met'}); "
           f"stock / unsandboxed {stock_s / trusted_s:.2f}×; sandboxed / unsandboxed {cost:.2f}× "
           f"(the sandbox adds {(ours_s - trusted_s) / count:+.2f} s per notebook)")
     print(f"same scores on all three sides: {same}; scores as designed: {right} "
           f"({', '.join(f'{side} {ok}' for side, ok in designed.items())}); "
           f"sandboxed side seen running as {user}: {sandbox_seen}")
-    save("grading", {"submissions": count, "rounds": rounds, "stock_seconds": stock_s,
-                     "workers2_seconds": ours_s, "ratio": ratio, "cpu_seconds": cpu, "same_scores": same,
-                     "scores_as_designed": right,
-                     # new: the sandbox's cost (workers2_seconds and ratio are the sandboxed side's)
-                     "workers2_no_sandbox_seconds": trusted_s, "ratio_no_sandbox": stock_s / trusted_s,
-                     "sandbox_ratio": cost, "sandbox_added_seconds_per_notebook": (ours_s - trusted_s) / count,
-                     "cpu_per_notebook": per_notebook, "cpu_sandbox_ratio": cpu["ours"] / cpu["ours_no_sandbox"],
-                     "cpu_source": meter.source, "scores_as_designed_by_side": designed,
-                     "sandbox_seen": sandbox_seen, "runs": detail})
+    save("grading", {
+        "submissions": count, "rounds": rounds, "stock_seconds": stock_s,
+        "workers2_seconds": ours_s, "ratio": ratio, "cpu_seconds": cpu, "same_scores": same,
+        "scores_as_designed": right,
+        # new: the sandbox's cost (workers2_seconds and ratio are the sandboxed side's)
+        "workers2_no_sandbox_seconds": trusted_s, "ratio_no_sandbox": stock_s / trusted_s,
+        "sandbox_ratio": cost, "sandbox_added_seconds_per_notebook": (ours_s - trusted_s) / count,
+        "cpu_per_notebook": per_notebook, "cpu_sandbox_ratio": cpu["ours"] / cpu["ours_no_sandbox"],
+        "cpu_source": meter.source, "scores_as_designed_by_side": designed,
+        "sandbox_seen": sandbox_seen, "runs": detail})
     return 0 if same and right and sandbox_seen else 1
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--submissions", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args()
