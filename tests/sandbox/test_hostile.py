@@ -796,7 +796,7 @@ def _start_cli(world: World, team: str) -> tuple[subprocess.Popen, Path, dict]:
                 record = json.loads((folder / "sandbox.json").read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 continue
-            if record["owner"] == cli.pid:
+            if record["owner"].split(":")[0] == str(cli.pid):
                 return cli, folder, record
         time.sleep(0.1)
     cli.kill()

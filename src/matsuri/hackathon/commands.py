@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import signal
 from pathlib import Path
 
 import typer
@@ -46,21 +44,6 @@ def _say(text: str, **style) -> None:
 
 def _row(table, *cells: str) -> None:
     table.add_row(*(_plain(cell) for cell in cells))
-
-
-@contextlib.contextmanager
-def _terminated_as_interrupt():
-    """SIGTERM (and a closed terminal) stop a run as Ctrl-C does: the sandbox is ended, the
-    attempt recorded as cancelled and its scratch removed."""
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 @app.callback()
@@ -143,7 +126,9 @@ def submit_command(
     event = _event(ctx)
     if no_sandbox:
         _say("WARNING: --no-sandbox: a notebook runs as you and can read all you can.", fg="yellow")
-    with _terminated_as_interrupt(), \
+    from matsuri.stopping import stoppable
+
+    with stoppable(), \
             _console().status(_plain(f"Checking and scoring {path.name} for team '{team}'…")):
         result = submit(event, team, path, warehouse, labels, sandbox=not no_sandbox)
     metric, _ = primary_metric(event, result.theme)

@@ -131,17 +131,21 @@ def _run(job: NotebookJob, box: Sandbox | None, workdir: Path) -> RunResult:
     return RunResult(executed, log, time.monotonic() - started)
 
 
-def _first_error(executed: Path) -> tuple[int, str, str] | None:
-    """(cell number counted from 1 among code cells, error name, first line of its value)."""
+def _code_cells(executed: Path) -> list:
+    """The executed notebook's code cells as the participant numbers them (no injected cell)."""
     import nbformat
 
     try:
         nb = nbformat.read(executed, as_version=4)
     except Exception:
-        return None
-    code_cells = [c for c in nb.cells if c.cell_type == "code" and "injected-parameters" not in
-                  c.get("metadata", {}).get("tags", [])]
-    for number, cell in enumerate(code_cells, start=1):
+        return []
+    return [c for c in nb.cells if c.cell_type == "code" and "injected-parameters" not in
+            c.get("metadata", {}).get("tags", [])]
+
+
+def _first_error(executed: Path) -> tuple[int, str, str] | None:
+    """(cell number counted from 1 among code cells, error name, first line of its value)."""
+    for number, cell in enumerate(_code_cells(executed), start=1):
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 # the participant's text, shown to the organiser: no escape sequences or controls
@@ -154,15 +158,7 @@ def _first_error(executed: Path) -> tuple[int, str, str] | None:
 
 def _last_started(executed: Path) -> int | None:
     """The code cell (counted as in `_first_error`) that was running when the run was stopped."""
-    import nbformat
-
-    try:
-        nb = nbformat.read(executed, as_version=4)
-    except Exception:
-        return None
-    code_cells = [c for c in nb.cells if c.cell_type == "code" and "injected-parameters" not in
-                  c.get("metadata", {}).get("tags", [])]
-    started = [n for n, c in enumerate(code_cells, start=1)
+    started = [n for n, c in enumerate(_code_cells(executed), start=1)
                if c.get("metadata", {}).get("papermill", {}).get("start_time")]
     return started[-1] if started else None
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import signal
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from tqdm.auto import tqdm
 
 from matsuri import __version__
 from matsuri.errors import AlreadyExists, Interrupted, MatsuriError, OutOfSpace, UsageError
+from matsuri.stopping import stoppable
 from matsuri.warehouse import holdout, people, push, sales, schema, shop, signals
 from matsuri.warehouse.scales import Scale, get_scale
 
@@ -143,24 +142,6 @@ def _is_out_of_space(error: BaseException) -> bool:
     return any(s in text for s in ("no space left", "file too large", "disk quota", "not enough space"))
 
 
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def _stoppable():
-    """Ctrl-C and SIGTERM stop the build cleanly, even where a parent shell ignores SIGINT."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {s: signal.signal(s, _raise_interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 def build(
     scale: str = "small",
     seed: int = 42,
@@ -179,7 +160,7 @@ def build(
     tmp_warehouse = warehouse.with_name(f".{warehouse.name}.building-{os.getpid()}")
     tmp_labels = labels.with_name(f".{labels.name}.building-{os.getpid()}")
     try:
-        with _stoppable(), tqdm(total=7, desc=f"Building the {scale} company", unit="step", disable=not progress) as bar:
+        with stoppable(), tqdm(total=7, desc=f"Building the {scale} company", unit="step", disable=not progress) as bar:
             learners, secret = _generate(chosen, seed, bar)
             _write(tmp_warehouse, schema.WAREHOUSE, learners, bar)
             _write(tmp_labels, schema.LABELS, secret, bar)
