@@ -61,8 +61,13 @@ def test_lab_serves_the_project_behind_a_token(tiny_company):
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/api/contents")
         assert refused.value.code == 403
+        proc.terminate()  # SIGTERM to `matsuri lab` alone: JupyterLab must stop with it
+        assert proc.wait(timeout=30) is not None
+        gone, alive = psutil.wait_procs(children, timeout=30)
+        assert alive == [], [c.pid for c in alive]
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # the group: `matsuri lab` alone leaves JupyterLab running
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
         for child in psutil.wait_procs(children, timeout=30)[1]:
             child.kill()

@@ -14,6 +14,7 @@ import typer
 
 from matsuri import paths
 from matsuri.errors import NotFound
+from matsuri.stopping import stoppable
 
 app = typer.Typer(invoke_without_command=True, add_completion=False)
 
@@ -79,7 +80,16 @@ def lab(
     port = first_free_port(port)
     typer.secho(f"JupyterLab: http://127.0.0.1:{port}/lab?token={token}", fg="green", bold=True)
     typer.echo("Press Ctrl-C to stop.")
+    server = None
     try:
-        subprocess.run(lab_command(root, port), env=lab_env(token), check=False)
+        with stoppable():  # Ctrl-C, SIGTERM or a closed terminal: JupyterLab stops with us
+            server = subprocess.Popen(lab_command(root, port), env=lab_env(token))
+            server.wait()
     except KeyboardInterrupt:
-        pass
+        if server is None:
+            return
+        server.terminate()  # a server left behind would keep serving its token on the port
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
