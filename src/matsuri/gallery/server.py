@@ -128,6 +128,10 @@ def stop(running: Running) -> None:
     _kill_tree(process.pid)  # the demos' sandboxes die with their bubblewrap parent (Voila)
     with contextlib.suppress(Exception):
         process.wait(timeout=5)
+    from matsuri.sandbox.box import reap
+
+    with contextlib.suppress(OSError):
+        reap()  # what Voila could not close itself: the demos' cgroups, run folders and mounts
     shutil.rmtree(running.gallery.scratch, ignore_errors=True)
 
 
