@@ -16,10 +16,11 @@ pytest_plugins = ["hackathon_fixtures"]  # the shared fixtures, one instance per
 
 
 @pytest.fixture
-def cli_event(tmp_path, public_company):
+def cli_event(tmp_path, public_company, sandbox_user):
     folder = tmp_path / "event"
     folder.mkdir()
-    (folder / "event.toml").write_text(SETTINGS.format(**DEFAULTS), encoding="utf-8")
+    (folder / "event.toml").write_text(SETTINGS.format(**DEFAULTS | {"run_as": sandbox_user}),
+                                       encoding="utf-8")
     templates = tmp_path / "templates"
     notebook(templates / "push-open-rate" / "starter.ipynb", "print('start here')")
     env = {"MATSURI_EVENT": str(folder), "MATSURI_WAREHOUSE": str(public_company.warehouse),
