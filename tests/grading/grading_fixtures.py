@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
-import tempfile
-from pathlib import Path
 
 import pytest
 
@@ -31,17 +28,3 @@ def grading_identity():
         else:
             os.environ[USER_ENV] = previous
         identities.remove(user)
-
-
-@pytest.fixture(scope="session")
-def reachable_company(tiny_company):
-    """The tiny company's warehouse in a folder the grading identity may pass through."""
-    folder = Path(tempfile.mkdtemp(prefix="matsuri-test-grading-"))
-    folder.chmod(0o755)
-    warehouse = folder / "company.duckdb"
-    shutil.copyfile(tiny_company.warehouse, warehouse)
-    warehouse.chmod(0o644)
-    try:
-        yield warehouse
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)

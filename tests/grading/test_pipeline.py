@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -25,7 +26,9 @@ from matsuri.grading.release import readable_text
 from matsuri.warehouse.query import connect, table_checksums
 
 pytestmark = pytest.mark.xdist_group("grading")
-pytest_plugins = ["grading_fixtures"]  # the grading identity and a warehouse it can reach
+# the grading identity, and a copy of the company its sandbox can reach (public_company)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hackathon"))
+pytest_plugins = ["grading_fixtures", "hackathon_fixtures"]
 COURSE = "sql-101"
 L1, L2 = "01-reading-a-table", "02-aggregates"
 TIMEOUT = "10"
@@ -43,9 +46,9 @@ def rows(path: Path) -> list[dict]:
 
 
 @pytest.fixture(scope="session")
-def run(reachable_company, grading_identity, tmp_path_factory):
+def run(public_company, grading_identity, tmp_path_factory):
     return once_per_run(tmp_path_factory, "grading-run",
-                        lambda: grading_run(reachable_company, tmp_path_factory))
+                        lambda: grading_run(public_company.warehouse, tmp_path_factory))
 
 
 def grading_run(company: Path, tmp_path_factory) -> dict:
@@ -242,7 +245,7 @@ def test_are_instructor_mistakes_explained(tmp_path, run):
 
 # --- what a learner sees -----------------------------------------------------------------
 @pytest.fixture
-def lab(run, reachable_company, tmp_path):
+def lab(run, public_company, tmp_path):
     """JupyterLab on 127.0.0.1 in a learner's folder holding lesson 1 as fetched from the exchange."""
     import os
     import shutil
@@ -256,7 +259,7 @@ def lab(run, reachable_company, tmp_path):
     home = tmp_path / "learner"
     shutil.copytree(run["work"] / "exchange" / COURSE / "outbound" / L1, home / L1)
     port, token = free_port(), "browser-test-token"
-    env = dict(os.environ, MATSURI_WAREHOUSE=str(reachable_company), PLOOMBER_STATS_ENABLED="false",
+    env = dict(os.environ, MATSURI_WAREHOUSE=str(public_company.warehouse), PLOOMBER_STATS_ENABLED="false",
                MATSURI_LANG="en", JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), JUPYTER_TOKEN=token)
     proc = subprocess.Popen(lab_command(home, port), env=env, cwd=home,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
