@@ -14,8 +14,6 @@ from nbgrader.preprocessors import (
     ClearMarkScheme,
     ClearOutput,
     ComputeChecksums,
-    DeduplicateIds,
-    Execute,
     GetGrades,
     IgnorePattern,
     IncludeHeaderFooter,
@@ -28,7 +26,14 @@ from nbgrader.preprocessors import (
     SaveCells,
 )
 
-from matsuri.grading.preprocessors import ClearSqlSolutions, HideTestTracebacks, RestoreLockedCells
+from matsuri.grading.preprocessors import (
+    ClearSqlSolutions,
+    DecideGrades,
+    ExecuteWithinLimits,
+    ForgetDuplicateIds,
+    HideTestTracebacks,
+    RestoreLockedCells,
+)
 
 c = get_config()  # noqa: F821  (provided by the config loader)
 
@@ -52,27 +57,32 @@ c.GenerateAssignment.preprocessors = [
     CheckCellMetadata,
 ]
 
-# Autograde: deleted check cells come back (nbgrader), and so does a deleted setup cell (ours).
+# Autograde: deleted check cells come back (nbgrader), and so does a deleted setup cell (ours);
+# a copied cell is graded once.
 c.OverwriteCells.add_missing_cells = True
 c.Autograde.sanitize_preprocessors = [
     ClearOutput,
-    DeduplicateIds,
+    ForgetDuplicateIds,
     OverwriteKernelspec,
     OverwriteCells,
     RestoreLockedCells,
     CheckCellMetadata,
 ]
+# Grades are decided outside the learner's kernel: DecideGrades runs each answer's SQL again on
+# the organiser's side and writes the check cells' outcomes that SaveAutoGrades records.
 c.Autograde.autograde_preprocessors = [
-    Execute,
+    ExecuteWithinLimits,
     IgnorePattern,
     ClearMetadataPreprocessor,
     LimitOutput,
+    DecideGrades,
     SaveAutoGrades,
     AssignLatePenalties,
     CheckCellMetadata,
 ]
-# A cell that runs longer than this is interrupted and marked; the rest of the notebook and the
-# batch go on. Each course sets its own value (course.toml: cell_timeout).
+# A cell that runs longer than this is interrupted (killed with its kernel if it does not stop)
+# and marked; the rest of the notebook and the batch go on. Each course sets its own value
+# (course.toml: cell_timeout).
 c.Execute.timeout = 60
 c.Execute.interrupt_on_timeout = True
 

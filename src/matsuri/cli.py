@@ -11,7 +11,7 @@ from matsuri.gallery.commands import app as gallery_app
 from matsuri.grading.commands import app as course_app
 from matsuri.hackathon.commands import app as hackathon_app
 from matsuri.infra.commands import app as infra_app
-from matsuri.lab import app as lab_app
+from matsuri.lab import lab
 from matsuri.sandbox.text import printable
 from matsuri.warehouse.commands import app as data_app
 
@@ -22,7 +22,7 @@ app = typer.Typer(
     help="Run your company's own machine-learning festival.",
 )
 app.add_typer(data_app, name="data", help="Build and explore the synthetic company warehouse.")
-app.add_typer(lab_app, name="lab", help="Start JupyterLab on this machine for the festival.")
+app.command("lab", help="Start JupyterLab on this machine for the festival.")(lab)
 app.add_typer(course_app, name="course", help="Courses: release lessons, collect and grade submissions, show progress.")
 app.add_typer(hackathon_app, name="hackathon", help="Run the hackathon: teams, submissions, leaderboard, judging, awards.")
 app.add_typer(gallery_app, name="gallery", help="The judges' gallery: demos, leaderboard and rubric in Voila.")

@@ -1,4 +1,12 @@
-"""`matsuri lab`: JupyterLab on 127.0.0.1, opened at the project root (courses/, templates/)."""
+"""`matsuri lab`: JupyterLab on 127.0.0.1 behind a token, showing one folder and nothing outside it.
+
+The folder is the one given; else the participant workspace around the current directory (the
+folder holding the local target's marker); else the project root, the organisers' lab, which shows
+course sources and grading keys. The contents API and /files/ refuse `../`, hidden files and
+symlinks leading out (`lab_contents`). Kernels and terminals start in the folder but run as whoever
+started the lab and can read what that account can: only separate accounts (the JupyterHub
+target) keep learners apart from each other and from the answers.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +22,8 @@ import typer
 
 from matsuri import paths
 from matsuri.errors import NotFound
+from matsuri.infra.local import MARKER
 from matsuri.stopping import stoppable
-
-app = typer.Typer(invoke_without_command=True, add_completion=False)
 
 
 def festival_env() -> dict[str, str]:
@@ -39,6 +46,24 @@ def first_free_port(start: int) -> int:
     raise NotFound(f"No free port between {start} and {start + 49}; pass another with --port.")
 
 
+def workspace_around(folder: Path) -> Path | None:
+    """The participant workspace holding `folder` (marked by the local target), if any."""
+    return next((f for f in (folder, *folder.parents) if (f / MARKER).is_file()), None)
+
+
+def lab_root(folder: Path | None = None) -> Path:
+    """The folder given, else the participant workspace around the current directory, else the project."""
+    if folder is not None:
+        if not folder.is_dir():
+            raise NotFound(f"There is no folder {folder}; pass an existing one (a participant's "
+                           "workspace, e.g. event/workspaces/<user>) or none to use the workspace you are in.")
+        return folder.resolve()
+    root = workspace_around(Path.cwd().resolve()) or paths.project_root()
+    if not root.is_dir():
+        raise NotFound(f"The project folder {root} does not exist.")
+    return root
+
+
 def lab_command(root: Path, port: int) -> list[str]:
     """The JupyterLab command line; it holds no token (see `lab_env`)."""
     jupyter = shutil.which("jupyter", path=str(Path(sys.executable).parent)) or "jupyter"
@@ -47,6 +72,8 @@ def lab_command(root: Path, port: int) -> list[str]:
         jupyter, "lab", "--no-browser", *as_root,
         "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
         f"--ServerApp.root_dir={root}",
+        "--ServerApp.contents_manager_class=matsuri.lab_contents.RootedContentsManager",
+        "--ContentsManager.allow_hidden=False",  # the default, kept even if a config file says otherwise
     ]
 
 
@@ -59,8 +86,10 @@ def lab_env(token: str) -> dict[str, str]:
     return festival_env() | {"JUPYTER_TOKEN": token}
 
 
-@app.callback()
 def lab(
+    folder: Path | None = typer.Argument(
+        None, help="Folder to show; default: the participant workspace you are in, else the project.",
+    ),
     port: int = typer.Option(8888, help="Port on 127.0.0.1."),
     token: str = typer.Option(
         "", envvar="JUPYTER_TOKEN",
@@ -69,9 +98,11 @@ def lab(
     ),
 ) -> None:
     """Start JupyterLab for the festival and print its URL with the login token."""
-    root = paths.project_root()
-    if not root.is_dir():
-        raise NotFound(f"The project folder {root} does not exist.")
+    root = lab_root(folder)
+    if workspace_around(root) is None and paths.project_root().is_relative_to(root):
+        typer.echo("This lab shows the whole project, course sources and grading keys included, and is for "
+                   "organisers; learners open their own with `cd <workspace> && matsuri lab` or "
+                   "`matsuri lab <workspace>`.", err=True)
     if not paths.warehouse_path().exists():
         typer.secho(
             "note: no warehouse yet; build it with `matsuri data build`.", fg="yellow", err=True
@@ -83,7 +114,7 @@ def lab(
     server = None
     try:
         with stoppable():  # Ctrl-C, SIGTERM or a closed terminal: JupyterLab stops with us
-            server = subprocess.Popen(lab_command(root, port), env=lab_env(token))
+            server = subprocess.Popen(lab_command(root, port), env=lab_env(token), cwd=root)
             server.wait()
     except KeyboardInterrupt:
         if server is None:

@@ -78,7 +78,7 @@ def craft(released_path: Path, refs: dict[str, str], out: Path, lesson: str) -> 
             "q2_result": "INSERT INTO products VALUES (999, 'x', 'book', 1, NULL)",
         }), 4),
         "handmade": (answered(released, {k: v for k, v in refs.items() if k != "q6_result"},
-                              after={"q6-sql": by_hand, "q5-sql": "del q5"}), 4),
+                              after={"q6-sql": by_hand, "q5-sql": "del q5"}), 5),
     }
     for student, (nb, _) in notebooks.items():
         folder = out / student / lesson
@@ -129,3 +129,123 @@ def once_per_run(tmp_path_factory, name: str, build):
         result = build()
         cache.write_bytes(pickle.dumps(result))
         return result
+
+
+def _cells(nb, change):
+    """A copy of `nb` with its cell list passed through `change(cells) -> cells`."""
+    nb = copy.deepcopy(nb)
+    nb.cells = change(list(nb.cells))
+    return nb
+
+
+def _index(cells, gid: str) -> int:
+    return next(i for i, c in enumerate(cells) if grade_id(c) == gid)
+
+
+def _duplicate(gid: str, first_source: str | None = None):
+    """Copy-paste of a cell (ids and all, as JupyterLab does), the first copy optionally edited."""
+    def change(cells):
+        i = _index(cells, gid)
+        twin = copy.deepcopy(cells[i])
+        if first_source is not None:
+            cells[i].source = first_source
+        return cells[:i + 1] + [twin] + cells[i + 1:]
+    return change
+
+
+def _retype(gid: str, cell_type: str):
+    def change(cells):
+        i = _index(cells, gid)
+        old = cells[i]
+        make = {"markdown": nbformat.v4.new_markdown_cell, "raw": nbformat.v4.new_raw_cell}[cell_type]
+        cells[i] = make(old.source, metadata=old.metadata)
+        return cells
+    return change
+
+
+def _move_below_check(gid: str):
+    def change(cells):
+        i = _index(cells, f"{gid}-sql")
+        sql = cells.pop(i)
+        j = _index(cells, gid)
+        return cells[:j + 1] + [sql] + cells[j + 1:]
+    return change
+
+
+def hostile(released_path: Path, refs: dict[str, str], secrets: dict[str, Path],
+            other_lesson: Path) -> dict[str, tuple]:
+    """Learners who try to cheat or who make common mistakes: student → (notebook, score, note).
+    `secrets` are files a grading kernel must not read (source, keys, gradebook, another
+    learner's work, labels); `other_lesson` is another lesson's released notebook."""
+    released = nbformat.read(released_path, as_version=4)
+    nothing = {var: "SELECT 1 AS x" for var in refs}
+    right = dict(refs)
+    no_op = "lambda *args, **kwargs: None"
+    patches = {
+        # every way of making the checks pass in the kernel, with no right answer
+        "patch-compare": ("import matsuri.checks.compare as c, matsuri.checks.exercise as e\n"
+                          f"c.compare = e.compare = {no_op}"),
+        "patch-class": f"from matsuri.checks.exercise import Exercise\nExercise.check = Exercise.verify = {no_op}",
+        "patch-objects": "".join(f"q{n}.check = q{n}.verify = lambda: None\n" for n in range(1, 7)),
+        "patch-rendering": ("from matsuri.checks import outcomes\n"
+                            "outcomes.Outcome._render_traceback_ = lambda self: []\n"
+                            f"get_ipython().set_custom_exc((BaseException,), {no_op})"),
+        "patch-transformer": ("get_ipython().input_transformers_cleanup.append(\n"
+                              "    lambda lines: ['pass\\n'] if 'check()' in ''.join(lines) else lines)"),
+        "patch-hook": ("import matsuri.checks.session as s\n"
+                       "s.current().key.exercises.clear()\n"
+                       "get_ipython().events.register('pre_run_cell', lambda info: None)\n"
+                       "import builtins; builtins.q1 = builtins.q2 = None"),
+        "forge-outputs": ("from IPython.display import HTML, display\n"
+                          "display(HTML('<b>✓ Correct!</b>'))\n"
+                          "print('q1 ✓ Correct! 6/6')"),
+        "rewrite-key": ("import json, os, pathlib\n"
+                        "from matsuri.checks import start\n"
+                        "from matsuri.checks.fingerprint import column_names, fingerprint\n"
+                        "frame = __matsuri_warehouse__.sql('SELECT 1 AS x').df()\n"
+                        "for path in pathlib.Path(os.environ['MATSURI_CHECK_KEYS']).glob('*.json'):\n"
+                        "    key = json.loads(path.read_text())\n"
+                        "    for e in key['exercises']:\n"
+                        "        fp = fingerprint(frame, ['x'], [], e['places'], e['name'])\n"
+                        "        e.update(columns=['x'], rows=1, order_by=[], order_hash=None,\n"
+                        "                 column_hashes=fp.column_hashes, row_hash=fp.row_hash)\n"
+                        "    path.write_text(json.dumps(key))\n"
+                        f"start('sql-101', {released_path.stem!r})"),
+    }
+    learners = {name: (answered(released, nothing, after={"setup": code}), 0, "")
+                for name, code in patches.items()}
+    template = ("{{ get_ipython().ex('from matsuri.checks.exercise import Exercise; "
+                "Exercise.check = Exercise.verify = lambda self: None') }}\nSELECT 1 AS x")
+    learners["sql-templating"] = (answered(released, nothing | {"q1_result": template}), 0,
+                                  "")
+    # reads what grading keeps private, prints it into feedback, and writes where it can
+    reads = "".join(
+        f"try:\n    print({name!r}, open({str(path)!r}, 'rb').read()[:2000])\n"
+        f"except Exception as error:\n    print({name!r}, 'refused:', type(error).__name__)\n"
+        for name, path in secrets.items())
+    writes = (f"import sqlite3\ntry:\n    db = sqlite3.connect({str(secrets['gradebook'])!r})\n"
+              "    db.execute('UPDATE grade SET extra_credit = 10, manual_score = 0')\n"
+              "    db.commit()\nexcept Exception as error:\n    print('gradebook refused:', error)\n")
+    learners["snoop"] = (answered(released, right, after={"setup": reads + writes}), 6, "")
+    # honest learners' mistakes: grading must not lose their points
+    wrong_then_right = "%%sql q1_result <<\nSELECT 1 AS x"
+    learners["copied-answer"] = (_cells(answered(released, right), _duplicate("q1-sql", wrong_then_right)),
+                                 6, "q1: 2 SQL cells fill q1_result; the one in code cell 5 counted")
+    learners["copied-check"] = (_cells(answered(released, right), _duplicate("q2")), 6, "")
+    learners["moved-answer"] = (_cells(answered(released, right), _move_below_check("q3")), 6, "")
+    learners["retyped-check"] = (_cells(answered(released, right), _retype("q4", "raw")), 6, "")
+    learners["retyped-answer"] = (_cells(answered(released, right), _retype("q5-sql", "markdown")), 6,
+                                  "answer cell of q5 was changed to markdown; graded as code")
+    # endless work that will not stop when interrupted: killed, the rest still graded
+    stubborn = ("import time\nwhile True:\n    try:\n        time.sleep(0.1)\n"
+                "    except KeyboardInterrupt:\n        pass")
+    learners["stubborn-loop"] = (answered(released, right, after={"q2": stubborn}), 6,
+                                 "did not stop when interrupted, and was killed with its kernel")
+    threads = "%%sql\nSET threads = 8"
+    learners["threads-endless"] = (answered(released, right | {"q3_result": ENDLESS},
+                                            after={"setup": threads}), 5, "the SQL cell of q3")
+    learners["exits"] = (answered(released, right, after={"q3": "import os\nos._exit(0)"}), 6,
+                         "stopped its kernel")
+    wrong_lesson = nbformat.read(other_lesson, as_version=4)
+    learners["wrong-lesson"] = (wrong_lesson, None, f"this notebook is lesson {other_lesson.stem}")
+    return learners

@@ -19,7 +19,7 @@ from matsuri.grading.collect import collect
 from matsuri.grading.preprocessors import ClearSqlSolutions, HideTestTracebacks, RestoreLockedCells
 from matsuri.grading.reference import lint
 from matsuri.grading.release import refuse_leaks
-from matsuri.grading.screen import screen
+from matsuri.grading.screen import Released, screen
 from matsuri.grading.worker import explain
 from matsuri.grading.workspace import GradingError, Workspace
 
@@ -82,8 +82,10 @@ def test_is_a_missing_submissions_folder_named(ws, tmp_path):
 @pytest.fixture
 def released():
     nb = source_notebook()
-    return {c.metadata["nbgrader"]["grade_id"]: compute_checksum(c) for c in nb.cells
-            if c.metadata.get("nbgrader", {}).get("locked")}
+    return Released(L1, {c.metadata["nbgrader"]["grade_id"]: compute_checksum(c) for c in nb.cells
+                         if c.metadata.get("nbgrader", {}).get("locked")},
+                    {c.metadata["nbgrader"]["grade_id"]: c.cell_type for c in nb.cells
+                     if c.metadata.get("nbgrader", {}).get("grade_id")})
 
 
 def test_does_screening_spot_unreadable_and_missing_notebooks(tmp_path, released):
@@ -103,6 +105,16 @@ def test_does_screening_report_deleted_and_edited_cells(tmp_path, released):
                             "check cell q3 was deleted; restored for grading"]
     clean = screen("e", write(tmp_path / "e.ipynb", source_notebook()), released)
     assert clean.notes == []
+
+
+def test_does_screening_refuse_another_lesson_in_plain_words(tmp_path, released):
+    other = source_notebook()
+    other.metadata["matsuri"] = {"course": "sql-101", "lesson": "02-aggregates"}
+    result = screen("f", write(tmp_path / "f.ipynb", other), released)
+    assert result.problem.startswith("this notebook is lesson 02-aggregates, handed in as " + L1)
+    setup_only = source_notebook()  # no metadata: the setup cell's start(...) says which lesson
+    setup_only.cells[1].source = setup_only.cells[1].source.replace(L1, "03-joins")
+    assert "lesson 03-joins" in screen("g", write(tmp_path / "g.ipynb", setup_only), released).problem
 
 
 # --- nbgrader steps -----------------------------------------------------------------------
@@ -143,8 +155,7 @@ def test_is_a_deleted_locked_cell_put_back_in_its_place():
 
 
 def test_does_the_grading_report_say_why_a_notebook_was_not_graded():
-    assert "endless query or loop" in explain("autograde", "nbclient CellTimeoutError: …")
-    assert "crashed" in explain("autograde", "DeadKernelError: Kernel died")
+    assert "could not be started again" in explain("autograde", "DeadKernelError: Kernel died")
     assert explain("feedback", "[ERROR] something broke") == "feedback failed: [ERROR] something broke"
 
 

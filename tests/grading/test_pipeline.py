@@ -2,8 +2,9 @@
 
 One real run through the CLI, shared by the tests below: every lesson released with nbgrader,
 crafted submissions of lesson 1 (blank, solution, partial, tampered, deleted cells, an endless
-query, DROP/INSERT, answers made by hand, invalid JSON, a missing notebook) plus one through the
-nbgrader exchange, graded with two workers, then graded again.
+query, DROP/INSERT, answers made by hand, invalid JSON, a missing notebook), hostile learners who
+try to fool the grade (grading_kit.hostile) and one submission through the nbgrader exchange,
+graded with two workers, then graded again, then once more on a rebuilt warehouse.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from grading_kit import answered, craft, exchange_submit, once_per_run
+from grading_kit import answered, craft, exchange_submit, hostile, once_per_run
 
-from conftest import run_matsuri
+from conftest import build_company, run_matsuri
 from matsuri.grading import course as courses
 from matsuri.grading.reference import reference_queries
 from matsuri.grading.release import readable_text
@@ -48,10 +49,11 @@ def rows(path: Path) -> list[dict]:
 @pytest.fixture(scope="session")
 def run(public_company, grading_identity, tmp_path_factory):
     return once_per_run(tmp_path_factory, "grading-run",
-                        lambda: grading_run(public_company.warehouse, tmp_path_factory))
+                        lambda: grading_run(public_company, tmp_path_factory))
 
 
-def grading_run(company: Path, tmp_path_factory) -> dict:
+def grading_run(public_company, tmp_path_factory) -> dict:
+    company = public_company.warehouse
     work = tmp_path_factory.mktemp("course-work")
     warehouse = str(company)
     checksums = table_checksums(company)
@@ -65,6 +67,16 @@ def grading_run(company: Path, tmp_path_factory) -> dict:
     out["expected"] = craft(root / "release" / L1 / f"{L1}.ipynb",
                             reference_queries(course.lesson(L1)), subs, L1)
     released2 = nbformat.read(root / "release" / L2 / f"{L2}.ipynb", as_version=4)
+    secrets = {"source": root / "source" / L1 / f"{L1}.ipynb",
+               "key": root / "private" / "keys" / f"{L1}.json", "gradebook": root / "gradebook.db",
+               "other": root / "submitted" / "solution" / L1 / f"{L1}.ipynb",
+               "labels": public_company.labels}
+    cheats = hostile(root / "release" / L1 / f"{L1}.ipynb", reference_queries(course.lesson(L1)),
+                     secrets, root / "release" / L2 / f"{L2}.ipynb")
+    out["hostile"] = {student: (score, note) for student, (_, score, note) in cheats.items()}
+    for student, (nb, _, _) in cheats.items():
+        (subs / student / L1).mkdir(parents=True)
+        nbformat.write(nb, subs / student / L1 / f"{L1}.ipynb")
     for student, answers in (("solution", reference_queries(course.lesson(L2))), ("blank", {})):
         (subs / student / L2).mkdir(parents=True)
         nbformat.write(answered(released2, answers), subs / student / L2 / f"{L2}.ipynb")
@@ -87,6 +99,21 @@ def grading_run(company: Path, tmp_path_factory) -> dict:
     out["again"] = cli(["grade", COURSE, "--warehouse", warehouse], work)
     out["progress"] = cli(["progress", COURSE], work)
     out["checksums"] = (checksums, table_checksums(company))
+    # in a copy of the course: a grade set by hand, then the warehouse rebuilt with another seed
+    import shutil
+
+    from nbgrader.api import Gradebook
+
+    later = tmp_path_factory.mktemp("course-work-later")
+    shutil.copytree(root, later / COURSE)
+    with Gradebook(f"sqlite:///{later / COURSE / 'gradebook.db'}", COURSE) as gb:
+        gb.find_grade("q4", L1, L1, "partial").manual_score = 1
+        gb.db.commit()
+    rebuilt = build_company(public_company.folder / "rebuilt", seed=42).warehouse  # was seed 7
+    out["rebuilt"] = cli(["grade", COURSE, "--lesson", L1, "--learner", "partial", "--learner",
+                          "solution", "--cell-timeout", TIMEOUT, "--warehouse", str(rebuilt)], later)
+    out["rebuilt_report"] = {r["student_id"]: r for r in rows(later / COURSE / "exports" / "grading-report.csv")
+                             if r["lesson"] == L1}
     return out
 
 
@@ -143,7 +170,7 @@ def test_are_grading_keys_kept_private(run):
 
 # --- collect -------------------------------------------------------------------------------
 def test_are_submissions_collected_from_a_folder_and_the_exchange(run):
-    assert f"{L1}: 13 new submission(s)" in run["collect"].out
+    assert f"{L1}: {13 + len(run['hostile'])} new submission(s)" in run["collect"].out
     assert "bad+id" in run["collect"].err
     assert f"{L1}: 1 new submission(s)" in run["collect_exchange"].out
     assert (run["root"] / "submitted" / "via-exchange" / L1 / f"{L1}.ipynb").is_file()
@@ -154,16 +181,52 @@ def test_does_everyone_get_exactly_their_score(run):
     graded = {r["student_id"]: r for r in rows(run["root"] / "exports" / "scores.csv")}
     for student, expected in run["expected"].items():
         if expected is None:
-            assert student not in graded
+            assert graded[student][L1] == "not graded", graded[student]
         else:
             assert float(graded[student][L1]) == expected, (student, run["report"][(student, L1)])
     assert float(graded["solution"][L2]) == len(courses.load(COURSE).lesson(L2).exercises)
     assert float(graded["blank"][L2]) == 0
 
 
+@pytest.mark.parametrize("student", [
+    "patch-compare", "patch-class", "patch-objects", "patch-rendering", "patch-transformer",
+    "patch-hook", "forge-outputs", "rewrite-key", "sql-templating", "snoop", "copied-answer",
+    "copied-check", "moved-answer", "retyped-check", "retyped-answer", "stubborn-loop",
+    "threads-endless", "exits", "wrong-lesson"])
+def test_does_a_hostile_learner_get_exactly_their_score_and_note(run, student):
+    score, note = run["hostile"][student]
+    row = run["report"][(student, L1)]
+    assert row["score"] == ("" if score is None else str(score)), row
+    assert row["status"] == ("skipped" if score is None else "graded"), row
+    assert note in row["notes"], row
+
+
+def test_can_a_grading_kernel_reach_nothing_private(run):
+    """The snooping learner printed what it could read into its feedback, and tried the gradebook."""
+    html = (run["root"] / "feedback" / "snoop" / L1 / f"{L1}.html").read_text()
+    for name in ("source", "key", "gradebook", "other", "labels"):
+        assert re.search(rf"{name}&#x27;? refused: FileNotFoundError|{name}' refused: FileNotFoundError",
+                         html) or f"{name} refused: FileNotFoundError" in html, name
+    # nothing of the source notebook, the grading key, the gradebook or the labels store
+    for marker in ("BEGIN SOLUTION", "column_hashes", "SQLite format", "DUCK"):
+        assert marker not in html, marker
+    rows_ = rows(run["root"] / "exports" / "gradebook.csv")
+    assert all(r["score"] in ("", "0", "1") for r in rows_ if r["lesson"] == L1)
+
+
+def test_is_a_rebuilt_warehouse_noticed_and_a_manual_grade_listed(run):
+    assert "the warehouse changed since the last release or grading" in run["rebuilt"].err
+    assert re.search(r"seed 7 · build \w+ → scale tiny · seed 42", run["rebuilt"].err)
+    partial, solution = run["rebuilt_report"]["partial"], run["rebuilt_report"]["solution"]
+    assert partial["status"] == solution["status"] == "graded"
+    assert solution["score"] == "6" and partial["score"] == "4"  # 3 right + q4 set to 1 by hand
+    assert "kept a score grading did not write: q4 manual 1" in partial["notes"]
+    assert "graded again: the warehouse changed" in solution["notes"]
+
+
 def test_is_each_exercise_recorded(run):
     exercises = [r for r in rows(run["root"] / "exports" / "gradebook.csv")
-                 if r["student_id"] == "partial"]
+                 if r["student_id"] == "partial" and r["lesson"] == L1]
     assert [(r["exercise"], r["score"]) for r in exercises] == [
         ("q1", "1"), ("q2", "1"), ("q3", "1"), ("q4", "0"), ("q5", "0"), ("q6", "0")]
 
@@ -185,7 +248,7 @@ def test_are_unreadable_notebooks_skipped_but_the_batch_goes_on(run):
     assert run["report"][("broken", L1)]["status"] == "skipped"
     assert run["report"][("missing", L1)]["status"] == "skipped"
     assert run["report"][("endless", L1)]["status"] == "graded"
-    assert "2 skipped, 0 failed" in run["grade"].out
+    assert "3 skipped, 0 failed" in run["grade"].out
 
 
 def test_did_drop_and_insert_leave_the_warehouse_unchanged(run):
@@ -197,11 +260,11 @@ def test_did_drop_and_insert_leave_the_warehouse_unchanged(run):
 
 def test_does_feedback_hide_hidden_tests_and_tracebacks(run):
     feedback = run["root"] / "feedback"
-    assert len(list(feedback.glob(f"*/{L1}/{L1}.html"))) == 12
+    graded = sum(score is not None for score, _ in run["hostile"].values())
+    assert len(list(feedback.glob(f"*/{L1}/{L1}.html"))) == 12 + graded
     html = (feedback / "handmade" / L1 / f"{L1}.html").read_text()
-    assert "must come from a SQL cell" in html          # the hidden test's verdict…
-    assert ".verify()" not in html and "HIDDEN TESTS" not in html   # …but not its source
-    assert "stopped with an error (NameError)" in html  # `del q5` broke q5's check
+    assert "Write your query in the SQL cell above" in html   # the grader's verdict…
+    assert ".verify()" not in html and "HIDDEN TESTS" not in html   # …but not the tests' source
     for page in feedback.glob(f"*/{L1}/{L1}.html"):
         assert "most recent call last" not in page.read_text(), page
 
@@ -213,6 +276,7 @@ def test_does_grading_twice_give_the_same_gradebook(run):
 
 def test_is_an_unchanged_submission_not_graded_again(run):
     graded = sum(score is not None for score in run["expected"].values()) + 2  # + lesson 2
+    graded += sum(score is not None for score, _ in run["hostile"].values())
     assert f"0 graded, {graded} unchanged" in run["again"].out
 
 

@@ -4,6 +4,7 @@ only the scopes it needs?"""
 from __future__ import annotations
 
 import json
+from pathlib import PurePosixPath
 
 import pytest
 import yaml
@@ -77,6 +78,19 @@ def test_culling_limits_and_environment_match(one_vm, values):
         assert key in c.Spawner.environment and key in single["extraEnv"], key
     assert single["extraEnv"]["JUPYTERHUB_ACTIVITY_INTERVAL"] == c.Spawner.environment["JUPYTERHUB_ACTIVITY_INTERVAL"]
     assert single["image"]["tag"] == event.event.kit_version
+
+
+def test_each_participants_server_is_rooted_at_their_own_home(one_vm, values):
+    """Never the project nor a shared folder: on one VM the account's private home, on Kubernetes
+    the pod's own volume (set explicitly: an image's WORKDIR could be the kit's checkout)."""
+    _, _, c = one_vm
+    assert c.Spawner.notebook_dir == "~"  # JupyterHub expands it to the participant's home
+    single = values["singleuser"]
+    home = PurePosixPath(single["notebookDir"])
+    assert home == PurePosixPath(single["storage"]["homeMountPath"]) == PurePosixPath("/home/jovyan")
+    for mount in single["storage"]["extraVolumeMounts"]:  # the exchange, the warehouse
+        shared = PurePosixPath(mount["mountPath"])
+        assert not shared.is_relative_to(home) and not home.is_relative_to(shared), shared
 
 
 def test_nbgrader_is_set_up_the_same_way(one_vm, values):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 FORMAT = 1
 KEY_FILE = "checks.json"           # next to the released notebook
-KEYS_ENV = "MATSURI_CHECK_KEYS"    # grading: a private folder of <lesson>.json, set by the grader
+KEYS_ENV = "MATSURI_CHECK_KEYS"    # grading kernels: a folder of <lesson>.json, set by the grader
 
 
 @dataclass
@@ -47,6 +47,7 @@ class LessonKey:
     warehouse: str                  # a signature of the warehouse the answers were computed on
     exercises: list[ExerciseKey]
     format: int = FORMAT
+    built_on: str = ""              # its build (scale, seed, build id) when `data build` made it
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=1, sort_keys=True) + "\n"
@@ -72,8 +73,17 @@ def read(path: Path) -> LessonKey:
     return LessonKey.from_json(path.read_text(encoding="utf-8"))
 
 
+def warehouse_build(con) -> str:
+    """The build stamp `matsuri data build` leaves on every table ("" for other warehouses)."""
+    stamps = {r[0] for r in con.execute(
+        "SELECT comment FROM duckdb_tables() WHERE schema_name = 'main' AND comment IS NOT NULL"
+    ).fetchall()}
+    return stamps.pop() if len(stamps) == 1 else ""
+
+
 def warehouse_signature(con) -> str:
-    """Row counts of every table, hashed: cheap, and different when the warehouse was rebuilt."""
+    """Row counts of every table and the build stamp, hashed: cheap, and different when the
+    warehouse was rebuilt (another seed gives another stamp even where counts are the same)."""
     import hashlib
 
     tables = [r[0] for r in con.execute(
@@ -83,4 +93,5 @@ def warehouse_signature(con) -> str:
     for table in tables:
         rows = con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
         counts.append(f"{table}:{rows}")
+    counts.append(warehouse_build(con))
     return hashlib.sha256("|".join(counts).encode()).hexdigest()[:16]

@@ -162,6 +162,24 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "クエリをもう一度実行すると正解になりません。SQL セルの実行後に `{var}` "
               "を書き換えていませんか？表がクエリの結果でなければ得点になりません。",
     },
+    "templated": {
+        "en": "The query for `{var}` uses {{{{ }}}} (Python inside SQL), which grading does not run. "
+              "Write the query itself in the SQL cell.",
+        "ja": "`{var}` のクエリは {{{{ }}}}（SQL の中の Python）を使っているため、採点では実行されません。"
+              "SQL セルにクエリそのものを書いてください。",
+    },
+    "stopped": {
+        "en": "Grading stopped this cell after {seconds} s (it did not finish, or did not stop "
+              "when asked). The rest of the notebook was still graded.",
+        "ja": "採点ではこのセルを {seconds} 秒で止めました（終わらないか、止める指示に応じません"
+              "でした）。ノートブックの残りは採点されています。",
+    },
+    "crashed": {
+        "en": "The notebook stopped while running this cell (too much memory?). The rest of the "
+              "notebook was still graded.",
+        "ja": "このセルの実行中にノートブックが止まりました（メモリの使いすぎ？）。"
+              "ノートブックの残りは採点されています。",
+    },
     "outside_notebook": {
         "en": "start() sets up a notebook: run it inside Jupyter.",
         "ja": "start() はノートブック用です。Jupyter の中で実行してください。",

@@ -20,7 +20,8 @@ _current: Session | None = None
 
 
 def load_key(course: str, lesson: str, lang: str) -> keys.LessonKey:
-    """The grader's private key while grading; otherwise the one released beside the notebook."""
+    """The key released beside the notebook (while grading, a fresh copy of it from the grader:
+    grades are decided outside the kernel, so this key only shapes the learner's messages)."""
     folder = os.environ.get(keys.KEYS_ENV)
     path = Path(folder) / f"{lesson}.json" if folder else Path.cwd() / keys.KEY_FILE
     if not path.is_file():
@@ -51,12 +52,7 @@ class Session:
         display(feedback)
 
     def rerun(self, sql: str):
-        import sqlparse
-
-        statements = [s for s in sqlparse.split(sql) if s.strip()]
-        for statement in statements[:-1]:
-            self.con.execute(statement).fetchall()
-        return self.con.execute(statements[-1]).df()
+        return sqlcells.run_again(self.con, sql)
 
     def empty_sql_cell(self, var: str | None) -> None:
         """Run in place of a SQL cell that holds only comments: forget any old result, say so."""

@@ -49,6 +49,16 @@ def transform(lines: list[str]) -> list[str]:
     return [f"%%sql{cell.args}\n", f"{cell.body}\n"]
 
 
+def run_again(con, sql: str):
+    """The table a recorded query gives: each statement in turn, the last one's result."""
+    import sqlparse
+
+    statements = [s for s in sqlparse.split(sql) if s.strip()]
+    for statement in statements[:-1]:
+        con.execute(statement).fetchall()
+    return con.execute(statements[-1]).df()
+
+
 def database_message(error: BaseException) -> str:
     """The database's own words from a (possibly jupysql-wrapped) error, without jupysql's links."""
     seen: list[BaseException] = []

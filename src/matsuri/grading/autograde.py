@@ -23,10 +23,13 @@ from tqdm.auto import tqdm
 
 from matsuri.errors import NotFound
 from matsuri.grading import keys
-from matsuri.grading.screen import Screened, locked_cells, screen
+from matsuri.grading.screen import Screened, released_cells, screen_lesson
 from matsuri.grading.workspace import GradingError, Workspace
 
-TIMEOUT_ERRORS = {"CellTimeoutError"}
+STOPPED = {"CellTimeoutError": "ran longer than {timeout} s and was stopped",
+           "CellStopped": "ran longer than {timeout} s, did not stop when interrupted, and was "
+                          "killed with its kernel",
+           "KernelStopped": "stopped its kernel (out of memory?)"}
 
 
 @dataclass
@@ -43,6 +46,7 @@ class Row:
 class GradeResult:
     rows: list[Row]
     exports: dict[str, str] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)   # for the organiser, said once per run
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.rows if r.status == status)
@@ -56,11 +60,11 @@ def submitted_students(ws: Workspace, lesson: str) -> list[str]:
 
 
 def _unchanged(ws: Workspace, student: str, lesson: str) -> bool:
-    """Already graded from this very submission (same timestamp.txt, autograded notebook there)."""
+    """Already graded from this very submission (same timestamp.txt, autograded notebooks there)."""
     graded = ws.step("autograded", student, lesson)
     sent = ws.step("submitted", student, lesson, "timestamp.txt")
     stamp = graded / "timestamp.txt"
-    return ((graded / f"{lesson}.ipynb").is_file() and sent.is_file() and stamp.is_file()
+    return (any(graded.glob("*.ipynb")) and sent.is_file() and stamp.is_file()
             and sent.read_text().strip() == stamp.read_text().strip())
 
 
@@ -86,15 +90,20 @@ def grade(ws: Workspace, lesson: str | None = None, workers: int = 1, force: boo
                        f"(`matsuri course release {ws.course.name}`).")
     ws.prepare()
     ws.use_wal()
-    keys.write_all(ws.course, lessons, ws.warehouse, lambda x: ws.keys_dir, for_learners=False)
+    earlier = {item.id: _key(ws, item.id) for item in lessons}
+    sql = [] if ws.course.plain else lessons  # a plain nbgrader course has no SQL keys
+    keys.write_all(ws.course, sql, ws.warehouse, lambda x: ws.keys_dir, for_learners=False)
+    rebuilt = warehouse_changes(earlier, {item.id: _key(ws, item.id) for item in lessons})
     before = warehouse_rows(ws)
     rows: list[Row] = []
     for item in lessons:
-        released = ws.released_notebook(item.id)
-        if not released.is_file():
-            raise NotFound(f"Lesson {item.id} was never released: run `matsuri course release "
-                           f"{ws.course.name} --lesson {item.id}` first.")
-        locked = locked_cells(released)
+        known = {}
+        for notebook in item.notebooks:
+            released = ws.released_notebook(item.id, notebook)
+            if not released.is_file():
+                raise NotFound(f"Lesson {item.id} was never released: run `matsuri course "
+                               f"release {ws.course.name} --lesson {item.id}` first.")
+            known[notebook] = released_cells(released)
         students = submitted_students(ws, item.id)
         if learners:
             unknown = sorted(set(learners) - set(students))
@@ -102,13 +111,25 @@ def grade(ws: Workspace, lesson: str | None = None, workers: int = 1, force: boo
                 raise NotFound(f"No submission of {item.id} from {', '.join(unknown)}. "
                                f"Collect it first (`matsuri course collect {ws.course.name}`).")
             students = [s for s in students if s in learners]
-        screened = [screen(s, ws.submitted_notebook(s, item.id), locked) for s in students]
+        screened = [screen_lesson(s, ws.step("submitted", s, item.id), known) for s in students]
         todo = [s for s in screened if not s.problem
-                and (force or not _unchanged(ws, s.student, item.id))]
+                and (force or item.id in rebuilt or not _unchanged(ws, s.student, item.id))]
         outcomes = run_workers(ws, item.id, [s.student for s in todo], workers, feedback, progress,
                                sandbox)
-        rows += lesson_rows(ws, item.id, screened, {s.student for s in todo}, outcomes)
+        found = lesson_rows(ws, item.id, screened, {s.student for s in todo}, outcomes)
+        outside = outside_scores(ws, item.id)
+        for row in found:
+            row.notes += outside.get(row.student, [])
+            if item.id in rebuilt and row.status == "graded":
+                row.notes.append("graded again: the warehouse changed since the last grading")
+        rows += found
     result = GradeResult(rows)
+    result.notices = [f"{lesson}: the warehouse changed since the last release or grading ({change}); "
+                      "every submission of it was graded again" for lesson, change in rebuilt.items()]
+    kept = sum(1 for row in rows for note in row.notes if note.startswith(OUTSIDE))
+    if kept:
+        result.notices.append(f"{kept} submission(s) have scores that grading did not write "
+                              "(manual grades or extra credit); they are listed in the report")
     result.exports = export.write_all(ws, rows)
     if warehouse_rows(ws) != before:
         raise GradingError(
@@ -117,6 +138,54 @@ def grade(ws: Workspace, lesson: str | None = None, workers: int = 1, force: boo
             f"--force`, then grade again with --force. This run's report: {result.exports['report']}"
         )
     return result
+
+
+def _key(ws: Workspace, lesson: str):
+    from matsuri.checks.key import read
+
+    try:
+        return read(ws.keys_dir / f"{lesson}.json")
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def warehouse_changes(earlier: dict, now: dict) -> dict[str, str]:
+    """lesson → "before → now" for lessons whose last grading used another warehouse."""
+    def describe(key) -> str:
+        return key.built_on.removeprefix("matsuri company · ") or f"signature {key.warehouse}"
+
+    return {lesson: f"{describe(old)} → {describe(now[lesson])}"
+            for lesson, old in earlier.items()
+            if old is not None and now.get(lesson) is not None
+            and old.warehouse != now[lesson].warehouse}
+
+
+OUTSIDE = "kept a score grading did not write"
+
+
+def outside_scores(ws: Workspace, lesson: str) -> dict[str, list[str]]:
+    """student → notes on scores in the gradebook that autograding did not write: manual grades
+    (formgrader) and extra credit. nbgrader keeps them over a regrade; the organiser should know."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    notes: dict[str, list[str]] = {}
+    with Gradebook(ws.db_url, ws.course.name) as gb:
+        try:
+            submissions = gb.assignment_submissions(lesson)
+        except MissingEntry:
+            return {}
+        for submission in submissions:
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    parts = []
+                    if grade.manual_score is not None:
+                        parts.append(f"manual {grade.manual_score:g}")
+                    if grade.extra_credit:
+                        parts.append(f"extra credit {grade.extra_credit:g}")
+                    if parts:
+                        notes.setdefault(submission.student.id, []).append(
+                            f"{OUTSIDE}: {grade.name} {', '.join(parts)}")
+    return notes
 
 
 def warehouse_rows(ws: Workspace) -> str:
@@ -209,20 +278,29 @@ def lesson_rows(ws: Workspace, lesson: str, screened: list[Screened], graded: se
 
 
 def autograded_notes(ws: Workspace, student: str, lesson: str) -> list[str]:
-    """What grading itself noticed: cells stopped by the timeout."""
-    path = ws.step("autograded", student, lesson, f"{lesson}.ipynb")
-    if not path.is_file():
-        return []
-    nb = nbformat.read(path, as_version=4)
+    """What grading itself noticed in each notebook of a lesson."""
+    names = ws.course.lesson(lesson).notebooks
+    notes = []
+    for name in names:
+        path = ws.step("autograded", student, lesson, f"{name}.ipynb")
+        if path.is_file():
+            found = notebook_notes(ws, nbformat.read(path, as_version=4))
+            notes += [f"{name}: {note}" for note in found] if len(names) > 1 else found
+    return notes
+
+
+def notebook_notes(ws: Workspace, nb) -> list[str]:
+    """Cells grading stopped, and how answers were found (answers.py)."""
     notes = []
     number = 0
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         number += 1
-        if any(o.get("output_type") == "error" and o.get("ename") in TIMEOUT_ERRORS
-               for o in cell.get("outputs", [])):
+        stopped = [o["ename"] for o in cell.get("outputs", [])
+                   if o.get("output_type") == "error" and o.get("ename") in STOPPED]
+        if stopped:
             grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
             where = f"the SQL cell of {grade_id[:-4]}" if grade_id.endswith("-sql") else f"code cell {number}"
-            notes.append(f"{where} ran longer than {ws.cell_timeout} s and was stopped")
-    return notes
+            notes.append(f"{where} {STOPPED[stopped[0]].format(timeout=ws.cell_timeout)}")
+    return notes + list(nb.metadata.get("matsuri", {}).get("notes", []))

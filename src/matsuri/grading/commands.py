@@ -94,6 +94,8 @@ def grade_command(
         colour = {"graded": "green", "unchanged": "white", "skipped": "yellow"}.get(row.status, "red")
         table.add_row(row.student, row.lesson, f"[{colour}]{row.status}[/]", score, "; ".join(row.notes))
     Console().print(table)
+    for notice in result.notices:
+        typer.secho(notice, fg="yellow", err=True)
     summary = ", ".join(f"{result.count(s)} {s}" for s in ("graded", "unchanged", "skipped", "failed"))
     typer.echo(f"{summary}. Gradebook: {result.exports['gradebook']}")
     if result.count("failed") or result.count("skipped"):

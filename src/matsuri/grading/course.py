@@ -4,6 +4,12 @@ exercises file per lesson (hints, explanations, how answers are compared).
     courses/sql-101/course.toml
     courses/sql-101/source/<lesson>/<lesson>.ipynb     nbgrader source: questions, reference SQL
     courses/sql-101/exercises/<lesson>.toml            per exercise: title, hints, explanation
+
+A folder with nbgrader source assignments and no course.toml is a *plain nbgrader course*:
+each `source/<assignment>/` is a lesson with any number of notebooks, graded by their own tests
+(Python asserts, manually graded cells) as nbgrader does.
+
+    courses/<name>/source/<assignment>/<notebook>.ipynb
 """
 
 from __future__ import annotations
@@ -38,8 +44,12 @@ class ExerciseSpec:
 class Lesson:
     id: str
     title: dict[str, str]
-    notebook: Path
-    exercises: list[ExerciseSpec]
+    notebook: Path                  # the (first) source notebook
+    exercises: list[ExerciseSpec]   # SQL exercises checked by matsuri; none in a plain course
+    notebooks: list[str] = field(default_factory=list)  # every notebook's name, without .ipynb
+
+    def __post_init__(self):
+        self.notebooks = self.notebooks or [self.notebook.stem]
 
 
 @dataclass
@@ -51,6 +61,7 @@ class Course:
     solutions: bool
     cell_timeout: int
     lessons: list[Lesson]
+    plain: bool = False             # a plain nbgrader course (no course.toml)
 
     def lesson(self, lesson_id: str) -> Lesson:
         for lesson in self.lessons:
@@ -70,15 +81,29 @@ def courses_dir() -> Path:
 
 def available() -> list[str]:
     folder = courses_dir()
-    return sorted(p.parent.name for p in folder.glob("*/course.toml")) if folder.is_dir() else []
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir()
+                  if (p / "course.toml").is_file() or _assignments(p))
+
+
+def _assignments(folder: Path) -> list[Path]:
+    """nbgrader source assignments: source/<assignment>/ folders holding notebooks."""
+    source = folder / "source"
+    if not source.is_dir():
+        return []
+    return sorted(p for p in source.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
 
 
 def load(name: str) -> Course:
     folder = courses_dir() / name
     settings_file = folder / "course.toml"
+    if not settings_file.is_file() and _assignments(folder):
+        return plain(name, folder)
     if not settings_file.is_file():
         valid = ", ".join(available()) or "none"
-        raise NotFound(f"No course '{name}' in {courses_dir()} (no course.toml). Courses: {valid}.")
+        raise NotFound(f"No course '{name}' in {courses_dir()} (no course.toml, and no "
+                       f"source/<assignment>/*.ipynb). Courses: {valid}.")
     settings = _read_toml(settings_file)
     lessons = [_load_lesson(folder, lesson_id) for lesson_id in settings.get("lessons", [])]
     if not lessons:
@@ -92,6 +117,17 @@ def load(name: str) -> Course:
         cell_timeout=int(settings.get("cell_timeout", 60)),
         lessons=lessons,
     )
+
+
+def plain(name: str, folder: Path) -> Course:
+    """A plain nbgrader course: every source assignment is a lesson, in name order."""
+    lessons = []
+    for assignment in _assignments(folder):
+        notebooks = sorted(p for p in assignment.glob("*.ipynb") if not p.name.startswith("."))
+        lessons.append(Lesson(assignment.name, {"en": assignment.name}, notebooks[0], [],
+                              [p.stem for p in notebooks]))
+    return Course(name=name, folder=folder, title=name, language="en", solutions=False,
+                  cell_timeout=60, lessons=lessons, plain=True)
 
 
 def _load_lesson(folder: Path, lesson_id: str) -> Lesson:

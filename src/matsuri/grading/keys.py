@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from matsuri.checks.fingerprint import column_names, fingerprint
-from matsuri.checks.key import ExerciseKey, LessonKey, warehouse_signature
+from matsuri.checks.key import ExerciseKey, LessonKey, warehouse_build, warehouse_signature
 from matsuri.errors import UsageError
 from matsuri.grading.course import Course, Lesson
 from matsuri.grading.reference import reference_queries
@@ -54,7 +54,7 @@ def build(course: Course, lesson: Lesson, con, *, for_learners: bool) -> KeyBuil
             solution=sql if (for_learners and course.solutions) else None,
         ))
     key = LessonKey(course.name, lesson.id, course.language, course.solutions and for_learners,
-                    signature, exercises)
+                    signature, exercises, built_on=warehouse_build(con))
     return KeyBuild(key, seconds)
 
 

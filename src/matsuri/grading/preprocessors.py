@@ -2,23 +2,39 @@
 
 - ClearSqlSolutions: release. nbgrader's stub for a Python kernel is `raise NotImplementedError()`,
   which is not SQL; a `%%sql` cell gets a SQL comment instead.
+- ForgetDuplicateIds: autograde. A copied cell keeps its grade id; nbgrader's DeduplicateIds
+  empties the earlier copy's nbgrader metadata, which add_missing_cells then trips over
+  (KeyError), failing the notebook. Here the extra copy loses the metadata entirely.
 - RestoreLockedCells: autograde. nbgrader puts back deleted *test* cells (add_missing_cells) but
   never a deleted locked setup cell, so a correct learner would score 0 through a NameError.
+- ExecuteWithinLimits: autograde. nbgrader's Execute, but a cell that does not stop when
+  interrupted costs only itself: the kernel is killed and started again, the cells above are run
+  again quietly, and the notebook goes on.
+- DecideGrades: autograde. Every check cell's outcome is decided here, on the organiser's side,
+  from the learner's SQL (answers.py); what the kernel printed in check cells is replaced.
 - HideTestTracebacks: feedback. Tracebacks of test cells can quote hidden tests; learners see
   our plain message (or a one-line note) instead.
 """
 
 from __future__ import annotations
 
+import copy
 import os
+from pathlib import Path
 
 import nbformat
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.util import run_sync
 from nbformat.notebooknode import NotebookNode
+from nbformat.v4 import new_output
 from nbgrader import utils
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.coursedir import CourseDirectory
-from nbgrader.preprocessors import ClearSolutions, NbGraderPreprocessor
-from traitlets import Unicode
+from nbgrader.preprocessors import ClearSolutions, DeduplicateIds, Execute, NbGraderPreprocessor
+from traitlets import Integer, Unicode
+
+from matsuri.checks.display import Feedback
+from matsuri.checks.messages import language, render
 
 OUR_OUTCOMES = {"Incorrect", "NotAttempted", "Uncheckable", "SqlProblem"}
 
@@ -43,6 +59,19 @@ class ClearSqlSolutions(ClearSolutions):
             return super().preprocess_cell(cell, resources, cell_index)
         finally:
             resources["language"] = language
+
+
+class ForgetDuplicateIds(DeduplicateIds):
+    """DeduplicateIds (the last copy keeps the id), leaving earlier copies as ordinary cells."""
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if not (utils.is_grade(cell) or utils.is_solution(cell) or utils.is_locked(cell)):
+            return cell, resources
+        if cell.metadata.nbgrader["grade_id"] in self.grade_ids:
+            del cell.metadata["nbgrader"]
+            return cell, resources
+        self.grade_ids.add(cell.metadata.nbgrader["grade_id"])
+        return cell, resources
 
 
 class RestoreLockedCells(NbGraderPreprocessor):
@@ -123,4 +152,99 @@ class HideTestTracebacks(NbGraderPreprocessor):
             if output.ename not in OUR_OUTCOMES:
                 output.traceback = [self.note.format(ename=output.ename)]
                 output.evalue = ""
+        return cell, resources
+
+
+class ExecuteWithinLimits(Execute):
+    """Execute, where a cell that ignores the interrupt (or kills its kernel) is marked and the
+    notebook goes on in a new kernel, after the cells above it are run again without output."""
+
+    restarts = Integer(3, help="New kernels one notebook may get; then the rest is not run.").tag(
+        config=True)
+    language = Unicode("en", help="Language of the note left in a stopped cell.").tag(config=True)
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._left = self.restarts
+        return super().preprocess(nb, resources, km)
+
+    def preprocess_cell(self, cell, resources, index):
+        if self._left < 0:
+            if cell.cell_type == "code":
+                cell.outputs = [self._note("stopped", "CellStopped")]
+            return cell, self.resources
+        try:
+            return super().preprocess_cell(cell, resources, index)
+        except (CellTimeoutError, DeadKernelError) as error:
+            stopped = isinstance(error, CellTimeoutError)
+            self.log.warning("Cell %d %s; starting a new kernel", index,
+                             "did not stop" if stopped else "killed its kernel")
+            cell.outputs = [self._note("stopped" if stopped else "crashed",
+                                       "CellStopped" if stopped else "KernelStopped")]
+            self._left -= 1
+            if self._left < 0 or not self._start_again(index):
+                self._left = -1
+            return cell, self.resources
+
+    def _note(self, key: str, ename: str):
+        lang = language(self.language)
+        feedback = Feedback("incorrect", render("problem", lang),
+                            [render(key, lang, seconds=self.timeout)])
+        return new_output("error", ename=ename, evalue=feedback.text(), traceback=feedback.ansi())
+
+    def _start_again(self, index: int) -> bool:
+        """A new kernel with the state the cells above `index` left (False if that fails)."""
+        try:
+            run_sync(self.km.restart_kernel)(now=True)
+            run_sync(self.kc.wait_for_ready)(timeout=self.startup_timeout)
+            for earlier, cell in enumerate(self.nb.cells[:index]):
+                if cell.cell_type == "code" and not any(
+                        o.get("ename") in ("CellStopped", "KernelStopped")
+                        for o in cell.get("outputs", [])):
+                    self.execute_cell(copy.deepcopy(cell), earlier, store_history=False)
+        except Exception as error:  # the cells above do not run again either: stop here
+            self.log.warning("Could not start again after cell %d: %s", index, error)
+            return False
+        return True
+
+
+class DecideGrades(NbGraderPreprocessor):
+    """Decide each check cell from the learner's answer, outside the kernel (answers.py)."""
+
+    keys = Unicode("", help="Folder of the private grading keys, <lesson>.json.").tag(config=True)
+    warehouse = Unicode("", help="The warehouse answers are run on again.").tag(config=True)
+    timeout = Integer(60, help="Seconds one answer may run here.").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        from matsuri import paths
+        from matsuri.checks.key import read
+        from matsuri.grading.answers import decide, find_answer, outputs, rerunning
+        from matsuri.grading.reference import SETUP_CELL
+        from matsuri.grading.workspace import GradingError
+
+        lesson = resources["nbgrader"]["assignment"]
+        path = Path(self.keys) / f"{lesson}.json"
+        if not any(grade_id(c) == SETUP_CELL for c in nb.cells):
+            return nb, resources  # not a SQL lesson (a plain nbgrader course): its tests decide
+        if not self.keys or not path.is_file():
+            raise GradingError(f"No grading key for lesson {lesson} ({path}): grade with "
+                               "`matsuri course grade`, which makes it, or release the lesson again.")
+        key = read(path)
+        lang = language(key.language)
+        exercises = {e.name: e for e in key.exercises}
+        decided, notes = set(), []
+        with rerunning(Path(self.warehouse or paths.warehouse_path()), self.timeout) as rerun:
+            for index, cell in enumerate(nb.cells):
+                name = grade_id(cell)
+                if (cell.cell_type != "code" or not utils.is_grade(cell) or name not in exercises
+                        or name in decided):
+                    continue
+                decided.add(name)
+                verdict = decide(exercises[name], find_answer(nb.cells, exercises[name].answer,
+                                                              index), rerun, lang)
+                cell.outputs = [NotebookNode(o) for o in outputs(verdict)]
+                notes += [verdict.note] if verdict.note else []
+        nb.metadata.setdefault("matsuri", {})["notes"] = notes
+        return nb, resources
+
+    def preprocess_cell(self, cell, resources, index):
         return cell, resources

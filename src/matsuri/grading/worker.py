@@ -18,16 +18,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from matsuri.checks.key import KEYS_ENV
+from matsuri.checks.key import KEY_FILE, KEYS_ENV
 from matsuri.grading import confined, forkserver
 from matsuri.paths import WAREHOUSE_ENV
 
 
-def private_keys(lesson: str) -> tempfile.TemporaryDirectory:
-    """A fresh copy of the grading key for one notebook: learner code runs in the grading kernel,
-    and a notebook that writes to its key must not change anyone else's grade."""
+def kernel_key(root: Path, lesson: str) -> tempfile.TemporaryDirectory:
+    """A fresh copy of the key learners have (released beside the notebook) for one notebook's
+    kernel: its checks show the learner their feedback. Grades do not depend on it (answers.py),
+    so a notebook that rewrites it changes only its own messages."""
     copy = tempfile.TemporaryDirectory(prefix="matsuri-key-")
-    shutil.copy(Path(os.environ[KEYS_ENV]) / f"{lesson}.json", copy.name)
+    released = root / "release" / lesson / KEY_FILE
+    if released.is_file():
+        shutil.copy(released, Path(copy.name) / f"{lesson}.json")
     return copy
 
 
@@ -54,11 +57,8 @@ def grade_one(api, lesson: str, student: str, feedback: bool) -> dict:
 
 def explain(step: str, log: str) -> str:
     """One sentence for the grading report instead of nbgrader's log."""
-    if "CellTimeoutError" in log or "timed out" in log:
-        return ("a cell kept running after the time limit and could not be stopped, so this "
-                "notebook was not graded (look for an endless query or loop)")
     if "DeadKernelError" in log or "Kernel died" in log:
-        return "the notebook's kernel crashed (out of memory?), so this notebook was not graded"
+        return "the notebook's kernel could not be started again, so this notebook was not graded"
     lines = [line.strip() for line in log.splitlines() if "Error" in line or "ERROR" in line]
     return f"{step} failed: " + " | ".join(lines[-2:] or ["see the nbgrader log"])
 
@@ -78,17 +78,16 @@ def main(argv: list[str] | None = None) -> int:
 
     config = PyFileConfigLoader("nbgrader_config.py", path=str(args.root)).load_config()
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
-    shared = os.environ[KEYS_ENV]
     with contextlib.ExitStack() as stack:
         box = None if args.no_sandbox else stack.enter_context(
             confined.sandbox(Path(os.environ[WAREHOUSE_ENV])))
         stack.enter_context(forkserver.running(box))  # kernels forked warm: see forkserver.py
         for student in args.students:
             forkserver.reset()  # nothing of the last notebook reaches this one
-            with private_keys(args.lesson) as folder:
+            with kernel_key(args.root, args.lesson) as folder:
                 os.environ[KEYS_ENV] = folder  # the kernel nbgrader starts next inherits it
                 outcome = grade_one(api, args.lesson, student, not args.no_feedback)
-                os.environ[KEYS_ENV] = shared
+                del os.environ[KEYS_ENV]
             print(json.dumps(outcome), flush=True)
     return 0
 

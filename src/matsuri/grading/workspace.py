@@ -65,18 +65,21 @@ class Workspace:
     def exports(self) -> Path:
         return self.root / "exports"
 
-    def submitted_notebook(self, student: str, lesson: str) -> Path:
-        return self.step("submitted", student, lesson, f"{lesson}.ipynb")
+    def submitted_notebook(self, student: str, lesson: str, notebook: str | None = None) -> Path:
+        return self.step("submitted", student, lesson, f"{notebook or lesson}.ipynb")
 
-    def released_notebook(self, lesson: str) -> Path:
-        return self.step("release", lesson, f"{lesson}.ipynb")
+    def released_notebook(self, lesson: str, notebook: str | None = None) -> Path:
+        return self.step("release", lesson, f"{notebook or lesson}.ipynb")
 
     # --- nbgrader ----------------------------------------------------------------------
     def prepare(self) -> None:
         """Create the folders and write the course's nbgrader_config.py (idempotent)."""
-        shared = self.course.folder.parent / SHARED_CONFIG
-        if not shared.is_file():
-            raise UsageError(f"The shared nbgrader settings {shared} are missing.")
+        # beside the course (an organiser's own settings), else the kit's own
+        candidates = [self.course.folder.parent / SHARED_CONFIG,
+                      paths.project_root() / "courses" / SHARED_CONFIG]
+        shared = next((p for p in candidates if p.is_file()), None)
+        if shared is None:
+            raise UsageError(f"The shared nbgrader settings {candidates[-1]} are missing.")
         self.root.mkdir(parents=True, exist_ok=True)
         private = self.root / "private"
         private.mkdir(mode=0o700, exist_ok=True)
@@ -84,7 +87,8 @@ class Workspace:
         self.exchange.mkdir(parents=True, exist_ok=True)
         text = "\n".join([
             "# Written by `matsuri course`. Shared settings: courses/nbgrader_config.py;",
-            f"# course settings: courses/{self.course.name}/course.toml.",
+            f"# course settings: courses/{self.course.name}/course.toml (if any). Stock nbgrader",
+            "# commands work here too; `matsuri course grade` adds the sandbox and parallel workers.",
             "c = get_config()  # noqa: F821",
             f"load_subconfig({str(shared)!r})  # noqa: F821",
             f"c.CourseDirectory.root = {str(self.root)!r}",
@@ -92,6 +96,10 @@ class Workspace:
             f"c.CourseDirectory.db_url = {self.db_url!r}",
             f"c.Exchange.root = {str(self.exchange)!r}",
             f"c.Execute.timeout = {self.cell_timeout}",
+            f"c.ExecuteWithinLimits.language = {self.course.language!r}",
+            f"c.DecideGrades.keys = {str(self.keys_dir)!r}",
+            f"c.DecideGrades.warehouse = {str(self.warehouse)!r}",
+            f"c.DecideGrades.timeout = {self.cell_timeout}",
             "",
         ])
         config = self.root / "nbgrader_config.py"
@@ -125,14 +133,12 @@ class Workspace:
         return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
 
     def kernel_env(self) -> dict[str, str]:
-        """What grading kernels need: the warehouse, the private keys, no telemetry, alembic on PATH."""
-        from matsuri.checks.key import KEYS_ENV
-
+        """What grading kernels need: the warehouse, no telemetry, alembic on PATH. Not the
+        private keys: grades are decided outside the kernel (answers.py)."""
         bin_dir = str(Path(sys.executable).parent)
         path = os.environ.get("PATH", "")
         return {
             paths.WAREHOUSE_ENV: str(self.warehouse),
-            KEYS_ENV: str(self.keys_dir),
             "PLOOMBER_STATS_ENABLED": "false",
             "PATH": path if path.startswith(bin_dir) else f"{bin_dir}{os.pathsep}{path}",
         }

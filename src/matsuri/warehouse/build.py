@@ -117,7 +117,8 @@ def _generate(scale: Scale, seed: int, bar: tqdm) -> tuple[dict[str, pd.DataFram
     return learners, labels
 
 
-def _write(path: Path, tables: dict[str, list[tuple[str, str]]], frames: dict[str, pd.DataFrame], bar: tqdm) -> None:
+def _write(path: Path, tables: dict[str, list[tuple[str, str]]], frames: dict[str, pd.DataFrame],
+           bar: tqdm, stamp: str = "") -> None:
     con = duckdb.connect(str(path))
     try:
         con.execute("SET threads = 2")
@@ -128,11 +129,20 @@ def _write(path: Path, tables: dict[str, list[tuple[str, str]]], frames: dict[st
             con.register("frame", frame)
             con.execute(f"INSERT INTO {name} SELECT {select} FROM frame")
             con.unregister("frame")
+            if stamp:  # which build this is: course keys made on another one are noticed
+                con.execute(f"COMMENT ON TABLE {name} IS '{stamp}'")
             bar.set_postfix_str(f"writing {name}")
         con.execute("CHECKPOINT")
     finally:
         con.close()
     bar.update(1)
+
+
+def build_stamp(scale: str, seed: int) -> str:
+    """One line saying which build a table belongs to (checks.key.warehouse_build reads it)."""
+    import uuid
+
+    return f"matsuri company · scale {scale} · seed {seed} · build {uuid.uuid4().hex[:12]}"
 
 
 def _is_out_of_space(error: BaseException) -> bool:
@@ -162,7 +172,8 @@ def build(
     try:
         with stoppable(), tqdm(total=7, desc=f"Building the {scale} company", unit="step", disable=not progress) as bar:
             learners, secret = _generate(chosen, seed, bar)
-            _write(tmp_warehouse, schema.WAREHOUSE, learners, bar)
+            stamp = build_stamp(scale, seed)
+            _write(tmp_warehouse, schema.WAREHOUSE, learners, bar, stamp)
             _write(tmp_labels, schema.LABELS, secret, bar)
         os.chmod(tmp_labels, 0o600)
         with contextlib.suppress(OSError):
