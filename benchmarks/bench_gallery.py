@@ -26,9 +26,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from common import gib, median, save  # noqa: E402
 
+from matsuri.theme_spec import all_themes  # noqa: E402
+
 SCALE = os.environ.get("MATSURI_BENCH_SCALE", "small")
 VIEWS = 3
-THEMES = ["push-open-rate", "call-keywords", "product-ordering"]
+THEMES = list(all_themes())  # every theme folder of templates/
 RAM = 24 * 2**30
 RESERVE = 2 * 2**30  # the operating system and the Voila server's own headroom
 SETTINGS = """

@@ -52,6 +52,7 @@ import nbformat
 sys.path.insert(0, str(Path(__file__).parent))
 from common import save  # noqa: E402
 
+from matsuri.checks.key import KEY_FILE, KEYS_ENV  # noqa: E402
 from matsuri.grading import course as courses  # noqa: E402
 from matsuri.grading import keys  # noqa: E402
 from matsuri.grading.confined import USER_ENV  # noqa: E402
@@ -250,7 +251,12 @@ def main(count: int, rounds: int) -> int:
             keys.write_all(course, [course.lesson(LESSON)], warehouse, lambda x: stock.keys_dir,
                            for_learners=False)
             workspaces = {"stock": stock, "ours": ours, "ours_no_sandbox": trusted}
-            env = dict(os.environ) | stock.kernel_env()
+            # stock kernels get the learners' key, as ours do (worker.kernel_key), so that both
+            # run the same notebook work; grades are decided outside the kernel either way
+            kernel_keys = tmp / "kernel-keys"
+            kernel_keys.mkdir()
+            shutil.copy(stock.step("release", LESSON, KEY_FILE), kernel_keys / f"{LESSON}.json")
+            env = dict(os.environ) | stock.kernel_env() | {KEYS_ENV: str(kernel_keys)}
 
             def grade(ws: Workspace, *extra: str) -> list[str]:
                 return [str(BIN / "matsuri"), "course", "grade", course.name, "--lesson", LESSON,

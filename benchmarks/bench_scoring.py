@@ -1,7 +1,8 @@
 """Scoring 1,000 prediction files on the hidden labels (target: under 30 s on 2 cores).
 
-The files are a third of each theme at the `small` scale (120,000 rows per push file, 800 per
-call file plus 20 keywords, 19,060 per ordering file), with random predictions. Each is fully
+The files are shared equally by the themes (every folder of templates/ with a theme.toml) at the
+`small` scale (e.g. 120,000 rows per push file, 800 per call file plus 20 keywords, 19,060 per
+ordering file), with random but valid predictions made from each theme's spec. Each is fully
 checked (ids, types, ranges, repeats) and scored on its public and private parts, as a submission is.
 
 Compared in the same run with the obvious alternative: for every file, open the warehouse and the
@@ -25,14 +26,14 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).parent))
 from common import median, save  # noqa: E402
 
-from matsuri import metrics  # noqa: E402
+from matsuri import metrics, theme_spec  # noqa: E402
 from matsuri.hackathon import scoring  # noqa: E402
 from matsuri.warehouse.build import build  # noqa: E402
 
 FILES = 1_000
 RUNS = 3
 NAIVE_SAMPLE = 60
-THEMES = ["push-open-rate", "call-keywords", "product-ordering"]
+THEMES = list(theme_spec.all_themes())   # every theme folder of templates/, files as its spec says
 WORDS = ["見積もり", "稟議", "予算", "資料", "他社", "来月", "検討", "共有", "導入", "価格"]
 
 
@@ -42,67 +43,73 @@ def cpu_seconds() -> float:
     return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
 
 
+def random_file(file, spec, con, rng) -> pd.DataFrame:
+    """Random but valid content for one prediction file of a theme spec."""
+    if file.kind == "keywords":
+        return pd.DataFrame({"rank": range(1, 11), "keyword": rng.permutation(WORDS)})
+    ids = con.execute(f"SELECT {spec.id_column} FROM {spec.holdout_table}").fetchnumpy()[spec.id_column]
+    if file.kind in ("probability", "value"):
+        return pd.DataFrame({spec.id_column: ids, file.columns[1]: rng.random(len(ids)).round(5)})
+    items = next(iter(con.execute(file.items_sql).fetchnumpy().values()))
+    picks = np.array([rng.choice(items, file.k, replace=False) for _ in ids])
+    return pd.DataFrame({spec.id_column: np.repeat(ids, file.k), file.item: picks.ravel(),
+                         "rank": np.tile(np.arange(1, file.k + 1), len(ids))})
+
+
 def make_files(root: Path, warehouse: Path, labels: Path) -> list[scoring.ScoringJob]:
     import duckdb
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     rng = np.random.default_rng(0)
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        deliveries = con.execute("SELECT delivery_id FROM holdout_push_deliveries").fetchnumpy()["delivery_id"]
-        calls = con.execute("SELECT call_id FROM holdout_sales_calls").fetchnumpy()["call_id"]
-        users = con.execute("SELECT user_id FROM holdout_ordering_users").fetchnumpy()["user_id"]
-        products = con.execute("SELECT product_id FROM products").fetchnumpy()["product_id"]
+    specs = theme_spec.all_themes()
     jobs = []
-    for i in range(FILES):
-        theme = THEMES[i % 3]
-        folder = root / f"{i:04d}"
-        folder.mkdir()
-        if theme == "push-open-rate":
-            frame = pd.DataFrame({"delivery_id": deliveries, "probability": rng.random(len(deliveries)).round(5)})
-        elif theme == "call-keywords":
-            frame = pd.DataFrame({"call_id": calls, "probability": rng.random(len(calls)).round(5)})
-            pd.DataFrame({"rank": range(1, 11), "keyword": rng.permutation(WORDS)}).to_csv(
-                folder / "keywords.csv", index=False)
-        else:
-            picks = np.array([rng.choice(products, 10, replace=False) for _ in users])
-            frame = pd.DataFrame({"user_id": np.repeat(users, 10), "product_id": picks.ravel(),
-                                  "rank": np.tile(np.arange(1, 11), len(users))})
-        pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), folder / "predictions.csv",
-                        pacsv.WriteOptions(quoting_style="none"))
-        jobs.append(scoring.ScoringJob(folder, theme, 0.3, 2026, 50_000_000, warehouse, labels))
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        for i in range(FILES):
+            spec = specs[THEMES[i % len(THEMES)]]
+            folder = root / f"{i:04d}"
+            folder.mkdir()
+            for file in spec.files:
+                frame = random_file(file, spec, con, rng)
+                pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), folder / file.name,
+                                pacsv.WriteOptions(quoting_style="none"))
+            jobs.append(scoring.ScoringJob(folder, spec.id, 0.3, 2026, 50_000_000, warehouse, labels))
     return jobs
 
 
 def naive(job: scoring.ScoringJob) -> dict[str, dict[str, float]]:
-    """The obvious way: open both stores per file, pandas.read_csv, merge, metrics."""
+    """The obvious way: open both stores per file, pandas.read_csv, merge, metrics (no checks)."""
     import duckdb
 
+    spec = theme_spec.get(job.theme)
+    key = spec.id_column
     with duckdb.connect(str(job.warehouse), read_only=True) as w, duckdb.connect(str(job.labels), read_only=True) as lab:
-        predictions = pd.read_csv(job.folder / "predictions.csv")
-        if job.theme == "product-ordering":
-            users = w.execute("SELECT user_id FROM holdout_ordering_users ORDER BY 1").df()["user_id"].to_numpy()
-            truth = lab.execute("SELECT user_id, product_id FROM ordering_labels").df()
-            public = scoring.public_mask(users, job.theme, job.seed, job.public_share)
-            return {part: metrics.ranking_scores(predictions[predictions.user_id.isin(chosen)],
-                                                 truth[truth.user_id.isin(chosen)])
-                    for part, chosen in (("public", users[public]), ("private", users[~public]))}
-        key, table, label = (("delivery_id", "push_open_labels", "opened") if job.theme == "push-open-rate"
-                             else ("call_id", "call_outcome_labels", "won"))
-        truth = lab.execute(f"SELECT {key}, {label} FROM {table}").df()
-        joined = predictions.merge(truth, on=key).sort_values(key)
-        public = scoring.public_mask(joined[key].to_numpy(), job.theme, job.seed, job.public_share)
+        ids = w.execute(f"SELECT {key} FROM {spec.holdout_table} ORDER BY 1").df()[key].to_numpy()
+        truth = lab.execute(spec.labels_sql).df()
+        truth.columns = [key, "truth"]
+        public = scoring.public_mask(ids, job.theme, job.seed, job.public_share)
         result = {}
-        for part, rows in (("public", public), ("private", ~public)):
-            y, p = joined[label].to_numpy()[rows], joined["probability"].to_numpy()[rows]
-            scores = {"roc_auc": metrics.roc_auc(y, p)}
-            if job.theme == "push-open-rate":
-                scores["log_loss"] = metrics.log_loss(y, p)
-            else:
-                planted = lab.execute("SELECT DISTINCT keyword FROM planted_keywords WHERE kind <> 'decoy'").df()
-                words = pd.read_csv(job.folder / "keywords.csv")["keyword"].tolist()
-                scores["keyword_hits"] = float(len(metrics.keyword_hits(words, planted["keyword"].tolist())))
-            result[part] = scores
+        for part, chosen in (("public", ids[public]), ("private", ids[~public])):
+            scores = {}
+            for file in spec.files:
+                table = pd.read_csv(job.folder / file.name)
+                if file.kind in ("probability", "value"):
+                    joined = table.merge(truth, on=key).sort_values(key)
+                    joined = joined[joined[key].isin(chosen)]
+                    for m in spec.metrics:
+                        if m.file == file.name:
+                            scores[m.name] = metrics.METRICS[m.base].compute(
+                                joined["truth"].to_numpy(), joined[file.columns[1]].to_numpy())
+                elif file.kind == "ranking":
+                    relevant = truth.rename(columns={"truth": file.item})
+                    scores |= metrics.ranking_scores(table[table[key].isin(chosen)],
+                                                     relevant[relevant[key].isin(chosen)],
+                                                     k=file.k, id=key, item=file.item)
+                else:
+                    planted = lab.execute(file.planted_sql).df().iloc[:, 0].tolist()
+                    scores["keyword_hits"] = float(len(metrics.keyword_hits(table["keyword"].tolist(),
+                                                                            planted, top=file.k)))
+            result[part] = {m.name: scores[m.name] for m in spec.metrics}
         return result
 
 
@@ -151,7 +158,7 @@ def main() -> int:
         for theme, (mine, other) in by_theme.items():
             print(f"  {theme}: {1000 * mine:.0f} ms a file (checked) vs {1000 * other:.0f} ms naive "
                   f"(unchecked) -> {other / mine:.1f}x")
-        naive_total = sum(median([n for n, j in zip(theirs, sample, strict=True) if j.theme == t]) for t in THEMES) / 3 * FILES
+        naive_total = sum(median([n for n, j in zip(theirs, sample, strict=True) if j.theme == t]) for t in THEMES) / len(THEMES) * FILES
         print(f"naive, one process, estimated from {NAIVE_SAMPLE} files: {naive_total:.0f} s for {FILES} "
               f"files; matsuri on 2 cores is {naive_total / totals[2]:.1f}x faster")
         print(f"target: {FILES} files under 30 s on 2 cores -> {'met' if totals[2] < 30 else 'NOT met'}")

@@ -22,9 +22,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import median, save  # noqa: E402
 
 from matsuri.metrics import keyword_hits, log_loss, ranking_scores, roc_auc  # noqa: E402
-from matsuri.themes import THEMES, template_dir  # noqa: E402
+from matsuri.theme_spec import all_themes, template_dir  # noqa: E402
 from matsuri.themes.voila import serve  # noqa: E402
 from matsuri.warehouse.build import build  # noqa: E402
+
+THEMES = list(all_themes())  # every theme folder of templates/
 
 SEEDS = [7, 11, 23]
 VOILA_ROUNDS = 3

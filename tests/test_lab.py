@@ -25,7 +25,7 @@ from tornado import web
 from typer.testing import CliRunner
 
 from conftest import BIN, ROOT, free_port, run_matsuri
-from matsuri import lab
+from matsuri import lab, servers
 from matsuri.errors import MatsuriError
 from matsuri.infra.local import MARKER
 from matsuri.lab_contents import RootedContentsManager
@@ -202,28 +202,11 @@ def learners_lab(tmp_path):
     port, token = free_port(), "learner-lab-test-token"
     env = dict(os.environ, MATSURI_HOME=str(project), MATSURI_WAREHOUSE=str(tmp_path / "none.duckdb"),
                JUPYTER_TOKEN=token, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
-    log = tmp_path / "lab.log"
-    with open(log, "w") as err:
-        proc = subprocess.Popen([str(BIN / "matsuri"), "lab", "--port", str(port)], cwd=workspace / "x",
-                                env=env, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=5)
-                break
-            except OSError:
-                assert proc.poll() is None and time.time() < deadline, log.read_text()[-3000:]
-                time.sleep(0.3)
-        yield f"http://127.0.0.1:{port}", token, project, workspace, proc
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)  # `matsuri lab`, JupyterLab and its kernels
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    # `matsuri lab` and JupyterLab share a process group, stopped together; then the kernels
+    with servers.running("matsuri lab", [BIN / "matsuri", "lab", "--port", str(port)],
+                         f"http://127.0.0.1:{port}/api/status?token={token}", env=env, cwd=workspace / "x",
+                         log=tmp_path / "lab.log", grace=30) as lab_server:
+        yield f"http://127.0.0.1:{port}", token, project, workspace, lab_server.process
 
 
 FETCH = """async urls => Promise.all(urls.map(async url => {

@@ -41,6 +41,9 @@ c.JupyterHub.cleanup_servers = True
 everyone = sorted({name for names in users.values() for name in names})
 c.Authenticator.allowed_users = set(everyone)
 c.Authenticator.admin_users = set(S["admins"])
+# Only the participants listed: JupyterHub 5 also admits every user already in its database,
+# which includes the course's grader account (a member of the formgrader group).
+c.Authenticator.allow_existing_users = False
 if S["authenticator"] == "shared-password":
     # A small event: one password, handed out in the room. Accounts are still per person.
     c.JupyterHub.authenticator_class = "shared-password"

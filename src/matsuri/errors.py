@@ -1,7 +1,9 @@
 """One error hierarchy; every message says what was wrong, where, and what to do.
 
-The CLI maps these to exit codes in one place (`matsuri.cli`), so library callers get the same
-errors as the command line.
+Each class carries its exit code, and the CLI turns any of them into its message and that code in
+one place (`matsuri.cli.main`), so library callers get the same errors as the command line:
+1 any other MatsuriError, 2 bad input (UsageError), 3 not found, 4 already exists, 5 read-only
+warehouse, 6 out of space, 7 a hackathon submission refused (InvalidSubmission), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -41,6 +43,16 @@ class OutOfSpace(MatsuriError):
     """The disk filled up (or a file-size limit was hit) while writing."""
 
     exit_code = 6
+
+
+class MissingDependency(MatsuriError):
+    """Something matsuri needs is not installed on this machine; the message says what to install."""
+
+
+class InvalidSubmission(MatsuriError):
+    """A hackathon submission cannot be scored; the message says why and how to fix it."""
+
+    exit_code = 7
 
 
 class Interrupted(MatsuriError):

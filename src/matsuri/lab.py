@@ -26,17 +26,6 @@ from matsuri.infra.local import MARKER
 from matsuri.stopping import stoppable
 
 
-def festival_env() -> dict[str, str]:
-    """The environment every Jupyter process of the festival runs with."""
-    env = dict(os.environ)
-    env.setdefault(paths.WAREHOUSE_ENV, str(paths.warehouse_path()))
-    env["PLOOMBER_STATS_ENABLED"] = "false"  # jupysql's telemetry stays off in a company kit
-    env["MATSURI_HOME"] = str(paths.project_root())
-    # nbgrader calls `alembic` by bare name: keep this environment's bin/ first on PATH.
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    return env
-
-
 def first_free_port(start: int) -> int:
     """The requested port, or the next free one: the URL we print must be the one Jupyter uses."""
     for port in range(start, start + 50):
@@ -83,7 +72,7 @@ def lab_env(token: str) -> dict[str, str]:
     Any user can read a process's command line (/proc/PID/cmdline), but only its owner and root
     can read its environment; jupyter_server takes its token from JUPYTER_TOKEN.
     """
-    return festival_env() | {"JUPYTER_TOKEN": token}
+    return paths.festival_env() | {"JUPYTER_TOKEN": token}
 
 
 def lab(

@@ -107,8 +107,11 @@ def test_index_shows_the_leaderboard_and_a_card_per_team(gallery, page):
         assert name in cards
     assert cards.count("roc_auc") == 2 and "まだスコアなし" in cards
     assert page.locator(".matsuri-demo-link").count() == 2
-    page.click(".matsuri-theme-filter button:has-text('call-keywords')")
+    chart = page.get_attribute(".matsuri-leaderboard", "src")
+    page.click(".matsuri-theme-filter button:has-text('商談キーワード分析 (call-keywords)')")
     page.wait_for_function("!document.querySelector('.matsuri-team-cards').innerText.includes('アルファ')")
+    # the leaderboard chart follows the filter too
+    page.wait_for_function(f"document.querySelector('.matsuri-leaderboard').src !== {chart!r}")
     assert page.external == []
 
 

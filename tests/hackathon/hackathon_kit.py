@@ -53,7 +53,7 @@ public_share = 0.3
 
 [themes.product-ordering]
 public_share = 0.3
-
+{extra_themes}
 [rubric]
 scale = [1, 5]
 
@@ -85,7 +85,8 @@ demo_memory_mb = 3072
 
 DEFAULTS = dict(starts="2020-01-01", ends="2099-12-31", run_as="matsuri-test", identities=3,
                 timeout=60, memory_mb=4096, max_processes=256, folder_mb=1024,
-                max_file_mb=5, daily_limit=50, total_limit=100, judges='["佐藤", "鈴木"]')
+                max_file_mb=5, daily_limit=50, total_limit=100, judges='["佐藤", "鈴木"]',
+                extra_themes="")
 
 
 @contextlib.contextmanager

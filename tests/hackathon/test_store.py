@@ -7,8 +7,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 from hackathon_kit import add_team, connect, open_store_files, push_predictions, write_csv
 
+from matsuri.errors import InvalidSubmission
 from matsuri.hackathon.event import open_event
-from matsuri.hackathon.predictions import InvalidSubmission
 from matsuri.hackathon.rubric import save_marks, summary
 from matsuri.hackathon.submissions import submit
 

@@ -15,9 +15,8 @@ from hackathon_kit import (
     write_csv,
 )
 
-from matsuri.errors import NotFound, UsageError
+from matsuri.errors import InvalidSubmission, NotFound, UsageError
 from matsuri.hackathon import leaderboard
-from matsuri.hackathon.predictions import InvalidSubmission
 from matsuri.hackathon.submissions import list_submissions, remaining, submit
 
 pytest_plugins = ["hackathon_fixtures"]  # the shared fixtures, one instance per test session

@@ -46,8 +46,8 @@ def test_new_explains_a_missing_template_or_disabled_theme(make_event, templates
     add_team(event, "sushi", ["Aki"])
     with pytest.raises(NotFound, match="no template for 'call-keywords'"):
         new_workspace(event, "sushi", "call-keywords", templates)
-    with pytest.raises(UsageError, match="not enabled"):
-        new_workspace(event, "sushi", "churn", templates)
+    with pytest.raises(UsageError, match="Unknown theme 'push-open-rates' \\(did you mean push-open-rate\\?\\)"):
+        new_workspace(event, "sushi", "push-open-rates", templates)
     assert get_team(event, "sushi").theme is None and not (event.teams_dir / "sushi").exists()
 
 

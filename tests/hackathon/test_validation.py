@@ -142,16 +142,16 @@ CASES = {
     "blank keyword": ("calls", lambda c, d: _calls_folder(c, d, 'rank,keyword\n1,見積もり\n2," "\n'.encode()),
                       ["keywords.csv line 3", "blank"]),
     "ranking repeats a product": ("order", lambda c, d: write_csv(_repeat_product(c), d / "p.csv"),
-                                  ["same product more than once", "lines 2 and 3"]),
+                                  ["same product_id more than once", "lines 2 and 3"]),
     "rank out of range": ("order", lambda c, d: write_csv(ordering_predictions(c).assign(
         rank=lambda f: f["rank"].replace(10, 11)), d / "p.csv"), ["rank is 11", "from 1"]),
     "two products at one rank": ("order", lambda c, d: write_csv(ordering_predictions(c).assign(
         rank=lambda f: f["rank"].replace(3, 2)), d / "p.csv"), ["same rank", "rank 2"]),
     "unknown product": ("order", lambda c, d: write_csv(ordering_predictions(c).assign(
         product_id=lambda f: f.product_id.mask(f.index == 0, 99999)), d / "p.csv"),
-        ["99999", "not in the products table"]),
+        ["99999", "product_id value not found in the warehouse"]),
     "users missing": ("order", lambda c, d: write_csv(ordering_predictions(c).iloc[30:], d / "p.csv"),
-                      ["no recommendations for 3 of the", "holdout_ordering_users"]),
+                      ["no list for 3 of the", "holdout_ordering_users"]),
     "unknown user": ("order", lambda c, d: write_csv(pd.concat([ordering_predictions(c), pd.DataFrame(
         {"user_id": [123456789], "product_id": [1], "rank": [1]})]), d / "p.csv"),
         ["123456789", "not in holdout_ordering_users"]),

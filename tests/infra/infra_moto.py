@@ -9,8 +9,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import socket
-import subprocess
 import threading
 import time
 from collections import Counter
@@ -19,35 +17,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from conftest import BIN, free_port
+from matsuri import servers
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "ap-northeast-1"}
-
-
-def wait_for_port(port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
 
 
 @contextmanager
 def moto_server(log_dir: Path):
     """moto_server on a free port; yields its URL; always stopped."""
     port = free_port()
-    log = open(log_dir / "moto.log", "w")
-    proc = subprocess.Popen([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_for_port(port)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
+    url = f"http://127.0.0.1:{port}"
+    command = [BIN / "moto_server", "-H", "127.0.0.1", "-p", str(port)]
+    with servers.running("moto_server", command, url, log=log_dir / "moto.log", any_status=True):
+        yield url
 
 
 def reset(url: str) -> None:

@@ -166,6 +166,16 @@ def test_a_learner_is_refused_on_another_learners_server_and_cannot_read_their_f
     assert (Path(f"/home/{ben.name}/notes.txt").read_text()) == "ben's private answer"
 
 
+def test_the_grader_account_cannot_log_in_with_the_shared_password(hub):
+    """The grader is in the hub's database (a formgrader group member), not a participant."""
+    web = requests.Session()
+    web.get(f"{hub.base}/hub/login", timeout=10)
+    answer = web.post(f"{hub.base}/hub/login?next=", allow_redirects=False, timeout=30,
+                      data={"username": hub.settings.event.id + "-grader", "password": hub.password,
+                            "_xsrf": web.cookies.get("_xsrf", "")})
+    assert answer.status_code != 302
+
+
 def test_a_learner_fetches_and_submits_and_the_instructor_collects_it_under_the_learners_name(hub):
     ivy, ann, jo = hub.user("ivy"), hub.user("ann"), hub.user("jo")
     course_dir = Path(json.loads((Path(hub.settings.jupyterhub.state_dir) / "hub.json").read_text())["course_dir"])

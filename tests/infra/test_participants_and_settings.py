@@ -73,16 +73,18 @@ def test_the_shipped_settings_load_and_bad_keys_are_named(tmp_path):
     assert shipped.event.days == 5 and shipped.bucket == f"{shipped.event.id}-festival"
     assert shipped.kit_spec == f"matsuri=={shipped.event.kit_version}"
     cases = {
-        '[event]\nid = "x-1"\n[sagemaker]\nvolume_gbs = 5\n': "Unknown key [sagemaker] volume_gbs",
-        '[event]\nid = "x-1"\n[sagemaker]\nvolume_gb = "ten"\n': "[sagemaker] volume_gb = 'ten'",
-        '[event]\nid = "Matsuri 2027"\n': "[event] id = 'Matsuri 2027'",
+        '[event]\nid = "x-1"\n[sagemaker]\nvolume_gbs = 5\n': "`sagemaker.volume_gbs` is not a setting matsuri knows (did you mean volume_gb?)",
+        '[event]\nid = "x-1"\n[sagemaker]\nvolume_gb = "ten"\n': "`sagemaker.volume_gb` must be a whole number, not 'ten'",
+        '[event]\nid = "Matsuri 2027"\n': "`event.id` is 'Matsuri 2027': use 2-20 characters",
         '[event]\nid = "x-1"\nstarts = 2027-02-05\nends = 2027-02-01\n': "is before starts",
-        '[event]\nname = "x"\n': "[event] id is missing",
+        '[event]\nname = "x"\n': "`event.id` is missing",
         '[event]\nid = "x-1"\n[jupyterhub]\nauthenticator = "dummy"\n': "choose shared-password or oauth",
         '[event]\nid = "x-1"\n[sagemaker]\ndirect_internet_access = false\n': "needs subnet_id",
-        '[evnt]\nid = "x"\n': "Unknown section [evnt]",
-        '[event]\nid = "x-1"\nstarts = "soon"\n': "should be a date like 2026-06-01",
+        '[evnt]\nid = "x"\n': "`evnt` is not a setting matsuri knows (did you mean event?)",
+        '[event]\nid = "x-1"\nstarts = "soon"\n': "`event.starts` must be a date like 2026-06-01",
         '[event\n': "is not valid TOML",
+        '[event]\nid = "x-1"\n[jupyterhub]\nadmins = ["ann", 7]\n': "`jupyterhub.admins` must list text",
+        '[event]\nid = "x-1"\n[jupyterhub]\nport = 0\n': "`jupyterhub.port` must be a port number",
     }
     for i, (text, expected) in enumerate(cases.items()):
         path = tmp_path / f"s{i}.toml"

@@ -38,7 +38,7 @@ from hackathon_kit import DEFAULTS, SETTINGS, WRITE_PUSH_PREDICTIONS, add_team, 
 
 from conftest import BIN, ROOT, run_matsuri  # noqa: E402
 from matsuri import paths  # noqa: E402
-from matsuri.hackathon.predictions import InvalidSubmission  # noqa: E402
+from matsuri.errors import InvalidSubmission  # noqa: E402
 from matsuri.hackathon.submissions import (  # noqa: E402
     Submission,
     get_submission,

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hackathon"))
 from hackathon_kit import add_team, assert_rejected, push_predictions, write_csv  # noqa: E402
 
 from conftest import run_matsuri  # noqa: E402
-from matsuri.hackathon.predictions import InvalidSubmission  # noqa: E402
+from matsuri.errors import InvalidSubmission  # noqa: E402
 from matsuri.hackathon.submissions import get_submission, submit  # noqa: E402
 from matsuri.sandbox.intake import copy_in  # noqa: E402
 from matsuri.sandbox.text import printable  # noqa: E402

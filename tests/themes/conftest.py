@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import shutil
 import time
 from dataclasses import dataclass
@@ -13,9 +14,10 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT, build_company
-from matsuri.themes import calls, ordering, push
+from matsuri.theme_spec import all_themes
 
-NEEDS = {"push-open-rate": push.NEEDS, "call-keywords": calls.NEEDS, "product-ordering": ordering.NEEDS}
+# the tables and columns each theme's notebooks read (its library's NEEDS)
+NEEDS = {t.id: importlib.import_module(t.library).NEEDS for t in all_themes().values() if t.library}
 
 
 @dataclass

@@ -10,8 +10,10 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from conftest import free_port
-from matsuri.themes import THEMES, template_dir
+from matsuri.theme_spec import all_themes, template_dir
 from matsuri.themes.voila import serve
+
+THEMES = list(all_themes())  # every theme folder of templates/
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.xdist_group("themes-voila")]
 WAIT = 120_000  # ms; a cold kernel on a busy 2-core machine

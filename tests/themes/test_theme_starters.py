@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 
 from matsuri.metrics import keyword_hits, log_loss, ranking_scores, roc_auc
-from matsuri.themes import THEMES
+from matsuri.theme_spec import all_themes
 
 from .conftest import renamed_copy, run_starter
+
+THEMES = list(all_themes())  # every theme folder of templates/
 
 # One worker per theme for the tiny runs, so each starter runs once and both tests read it.
 PER_THEME = [pytest.param(t, marks=pytest.mark.xdist_group(f"themes-{t}")) for t in THEMES]

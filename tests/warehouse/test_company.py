@@ -191,7 +191,7 @@ def test_holdouts_are_split_off_and_their_labels_kept_apart(small):
     columns = {r[0] for r in small.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_catalog <> 'labels' "
         "AND table_name LIKE 'holdout_%'").fetchall()}
-    assert not columns & {"opened_at", "outcome", "opened", "won", "first_bought_at"}
+    assert not columns & {"opened_at", "outcome", "opened", "won", "first_bought_at", "churned"}
 
 
 def test_labels_store_is_for_the_organiser_only(tiny_company):

@@ -49,7 +49,7 @@ def test_readme_indexes_every_card_and_explains_the_holdouts():
     for table in schema.WAREHOUSE:
         assert f"(cards/{table}.md)" in readme, f"README does not link the {table} card"
     holdouts = readme.split("## Hackathon holdouts", 1)[1]
-    for theme in ("push-open-rate", "call-keywords", "product-ordering"):
+    for theme in ("push-open-rate", "call-keywords", "product-ordering", "churn"):
         assert f"`{theme}`" in holdouts
     for table in schema.LABELS:
         if table != "build_info":

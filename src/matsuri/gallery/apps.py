@@ -12,6 +12,8 @@ from html import escape
 from pathlib import Path
 from urllib.parse import parse_qs, quote
 
+from matsuri import theme_spec
+
 BOARD_ENV = "MATSURI_GALLERY_BOARD"  # "public" (default) or "final" (the private ranking, at the ceremony)
 
 CSS = """<style>
@@ -50,7 +52,8 @@ def _cards(event, boards: dict, chosen: str) -> str:
             continue
         metric = event.settings.theme(team.theme).metric
         score = scores.get(team.team)
-        shown = f"{metric} <b>{score[0]:.4f}</b> ({score[1]}位)" if score else "まだスコアなし (no score yet)"
+        shown = (f"{metric} <b>{theme_spec.shown(team.theme, metric, score[0])}</b> ({score[1]}位)"
+                 if score else "まだスコアなし (no score yet)")
         if score and not score[2]:
             shown += " <i>サンドボックスなし (no sandbox)</i>"
         demo = Path("demos") / team.team / "demo.ipynb"
@@ -89,11 +92,23 @@ def index_app():
     )
     chart = widgets.Image(value=png, format="png", layout=widgets.Layout(max_width="820px"))
     chart.add_class("matsuri-leaderboard")
-    picker = widgets.ToggleButtons(options=[("すべて (all)", "all"), *[(t, t) for t in themes]], value="all")
+    specs = theme_spec.all_themes()
+    titles = [(f"{specs[t].title['ja']} ({t})" if t in specs else t, t) for t in themes]
+    picker = widgets.ToggleButtons(options=[("すべて (all)", "all"), *titles], value="all")
     picker.add_class("matsuri-theme-filter")
     cards = widgets.HTML(_cards(event, boards, "all"))
     cards.add_class("matsuri-team-cards")
-    picker.observe(lambda change: setattr(cards, "value", _cards(event, boards, change["new"])), "value")
+    charts_by_choice = {"all": png}
+
+    def choose(change) -> None:  # the chart and the cards follow the filter
+        chosen = change["new"]
+        if chosen not in charts_by_choice:
+            charts_by_choice[chosen] = charts.leaderboard_chart({chosen: boards[chosen]},
+                                                                {chosen: metrics[chosen]})
+        chart.value = charts_by_choice[chosen]
+        cards.value = _cards(event, boards, chosen)
+
+    picker.observe(choose, "value")
     display(widgets.VBox([header, chart, picker, cards]))
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from matsuri import paths
+from matsuri.errors import InvalidSubmission
 from matsuri.hackathon import runner
 from matsuri.hackathon.event import Event
 from matsuri.hackathon.teams import list_teams
@@ -80,7 +81,6 @@ def _offline_templates(share: Path) -> None:
 def _copy_tree(source: Path, target: Path) -> None:
     """Copy a team's folder as root without trusting it: ordinary files and folders only, never
     through a link, never another notebook (Voila's warm pools run every notebook they find)."""
-    from matsuri.hackathon.predictions import InvalidSubmission
     from matsuri.sandbox.intake import copy_in
 
     target.mkdir(mode=0o755)
@@ -99,7 +99,6 @@ def _snapshot(workspace: Path, target: Path, kernel: str) -> Path | None:
     """Copy a team's workspace and point its demo at its sandboxed kernel; None if it has no demo."""
     import nbformat
 
-    from matsuri.hackathon.predictions import InvalidSubmission
     from matsuri.sandbox.intake import copy_in
 
     demo = target / DEMO_NOTEBOOK

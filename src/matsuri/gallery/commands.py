@@ -28,6 +28,7 @@ def serve_command(
 ) -> None:
     """Start Voila with the index, every team's demo and the rubric app; stop with Ctrl-C."""
     import signal
+    import sys
     import time
 
     from matsuri.gallery.server import demo_urls, serve
@@ -41,7 +42,7 @@ def serve_command(
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     opened = open_event(event)
-    with serve(opened, port, token, preheat, final, log=None) as running:
+    with serve(opened, port, token, preheat, final, log=sys.stderr) as running:  # Voila's log on ours
         typer.secho(f"Gallery: {running.url}", fg="green", bold=True)
         typer.echo(f"Rubric for judges: {running.page('rubric.ipynb')}")
         for team, url in demo_urls(running).items():

@@ -32,7 +32,11 @@ def data_uri(png: bytes) -> str:
 
 
 def leaderboard_chart(boards: dict[str, list], metrics: dict[str, str], title: str = "") -> bytes:
-    """One panel per theme: teams' scores as horizontal bars, best at the top."""
+    """One panel per theme: teams' scores as horizontal bars, best at the top, each value shown
+    as the theme's spec formats it. A theme nobody entered says so, with no axis."""
+    from matsuri.theme_spec import all_themes, shown
+
+    specs = all_themes()
     themes = [t for t in boards]
     rows = max([len(boards[t]) for t in themes] + [1])
     fig = _figure(7.5, 1.2 + 0.42 * rows * max(len(themes), 1))
@@ -43,12 +47,13 @@ def leaderboard_chart(boards: dict[str, list], metrics: dict[str, str], title: s
         scores = [e.score for e in entries][::-1]
         ax.barh(names, scores, color=colour)
         for y, value in enumerate(scores):
-            ax.text(value, y, f" {value:.4f}", va="center", fontsize=9)
-        ax.set_title(f"{theme} ({metrics[theme]})", loc="left", fontsize=11)
+            ax.text(value, y, " " + shown(theme, metrics[theme], value), va="center", fontsize=9)
+        label = specs[theme].title["ja"] if theme in specs else theme
+        ax.set_title(f"{label} · {theme} ({metrics[theme]})", loc="left", fontsize=11)
         if not entries:
             ax.text(0.5, 0.5, "まだ提出がありません (no scored submission yet)", ha="center",
                     va="center", transform=ax.transAxes)
-            ax.set_yticks([])
+            ax.set_axis_off()
         ax.margins(x=0.18)
         ax.spines[["top", "right"]].set_visible(False)
     if title:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import typer
+
+from matsuri.theme_spec import shown
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 team_app = typer.Typer(no_args_is_help=True, add_completion=False)
@@ -93,11 +96,28 @@ def team_list(ctx: typer.Context) -> None:
     _console().print(table)
 
 
+@app.command("themes")
+def themes_command() -> None:
+    """The themes of this kit (one folder of templates/ each, with its theme.toml)."""
+    from rich.table import Table
+
+    from matsuri.theme_spec import all_themes
+
+    table = Table("theme", "title", "files", "metrics (leaderboard first)")
+    for spec in all_themes().values():
+        files = ", ".join(f.name + ("" if f.required else " (optional)") for f in spec.files)
+        metrics = sorted(spec.metrics, key=lambda m: m.name != spec.leaderboard)
+        _row(table, spec.id, f"{spec.title['ja']} / {spec.title['en']}", files,
+             ", ".join(f"{m.name} ({'higher' if m.higher_is_better else 'lower'} is better)"
+                       for m in metrics))
+    _console().print(table)
+
+
 @app.command("new")
 def new_command(
     ctx: typer.Context,
     team: str = typer.Argument(..., help="The team id."),
-    theme: str = typer.Option(..., help="push-open-rate | call-keywords | product-ordering."),
+    theme: str = typer.Option(..., help="A theme id: a folder of templates/ with a theme.toml (see `matsuri hackathon themes`)."),
     templates: Path = typer.Option(None, help="Folder with one template per theme (default: templates/)."),
 ) -> None:
     """Choose the team's theme and copy that theme's template into the team's workspace."""
@@ -133,8 +153,10 @@ def submit_command(
         result = submit(event, team, path, warehouse, labels, sandbox=not no_sandbox)
     metric, _ = primary_metric(event, result.theme)
     today, total = remaining(event, team)
-    _say(f"Submission {result.id} scored: public {metric} = {result.public[metric]:.4f}", fg="green")
-    others = ", ".join(f"{k} {v:.4f}" for k, v in sorted(result.public.items()) if k != metric)
+    _say(f"Submission {result.id} scored: public {metric} = "
+         f"{shown(result.theme, metric, result.public[metric])}", fg="green")
+    others = ", ".join(f"{k} {shown(result.theme, k, v)}" for k, v in sorted(result.public.items())
+                       if k != metric)
     if others:
         _say(f"Also on the public part: {others}")
     _say(f"Submissions left: {today} today, {total} in the event.")
@@ -161,14 +183,19 @@ def submissions_command(
         for part in ("public", "private") if private else ("public",):
             scores = getattr(s, part)
             if scores:
-                _say(f"{part}: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(scores.items())))
+                _say(f"{part}: " + ", ".join(f"{k} {shown(s.theme, k, v)}" for k, v in sorted(scores.items())))
         _say(f"Files and run log: {s.folder}")
         return
-    table = Table("id", "submitted (UTC)", "kind", "status", "public", *(["private"] if private else []), "message")
+    zone = event.settings.zone
+    table = Table("id", f"submitted ({event.settings.timezone})", "kind", "status", "public",
+                  *(["private"] if private else []), "message")
     for s in list_submissions(event, team):
-        public = ", ".join(f"{k} {v:.4f}" for k, v in sorted(s.public.items()))
-        extra = [", ".join(f"{k} {v:.4f}" for k, v in sorted(s.private.items()))] if private else []
-        _row(table, str(s.id), s.submitted_at[:19], s.kind, s.status, public, *extra, s.message or "")
+        public = ", ".join(f"{k} {shown(s.theme, k, v)}" for k, v in sorted(s.public.items()))
+        extra = [", ".join(f"{k} {shown(s.theme, k, v)}" for k, v in sorted(s.private.items()))] if private else []
+        stamp = dt.datetime.fromisoformat(s.submitted_at)  # stored in UTC
+        when = (stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)).astimezone(zone)
+        when = when.strftime("%Y-%m-%d %H:%M:%S")
+        _row(table, str(s.id), when, s.kind, s.status, public, *extra, s.message or "")
     _console().print(table)
 
 
@@ -193,7 +220,7 @@ def leaderboard_command(
                       "submission", "entries", *(["chosen"] if private else []),
                       title=f"{theme_id}: {part} leaderboard")
         for e in board:
-            score = f"{e.score:.4f}" + ("" if e.sandboxed else " (no sandbox)")
+            score = shown(theme_id, metric, e.score) + ("" if e.sandboxed else " (no sandbox)")
             _row(table, str(e.rank), e.display_name, score, str(e.submission_id),
                  str(e.entries), *([e.chosen] if private else []))
         _console().print(table)

@@ -17,17 +17,11 @@ import numpy as np
 if TYPE_CHECKING:  # tables arrive as DataFrames; pandas itself loads with pyarrow's to_pandas()
     import pandas as pd
 
-from matsuri.errors import MatsuriError
+from matsuri.errors import InvalidSubmission  # re-exported: several modules import it from here
 from matsuri.sandbox.text import quoted  # values from a participant's file, safe in a message
 
 KINDS = {"id": "a whole number", "float": "a number", "text": "text"}
 EXAMPLES = 3
-
-
-class InvalidSubmission(MatsuriError):
-    """The submission cannot be scored; the message says why and how to fix it."""
-
-    exit_code = 7
 
 
 def _mb(size: int) -> str:
@@ -243,62 +237,69 @@ def check_probabilities(table: pd.DataFrame, column: str, name: str) -> None:
         )
 
 
-def check_ranking(table: pd.DataFrame, users: np.ndarray, products: np.ndarray, k: int) -> None:
-    """Long-format ranking: ranks 1..k, every holdout user, known products, no repeats per user."""
-    name = "predictions.csv"
+def check_values(table: pd.DataFrame, column: str, name: str) -> None:
+    """A regression file: every value a finite number."""
+    values = table[column].to_numpy(dtype=float)
+    bad = np.flatnonzero(~np.isfinite(values))
+    if len(bad):
+        raise InvalidSubmission(
+            f"{name} line {bad[0] + 2}: {column} is {values[bad[0]]}; {_count(len(bad), 'line')} "
+            "in all are not finite numbers. Give a number on every line and submit again."
+        )
+
+
+def check_ranking(table: pd.DataFrame, name: str, id: str, item: str, ids: np.ndarray,
+                  items: np.ndarray, k: int, source: str) -> None:
+    """Long-format ranking: ranks 1..k, every holdout id (`source` lists them), known items, no
+    item twice for one id."""
     ranks = table["rank"].to_numpy()
     bad_rank = np.flatnonzero((ranks < 1) | (ranks > k))
     if len(bad_rank):
         raise InvalidSubmission(
             f"{name} line {bad_rank[0] + 2}: rank is {ranks[bad_rank[0]]}, but ranks go from 1 "
-            f"(the first recommendation) to {k}. Keep at most {k} products per user, numbered 1 "
-            f"to {k}, and submit again."
+            f"(the first recommendation) to {k}. Keep at most {k} {item} values per {id}, "
+            f"numbered 1 to {k}, and submit again."
         )
-    unknown_products = np.setdiff1d(table["product_id"].to_numpy(), products)
-    if len(unknown_products):
+    unknown_items = np.setdiff1d(table[item].to_numpy(), items)
+    if len(unknown_items):
         raise InvalidSubmission(
-            f"{name} recommends {_count(len(unknown_products), 'product_id value')} that are not in the "
-            f"products table ({_examples(unknown_products)}). Recommend only existing products and "
-            "submit again."
+            f"{name} recommends {_count(len(unknown_items), item + ' value')} not found in the warehouse "
+            f"({_examples(unknown_items)}). Recommend only existing ones and submit again."
         )
-    repeated = table[table.duplicated(["user_id", "product_id"], keep=False)]
+    repeated = table[table.duplicated([id, item], keep=False)]
     if len(repeated):
         first = repeated.iloc[0]
         lines = [i + 2 for i in repeated.index[
-            (repeated["user_id"] == first["user_id"]) & (repeated["product_id"] == first["product_id"])
-        ][:2]]
+            (repeated[id] == first[id]) & (repeated[item] == first[item])][:2]]
         raise InvalidSubmission(
-            f"{name} recommends the same product more than once to one user: user_id "
-            f"{first['user_id']} gets product_id {first['product_id']} on lines {lines[0]} and "
-            f"{lines[1]} ({_count(repeated['user_id'].nunique(), 'user')} in all have repeats). Each user's list "
-            "must name every product at most once; remove the repeats and submit again."
+            f"{name} names the same {item} more than once for one {id}: {id} {first[id]} gets "
+            f"{item} {first[item]} on lines {lines[0]} and {lines[1]} "
+            f"({_count(repeated[id].nunique(), id + ' value')} in all have repeats). Each list "
+            "must name every item at most once; remove the repeats and submit again."
         )
-    same_rank = table[table.duplicated(["user_id", "rank"], keep=False)]
+    same_rank = table[table.duplicated([id, "rank"], keep=False)]
     if len(same_rank):
         first = same_rank.iloc[0]
         raise InvalidSubmission(
-            f"{name} gives two products the same rank: user_id {first['user_id']} has more than "
-            f"one product at rank {first['rank']}. Number each user's products 1, 2, 3, … without "
-            "ties and submit again."
+            f"{name} gives two items the same rank: {id} {first[id]} has more than one {item} at "
+            f"rank {first['rank']}. Number each list 1, 2, 3, … without ties and submit again."
         )
-    check_users = np.unique(table["user_id"].to_numpy())
-    unknown = np.setdiff1d(check_users, users)
+    listed = np.unique(table[id].to_numpy())
+    unknown = np.setdiff1d(listed, ids)
     if len(unknown):
         raise InvalidSubmission(
-            f"{name} has {_count(len(unknown), 'user_id value')} that are not in holdout_ordering_users "
-            f"({_examples(unknown)}). Rank products only for the users of holdout_ordering_users and "
-            "submit again."
+            f"{name} has {_count(len(unknown), id + ' value')} that are not in {source} "
+            f"({_examples(unknown)}). Rank only for the rows of {source} and submit again."
         )
-    missing = np.setdiff1d(users, check_users)
+    missing = np.setdiff1d(ids, listed)
     if len(missing):
         raise InvalidSubmission(
-            f"{name} has no recommendations for {len(missing):,} of the {len(users):,} users of "
-            f"holdout_ordering_users ({_examples(missing)}). Give every one of them a list of up to "
-            f"{k} products and submit again."
+            f"{name} has no list for {len(missing):,} of the {len(ids):,} {id} values of {source} "
+            f"({_examples(missing)}). Give every one of them a list of up to {k} and submit again."
         )
 
 
-def read_keywords(path: Path, max_bytes: int, top: int = 20) -> pd.DataFrame:
+def read_keywords(path: Path, max_bytes: int, top: int) -> pd.DataFrame:
     """keywords.csv: rank,keyword with up to `top` rows, ranks 1..n, no blank keyword."""
     name = path.name
     table = read_table(path, {"rank": "id", "keyword": "text"}, max_bytes)

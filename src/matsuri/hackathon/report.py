@@ -13,6 +13,7 @@ from pathlib import Path
 
 from matsuri.hackathon import awards, charts, leaderboard
 from matsuri.hackathon.event import Event
+from matsuri.theme_spec import shown
 
 CSS = """
 body{font-family:"Noto Sans CJK JP","IPAexGothic","Hiragino Sans",sans-serif;margin:0;background:#f6f4ef;color:#1d2433}
@@ -47,7 +48,7 @@ def _ranking_table(event: Event, standings: list[awards.Standing]) -> str:
     rows = []
     for s in standings:
         metric, _ = leaderboard.primary_metric(event, s.theme)
-        score = f"{metric} {_num(s.entry.score)}" if s.entry else "提出なし (no scored submission)"
+        score = f"{metric} {shown(s.theme, metric, s.entry.score)}" if s.entry else "提出なし (no scored submission)"
         place = f"{s.entry.rank} / {s.theme_size}" if s.entry else "–"
         judged = _num(s.marks.score, 3) if s.marks.score is not None else "未審査 (not judged)"
         rows.append(
@@ -66,7 +67,7 @@ def _team_card(event: Event, s: awards.Standing) -> str:
     parts = [f'<div class="team" id="team-{escape(s.team)}"><h3>{s.place}. {escape(s.display_name)}</h3>',
              f'<div class="muted">{escape(s.theme)} · メンバー: {escape(", ".join(s.members))}</div>']
     if s.entry:
-        metrics = ", ".join(f"{escape(k)} {_num(v)}" for k, v in sorted(s.entry.metrics.items()))
+        metrics = ", ".join(f"{escape(k)} {shown(s.theme, k, v)}" for k, v in sorted(s.entry.metrics.items()))
         parts.append(f"<p>最終提出 #{s.entry.submission_id} ({escape(s.entry.chosen)}), "
                      f"提出数 {s.entry.entries}: {metrics}</p>")
     else:

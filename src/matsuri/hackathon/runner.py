@@ -1,8 +1,8 @@
 """Run a submission notebook with papermill, its kernel in a sandbox, and collect its files.
 
 The notebook gets two parameters, `warehouse` (the learners' read-only DuckDB file, nothing else)
-and `output_dir` (its run folder); it must write predictions.csv there (and, for call-keywords,
-keywords.csv). The kernel runs in `matsuri.sandbox` as the team's own identity with the event's
+and `output_dir` (its run folder); it must write its theme's prediction files there (the files
+of `templates/<theme>/theme.toml`). The kernel runs in `matsuri.sandbox` as the team's own identity with the event's
 limits (memory and processes for the whole run, file and folder sizes, no network); papermill
 stops a cell that runs longer than the timeout, and the whole run is ended once it has run longer
 than any run may. Files are taken out only as regular files the run's user wrote, size-bounded.
@@ -29,8 +29,8 @@ from matsuri.hackathon.settings import Settings
 from matsuri.sandbox.box import Limits, Sandbox, Spec
 from matsuri.sandbox.cgroups import Usage
 from matsuri.sandbox.text import printable, quoted
+from matsuri.theme_spec import output_files
 
-OUTPUT_FILES = ("predictions.csv", "keywords.csv")
 GRACE_SECONDS = 60
 
 
@@ -45,6 +45,8 @@ class NotebookJob:
     warehouse: Path
     user: str             # the team's identity
     max_bytes: int        # largest output file accepted
+    team: str = ""        # for messages: who handed it in, and which submission it is
+    submission_id: int = 0
 
 
 @dataclass
@@ -112,7 +114,9 @@ def _run(job: NotebookJob, box: Sandbox | None, workdir: Path) -> RunResult:
                           deadline=settings.timeout_seconds + GRACE_SECONDS)
     except Exception as error:
         usage = box.end_processes() if box else Usage(False, False)
-        raise InvalidSubmission(_failure_message(settings, executed, error, usage, name)) from None
+        where = (f"`matsuri hackathon submissions {job.team} --id {job.submission_id}` shows where "
+                 "its run log is kept" if job.team else f"its run log is {log}")
+        raise InvalidSubmission(_failure_message(settings, executed, error, usage, name, where)) from None
     finally:
         if box is not None:
             box.end_processes()  # nothing of the run may go on while its files are read
@@ -164,11 +168,10 @@ def _last_started(executed: Path) -> int | None:
 
 
 def _failure_message(settings: Settings, executed: Path, error: Exception, usage: Usage,
-                     name: str) -> str:
+                     name: str, where: str) -> str:
     """What stopped the run, in plain words, from the error and what the run's cgroup saw."""
     kind = type(error).__name__
     limit = f"{settings.memory_mb:,} MB"
-    where = "`matsuri hackathon submissions TEAM --id N` shows where its run log is kept"
     if kind == "CellTimeoutError" or "timed out" in str(error):
         return (f"{name} did not finish within the {settings.timeout_seconds} seconds allowed for "
                 "a cell, so it was stopped. Make the slow step faster (use less data or a simpler "
@@ -213,7 +216,7 @@ def _regular_files(folder: Path) -> dict[str, Path]:
     except OSError:
         return {}
     return {e.name: Path(e.path) for e in entries
-            if e.name in OUTPUT_FILES and not e.is_dir(follow_symlinks=False)}
+            if e.name in output_files() and not e.is_dir(follow_symlinks=False)}
 
 
 def _find_outputs(workdir: Path) -> dict[str, Path]:

@@ -39,13 +39,11 @@ def public_mask(ids: np.ndarray, theme: str, seed: int, share: float) -> np.ndar
 
 
 @cache
-def _keys(warehouse: str, labels: str, stamp: tuple) -> dict[str, AnswerKey]:
+def _key(theme_id: str, warehouse: str, labels: str, stamp: tuple) -> AnswerKey:
     import duckdb
 
-    from matsuri.hackathon.themes import THEMES
-
     with duckdb.connect(warehouse, read_only=True) as w, duckdb.connect(labels, read_only=True) as lab:
-        return {theme_id: theme.load_key(w, lab) for theme_id, theme in THEMES.items()}
+        return get_theme(theme_id).load_key(w, lab)
 
 
 def answer_key(theme_id: str, warehouse: Path, labels: Path) -> AnswerKey:
@@ -57,7 +55,7 @@ def answer_key(theme_id: str, warehouse: Path, labels: Path) -> AnswerKey:
                 "MATSURI_WAREHOUSE / MATSURI_LABELS at it) before scoring."
             )
     stamp = tuple(os.stat(p).st_mtime_ns for p in (warehouse, labels))
-    return _keys(str(warehouse), str(labels), stamp)[theme_id]
+    return _key(theme_id, str(warehouse), str(labels), stamp)
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,16 @@
-"""Event settings (`event.toml`): read once, checked fully, every problem named by its key.
-
-A misspelt key is an error, not silently ignored: an organiser who writes `dialy_limit` learns it
-before the event starts rather than when the limit does not apply.
-"""
+"""Event settings (`event.toml`): read once, checked fully, every problem named by its key
+(strict_toml.py). The themes it can enable are the theme specs (`templates/<id>/theme.toml`)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from matsuri.errors import NotFound, UsageError
-from matsuri.hackathon.themes import THEMES
-
-REQUIRED = object()
+from matsuri import strict_toml, theme_spec
+from matsuri.errors import UsageError
+from matsuri.strict_toml import REQUIRED, Section, at_least, between
 
 
 @dataclass(frozen=True)
@@ -70,6 +65,8 @@ class Settings:
         return ZoneInfo(self.timezone)
 
     def theme(self, theme_id: str) -> ThemeSettings:
+        if theme_id not in self.themes and theme_id not in theme_spec.all_themes():
+            theme_spec.get(theme_id)  # an unknown theme: "did you mean …?"
         if theme_id not in self.themes:
             raise UsageError(
                 f"The theme '{theme_id}' is not enabled in {self.path}. Enabled themes: "
@@ -82,67 +79,6 @@ class Settings:
         return self.starts <= local <= self.ends
 
 
-class _Section:
-    """Take typed values out of one TOML table; whatever is left over is an unknown key."""
-
-    def __init__(self, data: object, where: str, path: Path):
-        self.where, self.path = where, path
-        if not isinstance(data, dict):
-            self.fail(where, "must be a table (a [section] with keys)")
-        self.data = dict(data)
-
-    def fail(self, key: str, problem: str):
-        raise UsageError(f"Invalid event settings in {self.path}: `{key}` {problem}.")
-
-    def key(self, name: str) -> str:
-        return f"{self.where}.{name}" if self.where else name
-
-    def take(self, name: str, kind: type, default=REQUIRED, check=None, hint: str = ""):
-        key = self.key(name)
-        if name not in self.data:
-            if default is REQUIRED:
-                self.fail(key, "is missing" + (f" ({hint})" if hint else ""))
-            return default
-        value = self.data.pop(name)
-        ok = {
-            int: isinstance(value, int) and not isinstance(value, bool),
-            float: isinstance(value, int | float) and not isinstance(value, bool),
-            bool: isinstance(value, bool),
-            str: isinstance(value, str),
-            dt.date: isinstance(value, dt.date) and not isinstance(value, dt.datetime),
-            list: isinstance(value, list),
-            dict: isinstance(value, dict),
-        }[kind]
-        if not ok:
-            names = {int: "a whole number", float: "a number", bool: "true or false", str: "text in quotes",
-                     dt.date: "a date like 2026-06-01 (no quotes)", list: "a list [ … ]", dict: "a table"}
-            self.fail(key, f"must be {names[kind]}, not {value!r}")
-        if kind is float:
-            value = float(value)
-        if check is not None:
-            problem = check(value)
-            if problem:
-                self.fail(key, problem)
-        return value
-
-    def sub(self, name: str) -> _Section:
-        return _Section(self.data.pop(name, {}), self.key(name), self.path)
-
-    def done(self) -> None:
-        if self.data:
-            unknown = sorted(self.data)[0]
-            self.fail(self.key(unknown), "is not a setting matsuri knows (check the spelling against "
-                      "hackathon/event.toml)")
-
-
-def _at_least(minimum):
-    return lambda v: None if v >= minimum else f"must be at least {minimum}, not {v}"
-
-
-def _between(low, high):
-    return lambda v: None if low <= v <= high else f"must be between {low} and {high}, not {v}"
-
-
 def _user_prefix(value: str) -> str | None:
     """Pool users are named <prefix>-1 … <prefix>-N: a valid system user name, short enough."""
     import re
@@ -153,31 +89,32 @@ def _user_prefix(value: str) -> str | None:
     return None
 
 
-def _theme(section: _Section, theme_id: str) -> ThemeSettings:
-    theme = THEMES[theme_id]
-    metric = section.take("metric", str, theme.default_metric, lambda v: None if v in theme.metrics
-                          else f"must be one of {', '.join(theme.metrics)} for this theme, not '{v}'")
-    share = section.take("public_share", float, 0.3, _between(0.05, 0.95))
-    daily = section.take("daily_limit", int, 5, _at_least(1))
-    total = section.take("total_limit", int, 50, _at_least(1))
+def _theme(section: Section, spec) -> ThemeSettings:
+    names = [m.name for m in spec.metrics]
+    metric = section.take("metric", str, spec.leaderboard, lambda v: None if v in names else
+                          f"must be one of {', '.join(names)} for this theme, not '{v}'"
+                          f"{strict_toml.suggestion(v, names)}")
+    share = section.take("public_share", float, 0.3, between(0.05, 0.95))
+    daily = section.take("daily_limit", int, 5, at_least(1))
+    total = section.take("total_limit", int, 50, at_least(1))
     if total < daily:
         section.fail(section.key("total_limit"), f"({total}) must not be smaller than daily_limit ({daily})")
     section.done()
-    return ThemeSettings(theme_id, metric, share, daily, total)
+    return ThemeSettings(spec.id, metric, share, daily, total)
 
 
-def _criteria(rubric: _Section) -> tuple[Criterion, ...]:
+def _criteria(rubric: Section) -> tuple[Criterion, ...]:
     items = rubric.take("criteria", list, REQUIRED, lambda v: None if v else "must list at least one criterion",
                         hint="add [[rubric.criteria]] tables with id, name, weight, description")
     criteria, seen = [], set()
     for i, raw in enumerate(items):
-        section = _Section(raw, f"rubric.criteria[{i}]", rubric.path)
+        section = Section(raw, f"rubric.criteria[{i}]", rubric.path, rubric.what, rubric.example)
         cid = section.take("id", str, check=lambda v: None if v.strip() else "must not be blank")
         if cid in seen:
             section.fail(section.key("id"), f"repeats the criterion id '{cid}'")
         seen.add(cid)
         criteria.append(Criterion(
-            cid, section.take("name", str, cid), section.take("weight", float, 1.0, _at_least(0.0)),
+            cid, section.take("name", str, cid), section.take("weight", float, 1.0, at_least(0.0)),
             section.take("description", str, ""),
         ))
         section.done()
@@ -187,7 +124,7 @@ def _criteria(rubric: _Section) -> tuple[Criterion, ...]:
 
 
 def parse(data: dict, path: Path) -> Settings:
-    root = _Section(data, "", path)
+    root = Section(data, "", path, "event settings", "hackathon/event.toml")
     event = root.sub("event")
     name = event.take("name", str, check=lambda v: None if v.strip() else "must not be blank")
     starts = event.take("starts", dt.date)
@@ -199,37 +136,40 @@ def parse(data: dict, path: Path) -> Settings:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         event.fail("event.timezone", f"is not a known time zone ('{timezone}'); use a name like Asia/Tokyo")
-    seed = event.take("split_seed", int, 2026, _at_least(0))
+    seed = event.take("split_seed", int, 2026, at_least(0))
     event.done()
 
     teams = root.sub("teams")
-    min_size = teams.take("min_size", int, 1, _at_least(1))
-    max_size = teams.take("max_size", int, 5, _at_least(1))
+    min_size = teams.take("min_size", int, 1, at_least(1))
+    max_size = teams.take("max_size", int, 5, at_least(1))
     if max_size < min_size:
         teams.fail("teams.max_size", f"({max_size}) is smaller than teams.min_size ({min_size})")
     teams.done()
 
     subs = root.sub("submissions")
     run_as = subs.take("run_as", str, "matsuri-team", _user_prefix)
-    identities = subs.take("identities", int, 16, _between(1, 200))
-    timeout = subs.take("timeout_seconds", int, 900, _at_least(5))
-    memory = subs.take("memory_mb", int, 4096, _at_least(256))
-    max_processes = subs.take("max_processes", int, 256, _between(16, 100_000))
-    cpu_weight = subs.take("cpu_weight", int, 100, _between(1, 10_000))
-    folder_mb = subs.take("folder_mb", int, 1024, _at_least(16))
+    identities = subs.take("identities", int, 16, between(1, 200))
+    timeout = subs.take("timeout_seconds", int, 900, at_least(5))
+    memory = subs.take("memory_mb", int, 4096, at_least(256))
+    max_processes = subs.take("max_processes", int, 256, between(16, 100_000))
+    cpu_weight = subs.take("cpu_weight", int, 100, between(1, 10_000))
+    folder_mb = subs.take("folder_mb", int, 1024, at_least(16))
     max_file = subs.take("max_file_mb", float, 50.0, lambda v: None if v > 0 else "must be above 0")
-    threads = subs.take("threads", int, 2, _at_least(1))
+    threads = subs.take("threads", int, 2, at_least(1))
     subs.done()
 
     themes_section = root.sub("themes")
+    known = theme_spec.all_themes()
     themes = {}
     for theme_id in list(themes_section.data):
-        if theme_id not in THEMES:
-            themes_section.fail(f"themes.{theme_id}", f"is not a theme; themes are {', '.join(THEMES)}")
-        themes[theme_id] = _theme(themes_section.sub(theme_id), theme_id)
+        if theme_id not in known:
+            themes_section.fail(f"themes.{theme_id}", f"is not a theme"
+                                f"{strict_toml.suggestion(theme_id, known)}; themes are "
+                                f"{', '.join(known)} (each one a folder templates/<id>/ with a theme.toml)")
+        themes[theme_id] = _theme(themes_section.sub(theme_id), known[theme_id])
     if not themes:
         root.fail("themes", "enables no theme; add at least one [themes.<id>] table "
-                  f"({', '.join(THEMES)})")
+                  f"({', '.join(known)})")
 
     rubric = root.sub("rubric")
     scale = rubric.take("scale", list, [1, 5])
@@ -246,8 +186,8 @@ def parse(data: dict, path: Path) -> Settings:
     judging.done()
 
     awards = root.sub("awards")
-    metric_weight = awards.take("metric_weight", float, 0.5, _between(0.0, 1.0))
-    rubric_weight = awards.take("rubric_weight", float, 0.5, _between(0.0, 1.0))
+    metric_weight = awards.take("metric_weight", float, 0.5, between(0.0, 1.0))
+    rubric_weight = awards.take("rubric_weight", float, 0.5, between(0.0, 1.0))
     if abs(metric_weight + rubric_weight - 1.0) > 1e-9:
         awards.fail("awards.rubric_weight", f"plus awards.metric_weight must be 1 (now "
                     f"{metric_weight} + {rubric_weight})")
@@ -255,9 +195,9 @@ def parse(data: dict, path: Path) -> Settings:
 
     gallery = root.sub("gallery")
     preheat = gallery.take("preheat", bool, True)
-    pool_size = gallery.take("pool_size", int, 1, _between(0, 8))
-    cull = gallery.take("cull_idle_seconds", int, 1800, _at_least(60))
-    demo_memory = gallery.take("demo_memory_mb", int, 3072, _at_least(256))
+    pool_size = gallery.take("pool_size", int, 1, between(0, 8))
+    cull = gallery.take("cull_idle_seconds", int, 1800, at_least(60))
+    demo_memory = gallery.take("demo_memory_mb", int, 3072, at_least(256))
     gallery.done()
     root.done()
     return Settings(
@@ -268,16 +208,6 @@ def parse(data: dict, path: Path) -> Settings:
 
 
 def load(path: Path) -> Settings:
-    path = Path(path)
-    if not path.is_file():
-        raise NotFound(
-            f"No event settings at {path}. Copy the example hackathon/event.toml there and edit it, "
-            "or pass --event with the folder that holds event.toml."
-        )
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise UsageError(f"{path} is not valid TOML: {error}. Fix that line and try again.") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{path} is not UTF-8 text. Save it as UTF-8 and try again.") from None
-    return parse(data, path)
+    data = strict_toml.read(path, "event settings", "Copy the example hackathon/event.toml there "
+                            "and edit it, or pass --event with the folder that holds event.toml.")
+    return parse(data, Path(path))

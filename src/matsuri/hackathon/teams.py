@@ -7,7 +7,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from matsuri import paths
+from matsuri import theme_spec
 from matsuri.errors import AlreadyExists, NotFound, UsageError
 from matsuri.hackathon import store
 from matsuri.hackathon.event import Event
@@ -84,10 +84,6 @@ def list_teams(event: Event) -> list[Team]:
     return [get_team(event, name) for name in names]
 
 
-def templates_dir() -> Path:
-    return paths.project_root() / "templates"
-
-
 def new_workspace(event: Event, team: str, theme: str, templates: Path | None = None) -> Team:
     """Set the team's theme and copy templates/<theme>/ into its workspace (never over one)."""
     event.settings.theme(theme)  # enabled?
@@ -101,7 +97,7 @@ def new_workspace(event: Event, team: str, theme: str, templates: Path | None = 
         raise AlreadyExists(
             f"Team '{team}' already has a workspace at {current.workspace}; it was left as it is."
         )
-    source = Path(templates or templates_dir()) / theme
+    source = Path(templates) / theme if templates else theme_spec.get(theme).folder
     if not source.is_dir():
         raise NotFound(
             f"There is no template for '{theme}' at {source}. Check the templates folder "

@@ -1,9 +1,8 @@
-"""The three hackathon themes: what a submission holds, how it is checked and how it is scored.
+"""Check and score a theme's submissions, as its spec (`templates/<id>/theme.toml`) says.
 
-A registry (`get_theme`) rather than if-chains: each theme is one small class declaring its files,
-its metrics and how to load its answer key from the organiser store. Reading and checking files is
-shared (`matsuri.hackathon.predictions`); metrics come from `matsuri.metrics`. Heavy libraries are
-imported where they are used, so reading settings or a leaderboard stays quick.
+One class for every theme: the spec names the holdout, the files and their rules, and the metrics
+(from `matsuri.metrics`). Reading and checking files is shared (`matsuri.hackathon.predictions`).
+Heavy libraries are imported where they are used, so reading settings or a leaderboard stays quick.
 """
 
 from __future__ import annotations
@@ -12,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from matsuri.errors import UsageError
+from matsuri import theme_spec
+from matsuri.theme_spec import PredictionFile, ThemeSpec
 
 if TYPE_CHECKING:  # numpy and pandas load only when something is checked or scored
     import numpy as np
@@ -24,158 +24,99 @@ class AnswerKey:
     """Everything needed to check and score one theme; loaded once per process, never shown."""
 
     ids: np.ndarray                  # sorted ids of the rows to predict
-    labels: pd.DataFrame             # the truth, keyed by the theme's id column
-    extra: dict = field(default_factory=dict)
+    labels: pd.DataFrame             # the truth: the id column, then the label (or item) column
+    extra: dict = field(default_factory=dict)   # per file: valid items, planted words
 
 
 class Theme:
-    id: str = ""
-    title: str = ""
-    holdout_table: str = ""          # the learners' table listing what to predict
-    id_column: str = ""
-    metrics: dict[str, bool] = {}    # metric -> higher is better
-    default_metric: str = ""
-    optional_files: tuple[str, ...] = ()
+    def __init__(self, spec: ThemeSpec):
+        self.spec = spec
+        self.id, self.id_column, self.holdout_table = spec.id, spec.id_column, spec.holdout_table
+        self.title = spec.title["en"]
+        self.metrics = {m.name: m.higher_is_better for m in spec.metrics}
+        self.default_metric = spec.leaderboard
 
     def load_key(self, warehouse, labels) -> AnswerKey:
-        raise NotImplementedError
+        import numpy as np
+
+        ids = warehouse.execute(
+            f"SELECT {self.id_column} FROM {self.holdout_table} ORDER BY 1").fetchnumpy()
+        truth = labels.execute(self.spec.labels_sql).df()
+        truth = truth.rename(columns={truth.columns[0]: self.id_column}).sort_values(
+            list(truth.columns[:2]), ignore_index=True)
+        extra = {}
+        for file in self.spec.files:
+            if file.kind == "ranking":
+                items = warehouse.execute(file.items_sql).fetchnumpy()
+                extra[file.name] = np.sort(next(iter(items.values())).astype(np.int64))
+            elif file.kind == "keywords" and file.planted_sql:
+                extra[file.name] = [row[0] for row in labels.execute(file.planted_sql).fetchall()]
+        return AnswerKey(ids[self.id_column].astype(np.int64), truth, extra)
 
     def read(self, folder: Path, key: AnswerKey, max_bytes: int) -> dict[str, pd.DataFrame]:
-        """Read and check the submission folder; raise InvalidSubmission with a plain message."""
-        raise NotImplementedError
+        """Read and check the submission folder; raise InvalidSubmission with a plain message.
+        Tables come back by file name, one-row-per-id files in key.ids order."""
+        from matsuri.hackathon.predictions import InvalidSubmission
 
-    def score(self, tables: dict[str, pd.DataFrame], key: AnswerKey, rows: np.ndarray) -> dict[str, float]:
-        """Metrics on the subset of ids in `rows` (a boolean mask over key.ids)."""
-        raise NotImplementedError
-
-
-class _Probabilities(Theme):
-    """Themes whose predictions are one probability per holdout row."""
-
-    label_table = ""
-    label_column = ""
-
-    def load_key(self, warehouse, labels) -> AnswerKey:
-        import numpy as np
-
-        ids = warehouse.execute(f"SELECT {self.id_column} FROM {self.holdout_table} ORDER BY 1").fetchnumpy()
-        truth = labels.execute(
-            f"SELECT {self.id_column}, {self.label_column} FROM {self.label_table} ORDER BY 1"
-        ).df()
-        return AnswerKey(ids[self.id_column].astype(np.int64), truth)
-
-    def read(self, folder, key, max_bytes):
-        from matsuri.hackathon import predictions as pr
-
-        table = pr.read_table(folder / "predictions.csv", {self.id_column: "id", "probability": "float"}, max_bytes)
-        order = pr.check_ids(table, self.id_column, key.ids, "predictions.csv", self.holdout_table)
-        pr.check_probabilities(table, "probability", "predictions.csv")
-        return {"predictions": table.iloc[order].reset_index(drop=True)}  # in key.ids order
-
-    def _aligned(self, tables, key, rows):
-        predicted = tables["predictions"]["probability"].to_numpy()
-        truth = key.labels[self.label_column].to_numpy(dtype=bool)
-        return truth[rows], predicted[rows]
-
-
-class PushOpenRate(_Probabilities):
-    id = "push-open-rate"
-    title = "Push notification open rate"
-    holdout_table = "holdout_push_deliveries"
-    id_column = "delivery_id"
-    label_table = "push_open_labels"
-    label_column = "opened"
-    metrics = {"roc_auc": True, "log_loss": False}
-    default_metric = "roc_auc"
-
-    def score(self, tables, key, rows):
-        from matsuri import metrics
-
-        truth, predicted = self._aligned(tables, key, rows)
-        return {"roc_auc": metrics.roc_auc(truth, predicted), "log_loss": metrics.log_loss(truth, predicted)}
-
-
-class CallKeywords(_Probabilities):
-    id = "call-keywords"
-    title = "Sales-call keywords"
-    holdout_table = "holdout_sales_calls"
-    id_column = "call_id"
-    label_table = "call_outcome_labels"
-    label_column = "won"
-    metrics = {"roc_auc": True, "keyword_hits": True}
-    default_metric = "roc_auc"
-    optional_files = ("keywords.csv",)
-
-    def load_key(self, warehouse, labels):
-        key = super().load_key(warehouse, labels)
-        planted = labels.execute(
-            "SELECT DISTINCT keyword FROM planted_keywords WHERE kind <> 'decoy' ORDER BY 1"
-        ).fetchall()
-        key.extra["planted"] = [row[0] for row in planted]
-        return key
-
-    def read(self, folder, key, max_bytes):
-        from matsuri.hackathon import predictions as pr
-
-        tables = super().read(folder, key, max_bytes)
-        if (folder / "keywords.csv").exists():
-            tables["keywords"] = pr.read_keywords(folder / "keywords.csv", max_bytes)
+        tables = {}
+        for file in self.spec.files:
+            path = folder / file.name
+            if not path.exists():
+                if file.required:
+                    raise InvalidSubmission(
+                        f"The submission has no {file.name}. A {self.id} submission needs "
+                        f"{', '.join(f.name for f in self.spec.files if f.required)}; write it "
+                        "with the starter's last cells and submit again.")
+                continue
+            tables[file.name] = self._read_file(path, file, key, max_bytes)
         return tables
 
-    def score(self, tables, key, rows):
-        from matsuri import metrics
-
-        truth, predicted = self._aligned(tables, key, rows)
-        words = tables["keywords"]["keyword"].tolist() if "keywords" in tables else []
-        return {
-            "roc_auc": metrics.roc_auc(truth, predicted),
-            "keyword_hits": float(len(metrics.keyword_hits(words, key.extra["planted"]))),
-        }
-
-
-class ProductOrdering(Theme):
-    id = "product-ordering"
-    title = "Product ordering"
-    holdout_table = "holdout_ordering_users"
-    id_column = "user_id"
-    metrics = {"ndcg@10": True, "map@10": True}
-    default_metric = "ndcg@10"
-    k = 10
-
-    def load_key(self, warehouse, labels):
-        import numpy as np
-
-        users = warehouse.execute("SELECT user_id FROM holdout_ordering_users ORDER BY 1").fetchnumpy()
-        products = warehouse.execute("SELECT product_id FROM products ORDER BY 1").fetchnumpy()
-        truth = labels.execute("SELECT user_id, product_id FROM ordering_labels ORDER BY 1, 2").df()
-        return AnswerKey(
-            users["user_id"].astype(np.int64), truth,
-            {"products": products["product_id"].astype(np.int64)},
-        )
-
-    def read(self, folder, key, max_bytes):
+    def _read_file(self, path: Path, file: PredictionFile, key: AnswerKey, max_bytes: int):
         from matsuri.hackathon import predictions as pr
 
-        table = pr.read_table(
-            folder / "predictions.csv", {"user_id": "id", "product_id": "id", "rank": "id"}, max_bytes
-        )
-        pr.check_ranking(table, key.ids, key.extra["products"], self.k)
-        return {"predictions": table}
+        if file.kind == "keywords":
+            return pr.read_keywords(path, max_bytes, top=file.k)
+        types = {"probability": {self.id_column: "id", "probability": "float"},
+                 "value": {self.id_column: "id", "value": "float"},
+                 "ranking": {self.id_column: "id", file.item: "id", "rank": "id"}}[file.kind]
+        table = pr.read_table(path, types, max_bytes)
+        if file.kind == "ranking":
+            pr.check_ranking(table, file.name, self.id_column, file.item, key.ids,
+                             key.extra[file.name], file.k, self.holdout_table)
+            return table
+        order = pr.check_ids(table, self.id_column, key.ids, file.name, self.holdout_table)
+        (pr.check_probabilities if file.kind == "probability" else pr.check_values)(
+            table, file.columns[1], file.name)
+        return table.iloc[order].reset_index(drop=True)
 
-    def score(self, tables, key, rows):
-        from matsuri import metrics
+    def score(self, tables: dict[str, pd.DataFrame], key: AnswerKey, rows: np.ndarray) -> dict[str, float]:
+        """Every metric of the spec, on the subset of ids in `rows` (a boolean mask over key.ids)."""
+        from matsuri import metrics as registry
 
-        chosen = key.ids[rows]
-        ranked = tables["predictions"]
-        relevant = key.labels[key.labels["user_id"].isin(chosen)]
-        return metrics.ranking_scores(ranked[ranked["user_id"].isin(chosen)], relevant, k=self.k)
+        files = {f.name: f for f in self.spec.files}
+        found: dict[str, float] = {}
+        for metric in self.spec.metrics:
+            file, entry = files[metric.file], registry.METRICS[metric.base]
+            if file.kind in ("probability", "value"):
+                truth = key.labels.iloc[:, 1].to_numpy(dtype=bool if file.kind == "probability" else float)
+                predicted = tables[file.name][file.columns[1]].to_numpy()
+                found[metric.name] = entry.compute(truth[rows], predicted[rows])
+            elif file.kind == "ranking":
+                chosen = key.ids[rows]
+                ranked = tables[file.name]
+                relevant = key.labels[key.labels[self.id_column].isin(chosen)]
+                found |= registry.ranking_scores(ranked[ranked[self.id_column].isin(chosen)], relevant,
+                                                 k=file.k, id=self.id_column, item=file.item)
+            else:  # keywords: a team's list, whatever the rows
+                words = tables[file.name]["keyword"].tolist() if file.name in tables else []
+                found[metric.name] = float(len(registry.keyword_hits(words, key.extra.get(file.name, []),
+                                                                     top=file.k)))
+        return {m.name: found[m.name] for m in self.spec.metrics}
 
 
-THEMES: dict[str, Theme] = {t.id: t for t in (PushOpenRate(), CallKeywords(), ProductOrdering())}
+def all_themes() -> dict[str, Theme]:
+    return {theme_id: Theme(spec) for theme_id, spec in theme_spec.all_themes().items()}
 
 
 def get_theme(theme_id: str) -> Theme:
-    try:
-        return THEMES[theme_id]
-    except KeyError:
-        raise UsageError(f"Unknown theme '{theme_id}'. Choose one of: {', '.join(THEMES)}.") from None
+    return Theme(theme_spec.get(theme_id))

@@ -1,7 +1,9 @@
-"""Event settings for the machines (`infra/settings.toml`): read once, checked key by key.
+"""Event settings for the machines (`infra/settings.toml`): read once, checked key by key
+(strict_toml.py, as for `event.toml`).
 
-A wrong or unknown key is refused with a message naming it (`[sagemaker] volume_gb`), so a typo
-never silently falls back to a default on the day of the event.
+A wrong or unknown key is refused with a message naming it (`sagemaker.volume_gb`, with a "did you
+mean" for a misspelling), so a typo never silently falls back to a default on the day of the event.
+Each key takes the type of its default in the dataclasses below.
 """
 
 from __future__ import annotations
@@ -9,14 +11,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from matsuri import paths
-from matsuri.errors import NotFound, UsageError
+from matsuri import paths, strict_toml
+from matsuri.strict_toml import REQUIRED, Section
 
 EVENT_ID = re.compile(r"^[a-z][a-z0-9-]{0,18}[a-z0-9]$")
+WHAT, EXAMPLE = "infra settings", "infra/settings.toml"
 
 
 @dataclass(frozen=True)
@@ -121,72 +123,68 @@ def default_path() -> Path:
 def load(path: Path | None = None) -> Settings:
     """Read and check the settings file (default: infra/settings.toml)."""
     path = Path(path) if path else default_path()
-    if not path.is_file():
-        raise NotFound(f"No event settings at {path}. Copy infra/settings.toml and edit it, "
-                       "or pass --settings FILE.")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise UsageError(f"{path} is not valid TOML: {error}. Fix the line it names.") from None
+    raw = strict_toml.read(path, WHAT, "Copy infra/settings.toml and edit it, or pass --settings FILE.")
     return from_dict(raw, source=path)
 
 
 def from_dict(raw: dict, source: Path | None = None) -> Settings:
-    where = f" in {source}" if source else ""
-    unknown = sorted(set(raw) - set(SECTIONS))
-    if unknown:
-        raise UsageError(f"Unknown section [{unknown[0]}]{where}. Sections are: {', '.join(SECTIONS)}.")
-    if "event" not in raw or "id" not in raw["event"]:
-        raise UsageError(f"[event] id is missing{where}: give the event a short id such as 'matsuri-2026'.")
-    parts = {name: _section(name, cls, raw.get(name, {}), where) for name, cls in SECTIONS.items()}
-    settings = Settings(**parts, source=source)
-    _check(settings, where)
-    return settings
+    """Check settings given as a dict (as `tomllib` reads them); `source` names the file in messages."""
+    root = Section(raw, "", source or Path("<settings>"), WHAT, EXAMPLE)
+    tables = {name: root.sub(name) for name in SECTIONS}
+    root.done()  # an unknown [table] first: a misspelt [event] would otherwise say "event.id is missing"
+    return Settings(**{name: _section(tables[name], cls) for name, cls in SECTIONS.items()}, source=source)
 
 
-def _section(name: str, cls, values: dict, where: str):
-    if not isinstance(values, dict):
-        raise UsageError(f"[{name}] must be a table of keys{where}.")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    out = {}
-    for key, value in values.items():
-        if key not in fields:
-            raise UsageError(f"Unknown key [{name}] {key}{where}. Valid keys: {', '.join(fields)}.")
-        default = fields[key].default
-        if default is dataclasses.MISSING and fields[key].default_factory is not dataclasses.MISSING:
-            default = fields[key].default_factory()
-        out[key] = _coerce(name, key, value, default, where)
-    return cls(**out)
+def _default(f: dataclasses.Field):
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return REQUIRED
 
 
-def _coerce(section: str, key: str, value, default, where: str):
-    expected = type(default) if default is not dataclasses.MISSING else str
-    if expected is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if expected is dt.date and isinstance(value, dt.datetime):
-        return value.date()
-    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-        shown = {dt.date: "a date like 2026-06-01", list: "a list", str: "text"}.get(expected, expected.__name__)
-        raise UsageError(f"[{section}] {key} = {value!r}{where} should be {shown}.")
-    return value
+def _section(section: Section, cls):
+    """One [table] as its dataclass: each key of the type of its default, checked by CHECKS."""
+    values = {}
+    for f in dataclasses.fields(cls):
+        default = _default(f)
+        kind = str if default is REQUIRED else type(default)
+        check, hint = CHECKS.get(section.key(f.name), (None, ""))
+        values[f.name] = section.take(f.name, kind, default, check, hint)
+    _check_together(section, values)
+    section.done()
+    return cls(**values)
 
 
-def _check(s: Settings, where: str) -> None:
-    if not EVENT_ID.match(s.event.id):
-        raise UsageError(f"[event] id = {s.event.id!r}{where}: use 2-20 characters, lower-case letters, "
-                         "digits and '-', starting with a letter (it becomes part of account and resource names).")
-    if s.event.ends < s.event.starts:
-        raise UsageError(f"[event] ends ({s.event.ends}) is before starts ({s.event.starts}){where}.")
-    if not 0 < s.event.hours_per_day <= 24:
-        raise UsageError(f"[event] hours_per_day = {s.event.hours_per_day}{where} should be between 0 and 24.")
-    if s.jupyterhub.authenticator not in ("shared-password", "oauth"):
-        raise UsageError(f"[jupyterhub] authenticator = {s.jupyterhub.authenticator!r}{where}: "
-                         "choose shared-password or oauth.")
-    for key in ("port", "hub_port", "proxy_api_port", "formgrader_port", "gallery_port"):
-        if not 0 < getattr(s.jupyterhub, key) < 65536:
-            raise UsageError(f"[jupyterhub] {key}{where} should be a port number (1-65535).")
-    if not s.sagemaker.direct_internet_access and not s.sagemaker.subnet_id:
-        raise UsageError(f"[sagemaker] direct_internet_access = false{where} needs subnet_id (and "
-                         "security_group_ids): instances without internet live in your VPC.")
-    if s.sagemaker.volume_gb < 5:
-        raise UsageError(f"[sagemaker] volume_gb = {s.sagemaker.volume_gb}{where}: AWS needs at least 5.")
+def _port(value: int) -> str | None:
+    return None if 0 < value < 65536 else f"must be a port number (1-65535), not {value}"
+
+
+def _texts(value: list) -> str | None:
+    return None if all(isinstance(v, str) for v in value) else f"must list text in quotes, not {value!r}"
+
+
+CHECKS = {  # key: (check, hint when missing)
+    "event.id": (lambda v: None if EVENT_ID.match(v) else
+                 f"is {v!r}: use 2-20 characters, lower-case letters, digits and '-', starting with a "
+                 "letter (it becomes part of account and resource names)",
+                 "give the event a short id such as 'matsuri-2027'"),
+    "event.hours_per_day": (lambda v: None if 0 < v <= 24 else f"is {v}: give a number above 0, at most 24", ""),
+    "jupyterhub.authenticator": (lambda v: None if v in ("shared-password", "oauth") else
+                                 f"is {v!r}: choose shared-password or oauth", ""),
+    **{f"jupyterhub.{key}": (_port, "") for key in
+       ("port", "hub_port", "proxy_api_port", "formgrader_port", "gallery_port")},
+    "jupyterhub.gallery_command": (_texts, ""),
+    "jupyterhub.admins": (_texts, ""),
+    "sagemaker.security_group_ids": (_texts, ""),
+    "sagemaker.volume_gb": (lambda v: None if v >= 5 else f"is {v}: AWS needs at least 5", ""),
+}
+
+
+def _check_together(section: Section, values: dict) -> None:
+    """Rules that tie two keys of one table together."""
+    if section.where == "event" and values["ends"] < values["starts"]:
+        section.fail("event.ends", f"({values['ends']}) is before starts ({values['starts']})")
+    if section.where == "sagemaker" and not values["direct_internet_access"] and not values["subnet_id"]:
+        section.fail("sagemaker.direct_internet_access", "= false needs subnet_id (and security_group_ids): "
+                     "instances without internet live in your VPC")

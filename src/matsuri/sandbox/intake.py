@@ -18,7 +18,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-from matsuri.hackathon.predictions import InvalidSubmission
+from matsuri.errors import InvalidSubmission
 from matsuri.sandbox.text import printable
 
 OPEN_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # a pipe must not block

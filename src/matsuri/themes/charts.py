@@ -44,10 +44,17 @@ def rate_by(ax, actual: pd.Series, predicted: dict[str, pd.Series], xlabel: str,
 
 
 def send_hours(ax, rates: pd.Series, chosen: int, average: float) -> None:
-    """Predicted open rate per send hour: the chosen hour stands out, the best three are named."""
-    best = set(rates.nlargest(3).index)
-    colours = [MODEL_COLOUR if h == chosen else (GOOD if h in best else "#c7d3e0") for h in rates.index]
-    ax.bar(rates.index, rates.to_numpy() * 100, color=colours)
+    """Predicted open rate per send hour: the chosen hour stands out, the best three are named,
+    hours without past pushes (NaN) are grey hatched bars saying so, never a prediction."""
+    best = set(rates.dropna().nlargest(3).index)
+    known = rates.dropna()
+    colours = [MODEL_COLOUR if h == chosen else (GOOD if h in best else "#c7d3e0") for h in known.index]
+    ax.bar(known.index, known.to_numpy() * 100, color=colours)
+    unknown = rates.index[rates.isna()]
+    if len(unknown):
+        top = max(float(known.max()) if len(known) else average, average) * 100
+        ax.bar(unknown, [top] * len(unknown), color="none", edgecolor="#9e9e9e", hatch="//",
+               label="データなし (no past pushes at this hour)")
     ax.axhline(average * 100, color=BAD, ls="--", lw=1.5, label=f"average so far {average:.1%}")
     ax.set(title="送信時刻ごとの予測開封率 (predicted open rate by send hour)", xlabel="send hour (時)",
            ylabel="open rate (%)", xticks=range(0, 24, 2))
@@ -74,3 +81,23 @@ def metric_bars(ax, table: pd.DataFrame, title: str, values: bool = True) -> Non
     ax.set_xticks(x + width * (len(table.columns) - 1) / 2, table.index)
     ax.set(title=title)
     ax.legend()
+
+
+def risk_spread(ax, risk: np.ndarray, everyone: np.ndarray, title: str = "離脱リスクの分布") -> None:
+    """How the chosen users' churn risk spreads (bars) against all users' (outline), in %."""
+    bins = np.linspace(0, 100, 21)
+    ax.hist(np.asarray(everyone) * 100, bins=bins, density=True, histtype="step", lw=1.5,
+            color=BASELINE_COLOUR, label=f"全ユーザー all users ({len(everyone):,})")
+    if len(risk):
+        ax.hist(np.asarray(risk) * 100, bins=bins, density=True, color=MODEL_COLOUR, alpha=0.7,
+                label=f"この層 this segment ({len(risk):,})")
+    ax.set(title=title, xlabel="predicted churn risk (%)", ylabel="share of users", yticks=[])
+    ax.legend()
+
+
+def reason_counts(ax, counts: pd.Series, title: str = "リスクを上げている主な理由") -> None:
+    """Horizontal bars: how many of the chosen users each reason concerns (largest on top)."""
+    counts = counts.sort_values()
+    ax.barh(range(len(counts)), counts.to_numpy(), color=BAD)
+    ax.set_yticks(range(len(counts)), counts.index)
+    ax.set(title=title, xlabel="users (人)")

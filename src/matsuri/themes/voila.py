@@ -1,29 +1,25 @@
 """Serve one demo notebook with Voila on 127.0.0.1, the way judges will see it.
 
-The settings live in `voila_config/voila.json`: sources stripped, no tracebacks, lab extensions
-that break inside Voila switched off, idle kernels culled, and a Content-Security-Policy that lets
-the page load nothing from outside this server (the demo works offline, and no CDN request can
-stall it on a closed network).
+Voila runs with the options every Voila of the festival shares (`matsuri.voila_settings`): sources
+stripped, no tracebacks, lab extensions that break inside Voila switched off, idle kernels culled,
+and a Content-Security-Policy that lets the page load nothing from outside this server (the demo
+works offline, and no CDN request can stall it on a closed network).
 """
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from matsuri import paths, servers, voila_settings
 from matsuri.errors import NotFound
 
-CONFIG_DIR = Path(__file__).with_name("voila_config")
+CULL_IDLE_SECONDS = 900
 RUNNING_AT = re.compile(r"running at:\s*(http://127\.0\.0\.1:(\d+)/?\S*)")
 
 
@@ -31,7 +27,7 @@ def voila_command(target: Path, port: int) -> list[str]:
     voila = Path(sys.executable).parent / "voila"
     return [
         str(voila) if voila.exists() else "voila", str(target), "--no-browser",
-        f"--port={port}", "--Voila.ip=127.0.0.1", "--Voila.config_file_paths", str(CONFIG_DIR),
+        f"--port={port}", "--Voila.ip=127.0.0.1", *voila_settings.options(CULL_IDLE_SECONDS),
     ]
 
 
@@ -56,55 +52,26 @@ def serve(target: str | Path, port: int, env: Mapping[str, str] | None = None,
     """Start Voila on a notebook (or a folder of notebooks) and yield once it answers.
 
     If the port is taken meanwhile, Voila moves to the next free one; the URL yielded is the one
-    Voila reports in its log. Voila and its kernels are always stopped on the way out.
+    Voila reports in its log (a temporary file unless `log` is given). Voila and its kernels are
+    always stopped on the way out; if it does not come up, `servers.ServerDidNotStart` quotes its log.
     """
-    from matsuri.lab import festival_env
-
     target = Path(target).resolve()
     if not target.exists():
         raise NotFound(f"No demo notebook or folder at {target}.")
-    log = log or Path(tempfile.mkstemp(prefix="voila-", suffix=".log")[1])
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            voila_command(target, port), cwd=target if target.is_dir() else target.parent,
-            env=festival_env() | dict(env or {}), stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    server = servers.start("Voila", voila_command(target, port), env=paths.festival_env() | dict(env or {}),
+                           cwd=target if target.is_dir() else target.parent, log=log)
     try:
-        url = _wait_until_serving(process, log, timeout)
-        yield Served(target, url, process, log)
+        url = servers.wait_for(server, lambda: _announced(server.log), timeout, "start serving")
+        yield Served(target, url, server.process, server.log)
     finally:
-        _stop(process)
+        servers.stop(server)
 
 
-def _wait_until_serving(process: subprocess.Popen, log: Path, timeout: float) -> str:
-    """The URL Voila announces in its log, once that port accepts connections."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"Voila stopped (exit {process.returncode}):\n{log.read_text()[-2000:]}")
-        found = RUNNING_AT.search(log.read_text(errors="replace"))
-        if found:
-            url = found.group(1).rstrip("/") + "/"
-            try:
-                with socket.create_connection(("127.0.0.1", int(found.group(2))), timeout=0.5):
-                    return url
-            except OSError:
-                pass
-        time.sleep(0.2)
-    raise TimeoutError(f"Voila did not start serving within {timeout:.0f} s:\n{log.read_text()[-2000:]}")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """Stop Voila: on SIGTERM it shuts its kernels down; force it only if it hangs (its kernels
-    then exit on their own when they see their parent gone)."""
-    if process.poll() is None:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=10)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            process.wait(timeout=5)
+def _announced(log: Path) -> str | None:
+    """The URL Voila announces in its log, once it answers there (asked for a static file: the
+    page itself would start a kernel)."""
+    found = RUNNING_AT.search(log.read_text(errors="replace"))
+    if found is None:
+        return None
+    url = found.group(1).rstrip("/") + "/"
+    return url if servers.answer(f"{url}voila/static/voila.js") is not None else None

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from matsuri import __version__
 from matsuri.errors import AlreadyExists, Interrupted, MatsuriError, OutOfSpace, UsageError
 from matsuri.stopping import stoppable
-from matsuri.warehouse import holdout, people, push, sales, schema, shop, signals
+from matsuri.warehouse import churn, holdout, people, push, sales, schema, shop, signals
 from matsuri.warehouse.scales import Scale, get_scale
 
 WAREHOUSE_FILE = "company.duckdb"
@@ -114,6 +114,12 @@ def _generate(scale: Scale, seed: int, bar: tqdm) -> tuple[dict[str, pd.DataFram
         columns=["key", "value"],
     )
     step("sales")
+    outcomes = churn.make_outcomes(next(streams), scale, users, learners["events"], deliveries,
+                                   learners["push_deliveries"])
+    split = holdout.split_churn(next(streams), outcomes)
+    learners |= split.learners
+    labels |= split.labels
+    step("churn")
     return learners, labels
 
 
@@ -170,7 +176,7 @@ def build(
     tmp_warehouse = warehouse.with_name(f".{warehouse.name}.building-{os.getpid()}")
     tmp_labels = labels.with_name(f".{labels.name}.building-{os.getpid()}")
     try:
-        with stoppable(), tqdm(total=7, desc=f"Building the {scale} company", unit="step", disable=not progress) as bar:
+        with stoppable(), tqdm(total=8, desc=f"Building the {scale} company", unit="step", disable=not progress) as bar:
             learners, secret = _generate(chosen, seed, bar)
             stamp = build_stamp(scale, seed)
             _write(tmp_warehouse, schema.WAREHOUSE, learners, bar, stamp)

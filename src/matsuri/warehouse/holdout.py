@@ -4,6 +4,8 @@
 - call-keywords: the last 20 % of sales calls (by call time).
 - product-ordering: half of the users who ordered both before and after the cutoff (28 days before
   the year ends); their orders after the cutoff are removed and become the labels.
+- churn: half of the users active at the cutoff (the end of the year: the month after it is only in
+  the organiser store, see `churn.py`); the other half show their outcome, to learn from.
 The learners' warehouse keeps the rows to predict (holdout_* tables) without the labels.
 """
 
@@ -14,11 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from matsuri.warehouse import churn
 from matsuri.warehouse import timeline as tl
 
 HOLDOUT_SHARE = 0.2
 ORDERING_CUTOFF = tl.END - np.timedelta64(28, "D")
 ORDERING_USER_SHARE = 0.5
+CHURN_USER_SHARE = 0.5
 
 
 @dataclass
@@ -77,4 +81,20 @@ def split_orders(rng: np.random.Generator, orders: pd.DataFrame, items: pd.DataF
             }),
         },
         {"ordering_labels": labels[["user_id", "product_id", "first_bought_at"]]},
+    )
+
+
+def split_churn(rng: np.random.Generator, outcomes: pd.DataFrame) -> Split:
+    """A random half of the active users to predict; the other half with their outcome to train on."""
+    users = outcomes["user_id"].to_numpy()
+    chosen = np.sort(rng.choice(users, size=int(len(users) * CHURN_USER_SHARE), replace=False))
+    held = np.isin(users, chosen)
+    cutoff = np.full(len(users), churn.CUTOFF)
+    frame = pd.DataFrame({"user_id": users, "cutoff_at": cutoff, "churned": outcomes["churned"].to_numpy()})
+    return Split(
+        {
+            "churn_training_users": frame[~held].reset_index(drop=True),
+            "holdout_churn_users": frame.loc[held, ["user_id", "cutoff_at"]].reset_index(drop=True),
+        },
+        {"churn_labels": frame.loc[held, ["user_id", "churned"]].reset_index(drop=True)},
     )

@@ -19,6 +19,7 @@ CHANNELS = ["organic", "search_ad", "sns_ad", "referral", "tv_cm"]
 EVENT_TYPES = ["app_open", "log_meal", "log_weight", "workout", "view_article", "view_product"]
 EVENT_MIX = np.array([0.38, 0.2, 0.1, 0.12, 0.1, 0.1])
 TV_CM_WEEKS = (60, 200, 300)  # day indices when a TV campaign starts (lasts 7 days)
+EVENT_FADE = 1.6  # events fade over a user's life: offset = u ** EVENT_FADE of the span (u uniform)
 
 
 @dataclass
@@ -98,7 +99,7 @@ def make_events(rng: np.random.Generator, scale: Scale, users: Users) -> pd.Data
     counts = rng.poisson(expected * extra / expected.sum() / accept_rate)
     owner = np.repeat(np.arange(len(counts)), counts)
     # Engagement fades: most events come early in a user's life.
-    offset = (rng.random(len(owner)) ** 1.6 * (users.end_us - users.signup_us)[owner]).astype(np.int64)
+    offset = (rng.random(len(owner)) ** EVENT_FADE * (users.end_us - users.signup_us)[owner]).astype(np.int64)
     when = users.signup_us[owner] + offset
     day = when // tl.US_PER_DAY
     keep = rng.random(len(owner)) < tl.WEEKDAY_ACTIVITY[tl.weekday(day)] / tl.WEEKDAY_ACTIVITY.max()

@@ -102,6 +102,16 @@ WAREHOUSE: dict[str, list[tuple[str, str]]] = {
         ("user_id", "BIGINT"),
         ("cutoff_at", "TIMESTAMP"),
     ],
+    # churn: users active at the cutoff, half with their outcome (to learn from), half to predict.
+    "churn_training_users": [
+        ("user_id", "BIGINT"),
+        ("cutoff_at", "TIMESTAMP"),
+        ("churned", "BOOLEAN"),
+    ],
+    "holdout_churn_users": [
+        ("user_id", "BIGINT"),
+        ("cutoff_at", "TIMESTAMP"),
+    ],
 }
 
 # Primary keys (for checksums, integrity tests and ordering); composite where needed.
@@ -124,6 +134,8 @@ FOREIGN_KEYS: list[tuple[str, str, str, str]] = [
     ("holdout_sales_calls", "account_id", "accounts", "account_id"),
     ("holdout_sales_calls", "rep_id", "sales_reps", "rep_id"),
     ("holdout_ordering_users", "user_id", "users", "user_id"),
+    ("churn_training_users", "user_id", "users", "user_id"),
+    ("holdout_churn_users", "user_id", "users", "user_id"),
 ]
 
 # The organiser-only store: hackathon labels and the planted ground truth.
@@ -142,10 +154,12 @@ LABELS: dict[str, list[tuple[str, str]]] = {
         ("effect", "DOUBLE"),
     ],
     "planted_successors": [("product_id", "BIGINT"), ("next_product_id", "BIGINT")],
+    "churn_labels": [("user_id", "BIGINT"), ("churned", "BOOLEAN")],
     "build_info": [("key", "VARCHAR"), ("value", "VARCHAR")],
 }
 
-HOLDOUT_TABLES = ("holdout_push_deliveries", "holdout_sales_calls", "holdout_ordering_users")
+HOLDOUT_TABLES = ("holdout_push_deliveries", "holdout_sales_calls", "holdout_ordering_users",
+                  "holdout_churn_users")
 
 
 def create_sql(name: str, columns: list[tuple[str, str]]) -> str:

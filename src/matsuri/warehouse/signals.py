@@ -78,3 +78,14 @@ CALL_DURATION_EFFECT = 0.15  # per extra 10 minutes on the call
 ZIPF_EXPONENT = 1.1          # long-tailed popularity
 SUCCESSOR_SHARE = 0.6        # share of products that have a planted "next product"
 FOLLOW_PROBABILITY = 0.55    # chance the next order's main item is the planted successor
+
+# --- Churn in the month after the year (`churn`) ------------------------------------------
+# Users active at the cutoff (an app event in the last 28 days, no churned_at) either quit at the
+# cutoff, with probability sigmoid(logit) below, or keep using the app at their own hidden pace,
+# which can still leave a quiet month. Churned = no app event in the 30 days after the cutoff.
+CHURN_BASE_LOGIT = -3.9
+CHURN_FALL_EFFECT = 2.2      # per halving of two-weekly activity (last 14 days vs the 42 before)
+CHURN_FALL_MAX = 3.0         # halvings counted at most
+CHURN_PUSH_EFFECT = 0.8      # per push received in the last 28 days, for users who never opened one
+CHURN_PREMIUM_EFFECT = -1.2  # premium users quit less
+CHURN_USER_SD = 0.5          # each user's own, hidden, inclination to quit

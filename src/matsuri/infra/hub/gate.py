@@ -17,33 +17,23 @@ import os
 import secrets
 import signal
 import socket
-import subprocess
 import sys
-import time
 from urllib.parse import urlparse
+
+from matsuri import servers
+from matsuri.errors import MatsuriError
 
 HOP = {"connection", "keep-alive", "transfer-encoding", "upgrade", "proxy-authorization", "te",
        "trailer", "content-length", "content-encoding"}
 
 APP_TOKEN_ENV = "MATSURI_GALLERY_TOKEN"  # what `matsuri gallery serve` reads its token from
+APP_START_SECONDS = 150  # `matsuri gallery serve` builds the gallery, then waits up to 90 s for Voila
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_for(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"gate: the app exited with code {proc.returncode} before listening")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.2)
-    raise SystemExit(f"gate: the app did not listen on 127.0.0.1:{port} within {timeout:.0f} s")
 
 
 def make_app(upstream: str, prefix: str, token: str):
@@ -146,16 +136,13 @@ def main(argv: list[str] | None = None) -> int:
     app_cmd = [c.replace("{port}", str(port)).replace("{base_url}", prefix) for c in command]
     env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_API_TOKEN")}
     env |= {APP_TOKEN_ENV: token, "JUPYTER_TOKEN": token}
-    proc = subprocess.Popen(app_cmd, env=env)
-    try:
-        wait_for(port, proc)
-        asyncio.run(serve(f"http://127.0.0.1:{port}", prefix, token, listen))
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    upstream = f"http://127.0.0.1:{port}"
+    try:  # the app's output goes where the gate's does (the hub's log); any answer means it is up
+        with servers.running("the app", app_cmd, upstream + prefix, env=env, log=sys.stdout,
+                             timeout=APP_START_SECONDS, grace=30, any_status=True):
+            asyncio.run(serve(upstream, prefix, token, listen))
+    except MatsuriError as error:
+        raise SystemExit(f"gate: {error}") from None
     return 0
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from matsuri import paths
+from matsuri import paths, servers
 from matsuri.errors import NotFound
 from matsuri.infra.hub.layout import HubLayout
 
@@ -46,34 +45,14 @@ def serve(settings) -> None:
 
 
 @contextmanager
-def running(settings, log: Path, timeout: float = 60):
-    """The hub as a child process, up when this yields, stopped (with its servers) afterwards."""
-    import requests
+def running(settings, log: Path, timeout: float = 60) -> Iterator[servers.Server]:
+    """The hub as a child process, up when this yields, stopped (with its servers) afterwards.
 
+    On SIGTERM the hub stops every server and service it started; anything still running after
+    that (or a minute later, if the hub hangs) is killed."""
     layout = HubLayout(settings, [])
     _check(layout)
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(command(layout), env=environment(layout), cwd=layout.state,
-                                stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{settings.jupyterhub.port}/hub/api/"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the hub exited with code {proc.returncode}; see {log}")
-            try:
-                if requests.get(url, timeout=2).ok:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the hub did not answer at {url} within {timeout:.0f} s; see {log}")
-            time.sleep(0.2)
-        yield proc
-    finally:
-        proc.terminate()  # the hub stops every server and service it started
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with servers.running("JupyterHub", command(layout), url, env=environment(layout), cwd=layout.state,
+                         log=log, timeout=timeout, grace=60) as hub:
+        yield hub
