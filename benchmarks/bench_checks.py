@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import median, save  # noqa: E402
 
 from matsuri.grading import course as courses  # noqa: E402
-from matsuri.grading.keys import reference_connection  # noqa: E402
+from matsuri.grading.key_builder import reference_connection  # noqa: E402
 from matsuri.grading.reference import reference_queries  # noqa: E402
 from matsuri.grading.release import release  # noqa: E402
 from matsuri.grading.workspace import Workspace  # noqa: E402

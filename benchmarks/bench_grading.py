@@ -52,9 +52,9 @@ import nbformat
 sys.path.insert(0, str(Path(__file__).parent))
 from common import save  # noqa: E402
 
-from matsuri.checks.key import KEY_FILE, KEYS_ENV  # noqa: E402
+from matsuri.checks.key_file import KEY_FILE, KEYS_ENV  # noqa: E402
 from matsuri.grading import course as courses  # noqa: E402
-from matsuri.grading import keys  # noqa: E402
+from matsuri.grading import key_builder
 from matsuri.grading.confined import USER_ENV  # noqa: E402
 from matsuri.grading.export import scores  # noqa: E402
 from matsuri.grading.reference import reference_queries  # noqa: E402
@@ -248,7 +248,7 @@ def main(count: int, rounds: int) -> int:
             for copy in (stock, trusted):
                 shutil.copytree(ours.root, copy.root)
             stock.prepare()  # its own nbgrader_config.py (root, gradebook, exchange)
-            keys.write_all(course, [course.lesson(LESSON)], warehouse, lambda x: stock.keys_dir,
+            key_builder.write_all(course, [course.lesson(LESSON)], warehouse, lambda x: stock.keys_dir,
                            for_learners=False)
             workspaces = {"stock": stock, "ours": ours, "ours_no_sandbox": trusted}
             # stock kernels get the learners' key, as ours do (worker.kernel_key), so that both

@@ -11,6 +11,10 @@ from pathlib import Path
 
 import pytest
 
+# the shared fixtures (company copy, sandbox users, events, the grading identity), one instance
+# of each per test session
+pytest_plugins = ["support.hackathon_fixtures", "support.grading_fixtures"]
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 CHROMIUM = "/usr/bin/chromium"

@@ -10,9 +10,9 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from matsuri.checks.key import KEY_FILE
+from matsuri.checks.key_file import KEY_FILE
 from matsuri.grading import course as courses
-from matsuri.grading import keys
+from matsuri.grading import key_builder
 from matsuri.warehouse.query import connect
 
 LESSON = "01-reading-a-table"
@@ -24,7 +24,7 @@ def lesson_key(warehouse: Path, folder: Path, solutions: bool = False) -> Path:
     """Write the learner key of lesson 1 (computed on `warehouse`) into `folder`."""
     course = dataclasses.replace(courses.load("sql-101"), solutions=solutions)
     with connect(warehouse) as con:
-        built = keys.build(course, course.lesson(LESSON), con, for_learners=True)
+        built = key_builder.build(course, course.lesson(LESSON), con, for_learners=True)
     folder.mkdir(parents=True, exist_ok=True)
     return built.key.write(folder / KEY_FILE)
 

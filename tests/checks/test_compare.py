@@ -12,7 +12,7 @@ import pytest
 
 from matsuri.checks.compare import as_table, compare
 from matsuri.checks.fingerprint import NULL, canonical, fingerprint
-from matsuri.checks.key import ExerciseKey, LessonKey
+from matsuri.checks.key_file import ExerciseKey, LessonKey
 from matsuri.checks.outcomes import Incorrect, NotAttempted
 
 ANSWER = pd.DataFrame({

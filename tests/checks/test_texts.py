@@ -52,7 +52,7 @@ def test_is_the_database_message_unwrapped_from_jupysql_noise():
 
 
 def test_is_the_runtime_cheap_to_import():
-    code = ("import sys, matsuri.checks, matsuri.checks.key, matsuri.checks.messages;"
+    code = ("import sys, matsuri.checks, matsuri.checks.key_file, matsuri.checks.messages;"
             "print(sorted(m for m in ('pandas', 'duckdb', 'sql', 'nbgrader') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -16,9 +16,9 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 from conftest import build_company
-from matsuri.checks.key import KEYS_ENV
+from matsuri.checks.key_file import KEYS_ENV
 from matsuri.grading import course as courses
-from matsuri.grading import keys
+from matsuri.grading import key_builder
 from matsuri.grading.reference import lint, reference_queries
 from matsuri.warehouse.query import connect
 
@@ -81,7 +81,7 @@ def execute(nb):
 @pytest.fixture(scope="session")
 def grader_keys(tiny_company, tmp_path_factory):
     folder = tmp_path_factory.mktemp("grader-keys")
-    keys.write_all(COURSE, COURSE.lessons, tiny_company.warehouse, lambda x: folder, for_learners=False)
+    key_builder.write_all(COURSE, COURSE.lessons, tiny_company.warehouse, lambda x: folder, for_learners=False)
     return folder
 
 
@@ -107,7 +107,7 @@ def test_do_answers_come_from_the_warehouse_at_any_seed(tiny_company, tmp_path):
     for warehouse in (tiny_company.warehouse, other.warehouse):
         with connect(warehouse) as con:
             for lesson in COURSE.lessons:
-                built = keys.build(COURSE, lesson, con, for_learners=False)
+                built = key_builder.build(COURSE, lesson, con, for_learners=False)
                 for exercise in built.key.exercises:
                     assert exercise.rows > 0, (lesson.id, exercise.name)
                     hashes.setdefault((lesson.id, exercise.name), set()).add(exercise.row_hash)

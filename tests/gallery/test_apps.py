@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from gallery_kit import add_team, push_predictions, write_csv
-
 from matsuri.gallery.apps import RubricForm, _cards
 from matsuri.hackathon import leaderboard
 from matsuri.hackathon.rubric import marks_of
 from matsuri.hackathon.submissions import submit
-
-pytest_plugins = ["hackathon_fixtures"]  # the shared fixtures, one instance per test session
+from support.gallery_kit import add_team, push_predictions, write_csv
 
 
 def test_rubric_form_saves_reloads_and_explains_mistakes(make_event, monkeypatch):

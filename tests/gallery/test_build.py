@@ -6,13 +6,11 @@ import json
 import shutil
 
 import nbformat
-from gallery_kit import add_team, notebook
 
 from matsuri.gallery import server
 from matsuri.gallery.build import DEMO_KERNEL, build
 from matsuri.hackathon.event import EVENT_ENV
-
-pytest_plugins = ["hackathon_fixtures"]  # the shared fixtures, one instance per test session
+from support.gallery_kit import add_team, notebook
 
 
 def _workspace(event, team: str, with_demo: bool = True) -> None:

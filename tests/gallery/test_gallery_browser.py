@@ -11,7 +11,14 @@ import pwd
 import time
 
 import pytest
-from gallery_kit import (
+
+from conftest import free_port
+from matsuri.gallery.server import serve
+from matsuri.hackathon import report
+from matsuri.hackathon.event import init_event
+from matsuri.hackathon.rubric import summary
+from matsuri.hackathon.submissions import submit
+from support.gallery_kit import (
     DEFAULTS,
     SETTINGS,
     add_team,
@@ -20,15 +27,6 @@ from gallery_kit import (
     push_predictions,
     write_csv,
 )
-
-from conftest import free_port
-from matsuri.gallery.server import serve
-from matsuri.hackathon import report
-from matsuri.hackathon.event import init_event
-from matsuri.hackathon.rubric import summary
-from matsuri.hackathon.submissions import submit
-
-pytest_plugins = ["hackathon_fixtures"]  # the shared fixtures, one instance per test session
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.xdist_group("gallery-voila")]
 

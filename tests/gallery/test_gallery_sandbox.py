@@ -7,21 +7,14 @@ pool and looks at who owns each kernel process it started.
 from __future__ import annotations
 
 import pwd
-import sys
 import time
-from pathlib import Path
 
 import psutil
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hackathon"))
-
-from hackathon_kit import add_team, notebook  # noqa: E402
 
 from conftest import free_port  # noqa: E402
 from matsuri.gallery.server import serve  # noqa: E402
 from matsuri.sandbox.box import runs_root  # noqa: E402
-
-pytest_plugins = ["hackathon_fixtures"]
+from support.hackathon_kit import add_team, notebook  # noqa: E402
 
 DEMO = """
 import os

@@ -11,11 +11,9 @@ import urllib.request
 
 import psutil
 import pytest
-from gallery_kit import add_team, child_commands, notebook
 
 from conftest import BIN, free_port
-
-pytest_plugins = ["hackathon_fixtures"]  # the shared fixtures, one instance per test session
+from support.gallery_kit import add_team, child_commands, notebook
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("gallery-voila")]
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from grading_kit import answered
 from nbformat.v4 import new_code_cell, new_output
 from nbgrader.utils import compute_checksum
 from traitlets.config import Config
@@ -22,6 +21,7 @@ from matsuri.grading.release import refuse_leaks
 from matsuri.grading.screen import Released, screen
 from matsuri.grading.worker import explain
 from matsuri.grading.workspace import GradingError, Workspace
+from support.grading_kit import answered
 
 L1 = "01-reading-a-table"
 

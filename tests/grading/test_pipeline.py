@@ -12,24 +12,20 @@ from __future__ import annotations
 import csv
 import json
 import re
-import sys
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
-from grading_kit import answered, craft, exchange_submit, hostile, once_per_run
 
 from conftest import build_company, run_matsuri
 from matsuri.grading import course as courses
 from matsuri.grading.reference import reference_queries
 from matsuri.grading.release import readable_text
 from matsuri.warehouse.query import connect, table_checksums
+from support.grading_kit import answered, craft, exchange_submit, hostile, once_per_run
 
 pytestmark = pytest.mark.xdist_group("grading")
-# the grading identity, and a copy of the company its sandbox can reach (public_company)
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hackathon"))
-pytest_plugins = ["grading_fixtures", "hackathon_fixtures"]
 COURSE = "sql-101"
 L1, L2 = "01-reading-a-table", "02-aggregates"
 TIMEOUT = "10"

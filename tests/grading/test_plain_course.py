@@ -19,14 +19,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from grading_kit import once_per_run
 
 from conftest import free_port, run_matsuri
 from matsuri.grading import course as courses
+from support.grading_kit import once_per_run
 
 pytestmark = pytest.mark.xdist_group("grading")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hackathon"))
-pytest_plugins = ["grading_fixtures", "hackathon_fixtures"]
 COURSES = Path(__file__).parent / "courses"
 COURSE, PS = "ps-basics", "ps1"
 SQUARES = ("def squares(n):\n    if n < 0:\n        raise ValueError('negative')\n"

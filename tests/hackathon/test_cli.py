@@ -8,11 +8,9 @@ import secrets
 import subprocess
 
 import pytest
-from hackathon_kit import DEFAULTS, SETTINGS, notebook, push_predictions, write_csv
 
 from conftest import run_matsuri
-
-pytest_plugins = ["hackathon_fixtures"]  # the shared fixtures, one instance per test session
+from support.hackathon_kit import DEFAULTS, SETTINGS, notebook, push_predictions, write_csv
 
 
 @pytest.fixture

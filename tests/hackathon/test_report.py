@@ -5,13 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from hackathon_kit import add_team, ordering_predictions, push_predictions, write_csv
 
 from matsuri.hackathon import awards, report
 from matsuri.hackathon.rubric import save_marks
 from matsuri.hackathon.submissions import submit
-
-pytest_plugins = ["hackathon_fixtures"]  # the shared fixtures, one instance per test session
+from support.hackathon_kit import add_team, ordering_predictions, push_predictions, write_csv
 
 
 @pytest.fixture

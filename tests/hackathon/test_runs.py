@@ -12,11 +12,9 @@ import pwd
 import shutil
 
 import nbformat
-from hackathon_kit import WRITE_PUSH_PREDICTIONS, add_team, assert_rejected, notebook
 
 from matsuri.hackathon.submissions import get_submission, list_submissions, submit
-
-pytest_plugins = ["hackathon_fixtures"]  # the shared fixtures, one instance per test session
+from support.hackathon_kit import WRITE_PUSH_PREDICTIONS, add_team, assert_rejected, notebook
 
 SEARCH_FOR_LABELS = """
 import hashlib, json, os

@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hackathon_kit import (
+
+from matsuri import metrics
+from matsuri.hackathon import scoring
+from matsuri.hackathon.submissions import rescore, scoring_job, submit
+from support.hackathon_kit import (
     add_team,
     call_predictions,
     ordering_predictions,
@@ -13,12 +17,6 @@ from hackathon_kit import (
     state_snapshot,
     write_csv,
 )
-
-from matsuri import metrics
-from matsuri.hackathon import scoring
-from matsuri.hackathon.submissions import rescore, scoring_job, submit
-
-pytest_plugins = ["hackathon_fixtures"]  # the shared fixtures, one instance per test session
 
 
 def test_public_split_is_deterministic_order_free_and_near_its_share():

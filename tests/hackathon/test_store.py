@@ -5,14 +5,11 @@ from __future__ import annotations
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
-from hackathon_kit import add_team, connect, open_store_files, push_predictions, write_csv
-
 from matsuri.errors import InvalidSubmission
 from matsuri.hackathon.event import open_event
 from matsuri.hackathon.rubric import save_marks, summary
 from matsuri.hackathon.submissions import submit
-
-pytest_plugins = ["hackathon_fixtures"]  # the shared fixtures, one instance per test session
+from support.hackathon_kit import add_team, connect, open_store_files, push_predictions, write_csv
 
 PROCESSES = 8
 TEAMS = [f"t{i}" for i in range(10)]

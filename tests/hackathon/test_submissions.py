@@ -5,7 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from hackathon_kit import (
+
+from matsuri.errors import InvalidSubmission, NotFound, UsageError
+from matsuri.hackathon import leaderboard
+from matsuri.hackathon.submissions import list_submissions, remaining, submit
+from support.hackathon_kit import (
     add_team,
     assert_rejected,
     connect,
@@ -14,12 +18,6 @@ from hackathon_kit import (
     state_snapshot,
     write_csv,
 )
-
-from matsuri.errors import InvalidSubmission, NotFound, UsageError
-from matsuri.hackathon import leaderboard
-from matsuri.hackathon.submissions import list_submissions, remaining, submit
-
-pytest_plugins = ["hackathon_fixtures"]  # the shared fixtures, one instance per test session
 
 TOKYO = dt.timezone(dt.timedelta(hours=9))
 

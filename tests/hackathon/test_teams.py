@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from hackathon_kit import notebook
 
 from matsuri.errors import AlreadyExists, NotFound, UsageError
 from matsuri.hackathon.teams import add_team, get_team, list_teams, new_workspace
-
-pytest_plugins = ["hackathon_fixtures"]  # the shared fixtures, one instance per test session
+from support.hackathon_kit import notebook
 
 
 @pytest.fixture

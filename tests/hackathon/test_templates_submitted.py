@@ -12,8 +12,6 @@ from matsuri import paths
 from matsuri.hackathon.submissions import submit
 from matsuri.hackathon.teams import add_team, new_workspace
 
-pytest_plugins = ["hackathon_fixtures"]  # the shared fixtures, one instance per test session
-
 BETTER_THAN_CHANCE = {"push-open-rate": ("roc_auc", 0.55), "call-keywords": ("roc_auc", 0.6),
                       "product-ordering": ("ndcg@10", 0.2)}
 

@@ -7,13 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from hackathon_kit import add_team, write_csv
 
 from conftest import ROOT
 from matsuri import theme_spec
 from matsuri.errors import UsageError
-
-pytest_plugins = ["hackathon_fixtures"]
+from support.hackathon_kit import add_team, write_csv
 
 TOY = '''
 id = "toy-orders"

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hackathon_kit import (
+
+from matsuri.hackathon.submissions import submit
+from support.hackathon_kit import (
     add_team,
     assert_rejected,
     call_predictions,
@@ -18,10 +20,6 @@ from hackathon_kit import (
     push_predictions,
     write_csv,
 )
-
-from matsuri.hackathon.submissions import submit
-
-pytest_plugins = ["hackathon_fixtures"]  # the shared fixtures, one instance per test session
 
 TEAMS = {"push-open-rate": "push", "call-keywords": "calls", "product-ordering": "order"}
 

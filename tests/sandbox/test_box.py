@@ -3,17 +3,12 @@ nothing behind when it closes?"""
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hackathon"))
-
 from matsuri.sandbox.box import Limits, Sandbox, SandboxUnavailable, Spec  # noqa: E402
-
-pytest_plugins = ["hackathon_fixtures"]
 
 
 def test_the_run_cgroup_carries_the_limits_and_goes_with_the_sandbox(sandbox_user):

@@ -32,10 +32,6 @@ import nbformat
 import psutil
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hackathon"))
-
-from hackathon_kit import DEFAULTS, SETTINGS, WRITE_PUSH_PREDICTIONS, add_team, notebook  # noqa: E402
-
 from conftest import BIN, ROOT, run_matsuri  # noqa: E402
 from matsuri import paths  # noqa: E402
 from matsuri.errors import InvalidSubmission  # noqa: E402
@@ -49,8 +45,7 @@ from matsuri.hackathon.submissions import (  # noqa: E402
 from matsuri.hackathon.teams import get_team  # noqa: E402
 from matsuri.sandbox import identities  # noqa: E402
 from matsuri.sandbox.box import _python_paths, runs_root  # noqa: E402
-
-pytest_plugins = ["hackathon_fixtures"]  # the shared fixtures, one instance per test session
+from support.hackathon_kit import DEFAULTS, SETTINGS, WRITE_PUSH_PREDICTIONS, add_team, notebook  # noqa: E402
 
 LIMITS = dict(memory_mb=768, max_processes=64, max_file_mb=5, folder_mb=16, timeout=60)
 TEAMS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot")  # slots 1-6: users -1,-2,-3,-1,…

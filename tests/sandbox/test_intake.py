@@ -10,23 +10,17 @@ from __future__ import annotations
 
 import os
 import stat
-import sys
 import time
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hackathon"))
-
-from hackathon_kit import add_team, assert_rejected, push_predictions, write_csv  # noqa: E402
 
 from conftest import run_matsuri  # noqa: E402
 from matsuri.errors import InvalidSubmission  # noqa: E402
 from matsuri.hackathon.submissions import get_submission, submit  # noqa: E402
 from matsuri.sandbox.intake import copy_in  # noqa: E402
 from matsuri.sandbox.text import printable  # noqa: E402
-
-pytest_plugins = ["hackathon_fixtures"]  # the shared fixtures, one instance per test session
+from support.hackathon_kit import add_team, assert_rejected, push_predictions, write_csv  # noqa: E402
 
 QUICK = 5.0  # seconds: a refusal reads nothing, so it is immediate
 HOSTILE_NAME = "\x1b[2J\x1b]0;pwned\x07アルファ\u202e🎉"

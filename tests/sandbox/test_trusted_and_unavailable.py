@@ -3,21 +3,13 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hackathon"))
-
-from hackathon_kit import WRITE_PUSH_PREDICTIONS, add_team, notebook  # noqa: E402
 
 from conftest import run_matsuri  # noqa: E402
 from matsuri.hackathon.leaderboard import public_board  # noqa: E402
 from matsuri.hackathon.submissions import get_submission, submit  # noqa: E402
 from matsuri.sandbox import box  # noqa: E402
-
-pytest_plugins = ["hackathon_fixtures"]
+from support.hackathon_kit import WRITE_PUSH_PREDICTIONS, add_team, notebook  # noqa: E402
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from matsuri.warehouse import churn, holdout, people, push, schema
+from matsuri.warehouse import churn, holdout, notifications, people, schema
 from matsuri.warehouse.scales import get_scale
 
 CUTOFF = "TIMESTAMP '2026-04-01 00:00:00'"
@@ -131,8 +131,8 @@ def company():
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(3).spawn(4)]
     users = people.make_users(streams[0], scale)
     events = people.make_events(streams[1], scale, users)
-    pushes = push.make_pushes(streams[2], scale)
-    deliveries = push.make_deliveries(streams[3], scale, users, pushes)
+    pushes = notifications.make_pushes(streams[2], scale)
+    deliveries = notifications.make_deliveries(streams[3], scale, users, pushes)
     seen = holdout.split_push(pushes, deliveries).learners["push_deliveries"]
     return scale, users, events, deliveries, seen
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 
 from matsuri.checks.fingerprint import column_names, fingerprint
-from matsuri.checks.key import ExerciseKey
+from matsuri.checks.key_file import ExerciseKey
 from matsuri.checks.messages import listing, render
 from matsuri.checks.outcomes import Incorrect, NotAttempted
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from matsuri.checks.compare import as_table, compare
 from matsuri.checks.display import Feedback
-from matsuri.checks.key import ExerciseKey
+from matsuri.checks.key_file import ExerciseKey
 from matsuri.checks.messages import pick, render
 from matsuri.checks.outcomes import Incorrect
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from matsuri.checks import key as keys
+from matsuri.checks import key_file as keys
 from matsuri.checks import messages, sqlcells
 from matsuri.checks.display import Feedback
 from matsuri.checks.exercise import Exercise

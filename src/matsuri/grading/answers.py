@@ -24,7 +24,7 @@ from pathlib import Path
 from matsuri.checks import sqlcells
 from matsuri.checks.compare import compare
 from matsuri.checks.display import Feedback
-from matsuri.checks.key import ExerciseKey
+from matsuri.checks.key_file import ExerciseKey
 from matsuri.checks.messages import pick, render
 from matsuri.checks.outcomes import Incorrect, NotAttempted, Outcome, SqlProblem
 

@@ -22,7 +22,7 @@ import nbformat
 from tqdm.auto import tqdm
 
 from matsuri.errors import NotFound
-from matsuri.grading import keys
+from matsuri.grading import key_builder
 from matsuri.grading.screen import Screened, released_cells, screen_lesson
 from matsuri.grading.workspace import GradingError, Workspace
 
@@ -92,7 +92,7 @@ def grade(ws: Workspace, lesson: str | None = None, workers: int = 1, force: boo
     ws.use_wal()
     earlier = {item.id: _key(ws, item.id) for item in lessons}
     sql = [] if ws.course.plain else lessons  # a plain nbgrader course has no SQL keys
-    keys.write_all(ws.course, sql, ws.warehouse, lambda x: ws.keys_dir, for_learners=False)
+    key_builder.write_all(ws.course, sql, ws.warehouse, lambda x: ws.keys_dir, for_learners=False)
     rebuilt = warehouse_changes(earlier, {item.id: _key(ws, item.id) for item in lessons})
     before = warehouse_rows(ws)
     rows: list[Row] = []
@@ -141,7 +141,7 @@ def grade(ws: Workspace, lesson: str | None = None, workers: int = 1, force: boo
 
 
 def _key(ws: Workspace, lesson: str):
-    from matsuri.checks.key import read
+    from matsuri.checks.key_file import read
 
     try:
         return read(ws.keys_dir / f"{lesson}.json")
@@ -189,7 +189,7 @@ def outside_scores(ws: Workspace, lesson: str) -> dict[str, list[str]]:
 
 
 def warehouse_rows(ws: Workspace) -> str:
-    from matsuri.checks.key import warehouse_signature
+    from matsuri.checks.key_file import warehouse_signature
     from matsuri.warehouse.query import connect
 
     with connect(ws.warehouse) as con:

@@ -246,7 +246,7 @@ class ForkProvisioner(LocalProvisioner):
         cwd = str(kwargs.get("cwd") or os.getcwd())
         env = kwargs.get("env") or dict(os.environ)
         if zygote is not None:  # the notebook's folder and key copy go in; the kernel's env is the box's
-            from matsuri.checks.key import KEYS_ENV
+            from matsuri.checks.key_file import KEYS_ENV
 
             folder, keys = zygote.prepare(Path(cwd), Path(env[KEYS_ENV]) if env.get(KEYS_ENV) else None)
             cwd = str(folder)

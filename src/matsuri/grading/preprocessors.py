@@ -216,7 +216,7 @@ class DecideGrades(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         from matsuri import paths
-        from matsuri.checks.key import read
+        from matsuri.checks.key_file import read
         from matsuri.grading.answers import decide, find_answer, outputs, rerunning
         from matsuri.grading.reference import SETUP_CELL
         from matsuri.grading.workspace import GradingError

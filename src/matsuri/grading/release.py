@@ -17,8 +17,8 @@ from pathlib import Path
 import nbformat
 from tqdm.auto import tqdm
 
-from matsuri.checks.key import KEY_FILE
-from matsuri.grading import keys
+from matsuri.checks.key_file import KEY_FILE
+from matsuri.grading import key_builder
 from matsuri.grading.reference import reference_queries, require_consistent
 from matsuri.grading.workspace import GradingError, Workspace, check
 
@@ -49,10 +49,10 @@ def release(ws: Workspace, lesson: str | None = None, progress: bool = True) -> 
         for notebook in item.notebooks:
             label(ws.released_notebook(item.id, notebook), ws.course.name, item.id)
         bar.update(1)
-    built = keys.write_all(ws.course, sql, ws.warehouse, lambda x: ws.step("release", x.id),
+    built = key_builder.write_all(ws.course, sql, ws.warehouse, lambda x: ws.step("release", x.id),
                            for_learners=True)
     # the grading keys too, so that grading (ours or stock `nbgrader autograde`) can decide
-    keys.write_all(ws.course, sql, ws.warehouse, lambda x: ws.keys_dir, for_learners=False)
+    key_builder.write_all(ws.course, sql, ws.warehouse, lambda x: ws.keys_dir, for_learners=False)
     for item in sql:
         refuse_leaks(ws, item)
     for item in lessons:

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from matsuri.checks.key import KEY_FILE, KEYS_ENV
+from matsuri.checks.key_file import KEY_FILE, KEYS_ENV
 from matsuri.grading import confined, forkserver
 from matsuri.paths import WAREHOUSE_ENV
 

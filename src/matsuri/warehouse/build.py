@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from matsuri import __version__
 from matsuri.errors import AlreadyExists, Interrupted, MatsuriError, OutOfSpace, UsageError
 from matsuri.stopping import stoppable
-from matsuri.warehouse import churn, holdout, people, push, sales, schema, shop, signals
+from matsuri.warehouse import churn, holdout, notifications, people, sales, schema, shop, signals
 from matsuri.warehouse.scales import Scale, get_scale
 
 WAREHOUSE_FILE = "company.duckdb"
@@ -79,8 +79,8 @@ def _generate(scale: Scale, seed: int, bar: tqdm) -> tuple[dict[str, pd.DataFram
     step("users")
     learners["events"] = people.make_events(next(streams), scale, users)
     step("events")
-    pushes = push.make_pushes(next(streams), scale)
-    deliveries = push.make_deliveries(next(streams), scale, users, pushes)
+    pushes = notifications.make_pushes(next(streams), scale)
+    deliveries = notifications.make_deliveries(next(streams), scale, users, pushes)
     learners["push_notifications"] = pushes
     split = holdout.split_push(pushes, deliveries)
     learners |= split.learners
@@ -145,7 +145,7 @@ def _write(path: Path, tables: dict[str, list[tuple[str, str]]], frames: dict[st
 
 
 def build_stamp(scale: str, seed: int) -> str:
-    """One line saying which build a table belongs to (checks.key.warehouse_build reads it)."""
+    """One line saying which build a table belongs to (checks.key_file.warehouse_build reads it)."""
     import uuid
 
     return f"matsuri company · scale {scale} · seed {seed} · build {uuid.uuid4().hex[:12]}"

@@ -1,6 +1,6 @@
 """Fixtures shared by the hackathon and gallery tests, loaded as a plugin so each exists once.
 
-Test modules declare `pytest_plugins = ["hackathon_fixtures"]`.
+Loaded for every test by tests/conftest.py (`pytest_plugins`).
 
 - `public_company`: a copy of the tiny company placed as the docs say: the warehouse readable by
   everyone, the labels store 0600 in a 0700 folder owned by the organiser (root here).
@@ -20,7 +20,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from hackathon_kit import DEFAULTS, SETTINGS
+
+from support.hackathon_kit import DEFAULTS, SETTINGS
 
 
 @dataclass

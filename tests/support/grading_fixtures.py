@@ -1,4 +1,4 @@
-"""Grading fixtures (a plugin: `pytest_plugins = ["grading_fixtures"]`). Grading runs learners' code in a
+"""Grading fixtures (a plugin loaded by tests/conftest.py). Grading runs learners' code in a
 sandbox as the grading identity: a real system user for this session, allowed through to this
 Python, and a copy of the warehouse it can reach."""
 

@@ -1,18 +1,9 @@
-"""The gallery tests reuse the hackathon test kit (company copy, sandbox user, events).
-
-Its fixtures come in as a plugin (`pytest_plugins = ["hackathon_fixtures"]` in each test module),
-so there is one instance of each per test session; this module makes the kit importable and adds
-gallery helpers.
-"""
+"""Gallery helpers on top of the hackathon test kit (company copy, sandbox user, events), whose
+fixtures every test has (tests/conftest.py loads them once per session)."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hackathon"))
-
-from hackathon_kit import (  # noqa: E402
+from support.hackathon_kit import (
     DEFAULTS,
     SETTINGS,
     add_team,

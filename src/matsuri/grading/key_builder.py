@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from matsuri.checks.fingerprint import column_names, fingerprint
-from matsuri.checks.key import ExerciseKey, LessonKey, warehouse_build, warehouse_signature
+from matsuri.checks.key_file import ExerciseKey, LessonKey, warehouse_build, warehouse_signature
 from matsuri.errors import UsageError
 from matsuri.grading.course import Course, Lesson
 from matsuri.grading.reference import reference_queries
@@ -72,7 +72,7 @@ def reference_connection(warehouse: Path | None):
 def write_all(course: Course, lessons: list[Lesson], warehouse: Path | None, folder_of,
               *, for_learners: bool) -> dict[str, KeyBuild]:
     """Build and write one key per lesson; `folder_of(lesson)` says where its file goes."""
-    from matsuri.checks.key import KEY_FILE
+    from matsuri.checks.key_file import KEY_FILE
 
     builds = {}
     with reference_connection(warehouse) as con:
