@@ -19,6 +19,7 @@ import json
 import os
 import pwd
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -206,6 +207,11 @@ def world(tmp_path_factory, public_company, sandbox_user):
     workspace = event.teams_dir / "alpha"  # another team's work, beside the event's settings
     workspace.mkdir(parents=True)
     (workspace / "model.ipynb").write_text("{}", encoding="utf-8")
+    ssh = Path(pwd.getpwnam("root").pw_dir) / ".ssh"  # root's keys, made for the test if absent
+    made_ssh = not ssh.exists()
+    if made_ssh:
+        ssh.mkdir(mode=0o700)
+        (ssh / "id_ed25519").write_text(f"{marker}\n", encoding="utf-8")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MATSURI_SECRET_TOKEN", marker)
         patch.setenv("MATSURI_WAREHOUSE", str(public_company.warehouse))
@@ -223,6 +229,8 @@ def world(tmp_path_factory, public_company, sandbox_user):
             listener.close()
             spy.kill()
             spy.wait()
+            if made_ssh:
+                shutil.rmtree(ssh, ignore_errors=True)
 
 
 # ---- 3, 4, 8, 12 (and 7: /tmp): one snooping notebook ----------------------------------------------

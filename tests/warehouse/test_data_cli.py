@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import time
@@ -118,12 +119,18 @@ def test_interrupted_build_keeps_the_old_warehouse(existing):
     built, before = existing
     proc = subprocess.Popen(
         [str(BIN / "matsuri"), "data", "build", "--scale", "large", "--force", "--out", str(built.warehouse.parent)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
-    time.sleep(4)
+    started = b""  # interrupt once the build shows its progress bar (on a busy machine, later)
+    deadline = time.monotonic() + 120
+    while b"Building the large company" not in started and time.monotonic() < deadline:
+        if select.select([proc.stderr], [], [], 1)[0]:
+            started += os.read(proc.stderr.fileno(), 4096)
+    time.sleep(1)
     assert proc.poll() is None, "the large build should still be running"
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    _, rest = proc.communicate(timeout=120)
+    err = (started + rest).decode()
     assert proc.returncode == 130, err
     assert "interrupted" in err and "previous warehouse is unchanged" in err
     assert table_checksums(built.warehouse) == before
