@@ -16,12 +16,10 @@ from pathlib import Path
 
 import duckdb
 import nbformat
-import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import median, save  # noqa: E402
 
-from matsuri.metrics import keyword_hits, log_loss, ranking_scores, roc_auc  # noqa: E402
 from matsuri.theme_spec import all_themes, template_dir  # noqa: E402
 from matsuri.themes.voila import serve  # noqa: E402
 from matsuri.warehouse.build import build  # noqa: E402
@@ -33,12 +31,8 @@ VOILA_ROUNDS = 3
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-FIRST_WIDGET = {  # what "rendered" means for each demo: its first result on screen
-    "push-open-rate": ".matsuri-result h2",
-    "call-keywords": ".matsuri-result h2",
-    "product-ordering": ".matsuri-recommended table",
-    "floor": ".matsuri-floor",
-}
+DEMO_RESULT = ".matsuri-result h2, .matsuri-recommended table"  # a demo's first result on screen
+FIRST_WIDGET = {"floor": ".matsuri-floor"}  # the floor: an empty Voila page
 
 
 def papermill_run(notebook: Path, out: Path, **parameters) -> float:
@@ -51,30 +45,20 @@ def papermill_run(notebook: Path, out: Path, **parameters) -> float:
     return time.perf_counter() - start
 
 
-def holdout_metrics(theme: str, labels: Path, model_dir: Path, base_dir: Path) -> dict[str, tuple[float, float]]:
-    """metric -> (baseline, model) on the hidden holdout."""
-    with duckdb.connect(str(labels), read_only=True) as con:
-        if theme == "product-ordering":
-            truth = con.execute("SELECT user_id, product_id FROM ordering_labels").df()
-            base = ranking_scores(pd.read_csv(base_dir / "predictions.csv"), truth)
-            model = ranking_scores(pd.read_csv(model_dir / "predictions.csv"), truth)
-            return {name: (base[name], model[name]) for name in ("ndcg@10", "map@10")}
-        if theme == "push-open-rate":
-            truth = con.execute("SELECT delivery_id AS id, opened AS y FROM push_open_labels").df()
-        else:
-            truth = con.execute("SELECT call_id AS id, won AS y FROM call_outcome_labels").df()
-            planted = con.execute("SELECT keyword FROM planted_keywords WHERE kind != 'decoy'").df()["keyword"]
-    key = "delivery_id" if theme == "push-open-rate" else "call_id"
-    scored = {name: truth.merge(pd.read_csv(d / "predictions.csv").rename(columns={key: "id"}), on="id")
-              for name, d in (("base", base_dir), ("model", model_dir))}
-    out = {"roc_auc": tuple(roc_auc(scored[n]["y"], scored[n]["probability"]) for n in ("base", "model"))}
-    if theme == "push-open-rate":
-        out["log_loss"] = tuple(log_loss(scored[n]["y"], scored[n]["probability"]) for n in ("base", "model"))
-    else:
-        out["planted keywords in top 20"] = tuple(
-            float(len(keyword_hits(pd.read_csv(d / "keywords.csv")["keyword"], planted))) for d in (base_dir, model_dir)
-        )
-    return out
+def holdout_metrics(theme: str, company, model_dir: Path, base_dir: Path) -> dict[str, tuple[float, float]]:
+    """metric -> (baseline, model) on the whole hidden holdout, scored as the hackathon scores."""
+    import numpy as np
+
+    from matsuri.hackathon.themes import get_theme
+
+    scorer = get_theme(theme)
+    with duckdb.connect(str(company.warehouse), read_only=True) as w, \
+            duckdb.connect(str(company.labels), read_only=True) as lab:
+        key = scorer.load_key(w, lab)
+    everyone = np.ones(len(key.ids), dtype=bool)
+    base, model = (scorer.score(scorer.read(d, key, 200_000_000), key, everyone)
+                   for d in (base_dir, model_dir))
+    return {name: (base[name], model[name]) for name in base}
 
 
 def starters(work: Path, companies: dict[int, object]) -> dict:
@@ -90,7 +74,7 @@ def starters(work: Path, companies: dict[int, object]) -> dict:
             out = work / theme / str(seed)
             walls.append(papermill_run(template_dir(theme) / "starter.ipynb", out, warehouse=str(company.warehouse),
                                        output_dir=str(out / "submission"), baseline_dir=str(out / "baseline")))
-            metrics[seed] = holdout_metrics(theme, company.labels, out / "submission", out / "baseline")
+            metrics[seed] = holdout_metrics(theme, company, out / "submission", out / "baseline")
             print(f"  {theme} seed {seed}: {walls[-1]:.1f} s  {metrics[seed]}", flush=True)
         results[theme] = {"wall_s": walls, "median_s": median(walls), "holdout": metrics}
     return results
@@ -141,8 +125,8 @@ def demos(work: Path, company) -> dict:
                                "MATSURI_CACHE": str(work / f"cache-{name}-{round_}") if cache == "on" else "/dev/null/off"}
                         launched = time.perf_counter()
                         with serve(notebook, free_port(), env=env, log=work / f"voila-{name}.log") as served:
-                            first = time.perf_counter() - launched + first_widget(browser, served.url, FIRST_WIDGET[name])
-                            later = first_widget(browser, served.url, FIRST_WIDGET[name])
+                            first = time.perf_counter() - launched + first_widget(browser, served.url, FIRST_WIDGET.get(name, DEMO_RESULT))
+                            later = first_widget(browser, served.url, FIRST_WIDGET.get(name, DEMO_RESULT))
                         if cache == "on":
                             times["cold"].append(first)
                             times["page_view"].append(later)

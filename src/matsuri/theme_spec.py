@@ -103,9 +103,9 @@ def load(folder: Path) -> ThemeSpec:
     from matsuri import metrics as registry
 
     path = Path(folder) / SPEC_FILE
-    data = strict_toml.read(path, "theme spec", "Every theme folder needs one: copy "
-                            "templates/push-open-rate/theme.toml and edit it.")
-    root = Section(data, "", path, "theme spec", "templates/push-open-rate/theme.toml")
+    data = strict_toml.read(path, "theme spec", "Every theme folder needs one: copy the "
+                            "theme.toml of another folder of templates/ and edit it.")
+    root = Section(data, "", path, "theme spec", "the other themes' theme.toml")
     theme_id = root.take("id", str, check=lambda v: None if THEME_ID.match(v) else
                          "must be lower-case letters, digits and '-' (3 to 40), like churn-30d")
     if theme_id != Path(folder).name:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from matsuri import theme_spec
 from matsuri.errors import NotFound, UsageError
 from matsuri.hackathon import settings
 
@@ -18,9 +19,9 @@ def example() -> dict:
 
 
 def test_the_shipped_example_is_valid_and_enables_every_theme():
-    """Does hackathon/event.toml load as is, with all three themes and a rubric?"""
+    """Does hackathon/event.toml load as is, with every theme of templates/ and a rubric?"""
     loaded = settings.load(EXAMPLE)
-    assert set(loaded.themes) == {"push-open-rate", "call-keywords", "product-ordering"}
+    assert set(loaded.themes) == set(theme_spec.all_themes())
     assert loaded.themes["product-ordering"].metric == "ndcg@10"
     assert abs(sum(c.weight for c in loaded.criteria) - 1.0) < 1e-9
     assert loaded.metric_weight + loaded.rubric_weight == 1.0
@@ -46,7 +47,8 @@ BAD = [
     ("themes.push-open-rate.total_limit", 2, "`themes.push-open-rate.total_limit` (2) must not be smaller"),
     ("themes.push-open-rate.metric", "ndcg@10", "`themes.push-open-rate.metric` must be one of roc_auc, log_loss"),
     ("themes.push-open-rate.public_share", 1.5, "`themes.push-open-rate.public_share` must be between"),
-    ("themes.churn", {"metric": "roc_auc"}, "`themes.churn` is not a theme"),
+    ("themes.no-such-theme", {"metric": "roc_auc"}, "`themes.no-such-theme` is not a theme"),
+    ("themes.push-open-rates", {}, "`themes.push-open-rates` is not a theme (did you mean push-open-rate?)"),
     ("event.name", ..., "`event.name` is missing"),
     ("event.starts", "2026-06-01", "`event.starts` must be a date like 2026-06-01"),
     ("event.ends", __import__("datetime").date(2026, 5, 1), "`event.ends` (2026-05-01) is before event.starts"),

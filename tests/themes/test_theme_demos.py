@@ -21,7 +21,7 @@ WAIT = 120_000  # ms; a cold kernel on a busy 2-core machine
 
 @pytest.fixture(scope="module")
 def demos(tiny_company, tmp_path_factory):
-    """One Voila serving the three demo notebooks, reading the tiny company's warehouse."""
+    """One Voila serving every theme's demo notebook, reading the tiny company's warehouse."""
     root = tmp_path_factory.mktemp("demos")
     for theme in THEMES:
         (root / theme).mkdir()
@@ -144,4 +144,23 @@ def test_recommendation_explorer_shows_each_customer_their_own_list(open_demo):
     assert "ordered this next" in demo.text(".matsuri-recommended") or "best seller" in demo.text(".matsuri-recommended")
     demo.page.select_option(".matsuri-customer select", index=1)
     demo.wait_for_change(".matsuri-history", before)
+    demo.assert_no_code_shown()
+
+
+def test_churn_explorer_shows_who_is_at_risk_and_why_for_a_chosen_segment(open_demo):
+    demo = open_demo("churn")
+    demo.page.wait_for_selector(".matsuri-at-risk table", timeout=WAIT)
+    demo.page.wait_for_selector(".matsuri-chart img", timeout=WAIT)
+    everyone = demo.text(".matsuri-result")
+    assert "average risk" in everyone and "At risk" in everyone
+    users = lambda text: int(text.split("This segment:")[1].split("users")[0].replace(",", ""))  # noqa: E731
+    top = demo.text(".matsuri-at-risk")
+    assert "main reasons" in top and ("never opened" in top or "no app event" in top or "activity fell" in top), top
+    demo.page.select_option(".matsuri-trend select", "半減以下 / fell by half or more")
+    falling = demo.wait_for_change(".matsuri-result", everyone)
+    assert 0 < users(falling) < users(everyone)
+    demo.page.select_option(".matsuri-plan select", "premium")
+    narrower = demo.wait_for_change(".matsuri-result", falling)
+    assert "No users in this segment" in narrower or users(narrower) <= users(falling)
+    demo.page.wait_for_selector(".matsuri-chart img", timeout=WAIT)
     demo.assert_no_code_shown()
