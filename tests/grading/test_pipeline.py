@@ -9,11 +9,9 @@ graded with two workers, then graded again, then once more on a rebuilt warehous
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import time
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -23,7 +21,7 @@ from matsuri.grading import course as courses
 from matsuri.grading.reference import reference_queries
 from matsuri.grading.release import readable_text
 from matsuri.warehouse.query import connect, table_checksums
-from support.grading_kit import answered, craft, exchange_submit, hostile, once_per_run
+from support.grading_kit import answered, craft, exchange_submit, hostile, once_per_run, rows
 
 pytestmark = pytest.mark.xdist_group("grading")
 COURSE = "sql-101"
@@ -35,11 +33,6 @@ REGRADE = ("endless", "partial", "handmade", "tampered", "deleted-setup", "dropp
 
 def cli(args, work, **kw):
     return run_matsuri(["course", *args, "--workdir", str(work)], **kw)
-
-
-def rows(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8") as f:
-        return list(csv.DictReader(f))
 
 
 @pytest.fixture(scope="session")

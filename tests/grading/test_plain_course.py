@@ -8,7 +8,6 @@ The course is tests/grading/courses/ps-basics, shaped like nbgrader's documentat
 from __future__ import annotations
 
 import copy
-import csv
 import json
 import os
 import subprocess
@@ -22,7 +21,7 @@ import pytest
 
 from conftest import free_port, run_matsuri
 from matsuri.grading import course as courses
-from support.grading_kit import once_per_run
+from support.grading_kit import once_per_run, rows
 
 pytestmark = pytest.mark.xdist_group("grading")
 COURSES = Path(__file__).parent / "courses"
@@ -41,11 +40,6 @@ def fill(nb, answers: dict[str, str]):
         if gid in answers:
             cell.source = answers[gid]
     return nb
-
-
-def rows(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8") as f:
-        return list(csv.DictReader(f))
 
 
 @pytest.fixture(scope="session")

@@ -112,7 +112,7 @@ CASES = {
     "NaN probability": ("push", lambda c, d: write_csv(_push_where(c, 6, float("nan")), d / "p.csv"),
                         ["line 8", "empty or NaN"]),
     "infinite probability": ("push", lambda c, d: write_csv(_push_where(c, 2, float("inf")), d / "p.csv"),
-                             ["line 4", "infinite"]),
+                             ["line 4", "inf (not a finite number)"]),
     "probability above 1": ("push", lambda c, d: write_csv(_push_where(c, 0, 1.7), d / "p.csv"),
                             ["line 2", "1.7", "between 0 and 1"]),
     "negative probability": ("push", lambda c, d: write_csv(

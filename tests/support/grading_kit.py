@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import csv
 import fcntl
 import os
 import pickle
@@ -249,3 +250,9 @@ def hostile(released_path: Path, refs: dict[str, str], secrets: dict[str, Path],
     wrong_lesson = nbformat.read(other_lesson, as_version=4)
     learners["wrong-lesson"] = (wrong_lesson, None, f"this notebook is lesson {other_lesson.stem}")
     return learners
+
+
+def rows(path: Path) -> list[dict]:
+    """A CSV export as dicts, one per row."""
+    with path.open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))

@@ -219,32 +219,26 @@ def check_ids(table: pd.DataFrame, column: str, expected: np.ndarray, name: str,
     return order
 
 
-def check_probabilities(table: pd.DataFrame, column: str, name: str) -> None:
+def check_values(table: pd.DataFrame, column: str, name: str, what: str = "a number") -> np.ndarray:
+    """Every value a finite number (a regression file, and the start of a probability check)."""
     values = table[column].to_numpy(dtype=float)
-    infinite = np.flatnonzero(~np.isfinite(values))
-    if len(infinite):
+    bad = np.flatnonzero(~np.isfinite(values))
+    if len(bad):
         raise InvalidSubmission(
-            f"{name} line {infinite[0] + 2}: {column} is infinite ({values[infinite[0]]}); "
-            f"{_count(len(infinite), 'line')} in all are. Give a probability between 0 and 1 on "
-            "every line and submit again."
+            f"{name} line {bad[0] + 2}: {column} is {values[bad[0]]} (not a finite number); "
+            f"{_count(len(bad), 'line')} in all are. Give {what} on every line and submit again."
         )
+    return values
+
+
+def check_probabilities(table: pd.DataFrame, column: str, name: str) -> None:
+    values = check_values(table, column, name, "a probability between 0 and 1")
     outside = np.flatnonzero((values < 0) | (values > 1))
     if len(outside):
         raise InvalidSubmission(
             f"{name} line {outside[0] + 2}: {column} is {values[outside[0]]:g}, but a probability "
             f"must be between 0 and 1 ({_count(len(outside), 'line')} in all are outside). If your model gives "
             "scores rather than probabilities, use predict_proba or clip the values, and submit again."
-        )
-
-
-def check_values(table: pd.DataFrame, column: str, name: str) -> None:
-    """A regression file: every value a finite number."""
-    values = table[column].to_numpy(dtype=float)
-    bad = np.flatnonzero(~np.isfinite(values))
-    if len(bad):
-        raise InvalidSubmission(
-            f"{name} line {bad[0] + 2}: {column} is {values[bad[0]]}; {_count(len(bad), 'line')} "
-            "in all are not finite numbers. Give a number on every line and submit again."
         )
 
 
