@@ -78,20 +78,6 @@ class ThemeSpec:
     leaderboard: str               # the metric that ranks the leaderboard by default
     library: str = ""              # the Python module its notebooks import, if the kit has one
 
-    def metric(self, name: str) -> MetricSpec:
-        for metric in self.metrics:
-            if metric.name == name:
-                return metric
-        raise UsageError(f"The theme {self.id} has no metric '{name}'"
-                         f"{strict_toml.suggestion(name, [m.name for m in self.metrics])}; "
-                         f"its metrics are {', '.join(m.name for m in self.metrics)}.")
-
-    def file(self, kind: str) -> PredictionFile | None:
-        return next((f for f in self.files if f.kind == kind), None)
-
-    def label(self, lang: str = "ja") -> str:
-        return self.title.get(lang) or self.title["en"]
-
 
 def templates_dir() -> Path:
     env = os.environ.get(TEMPLATES_ENV)

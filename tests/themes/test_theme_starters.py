@@ -95,14 +95,22 @@ def labels(company, sql: str) -> pd.DataFrame:
         return con.execute(sql).df()
 
 
+def on_the_holdout(run, truth: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The model's and the baseline's probabilities joined to the truth (keyed by its first column),
+    each covering every holdout row."""
+    key = truth.columns[0]
+    model = truth.merge(run.read(), on=key)
+    base = truth.merge(run.read(baseline=True), on=key)
+    assert len(model) == len(truth) == len(base)
+    return model, base
+
+
 @pytest.mark.slow
 @pytest.mark.xdist_group("themes-small")
 def test_push_model_beats_each_users_past_open_rate_on_the_holdout(small_company, tmp_path):
     run = run_starter("push-open-rate", small_company.warehouse, tmp_path)
     truth = labels(small_company, "SELECT delivery_id, opened FROM push_open_labels")
-    model = truth.merge(run.read(), on="delivery_id")
-    base = truth.merge(run.read(baseline=True), on="delivery_id")
-    assert len(model) == len(truth) == len(base)
+    model, base = on_the_holdout(run, truth)
     model_auc, base_auc = roc_auc(model["opened"], model["probability"]), roc_auc(base["opened"], base["probability"])
     assert model_auc >= base_auc + 0.05, (model_auc, base_auc)
     assert log_loss(model["opened"], model["probability"]) < log_loss(base["opened"], base["probability"])
@@ -141,9 +149,7 @@ def test_churn_model_beats_the_no_recent_activity_rule_by_a_tenth_on_the_holdout
     starter's logistic regression about 0.81. Margin required: 0.10."""
     run = run_starter("churn", small_company.warehouse, tmp_path)
     truth = labels(small_company, "SELECT user_id, churned FROM churn_labels")
-    model = truth.merge(run.read(), on="user_id")
-    rule = truth.merge(run.read(baseline=True), on="user_id")
-    assert len(model) == len(truth) == len(rule)
+    model, rule = on_the_holdout(run, truth)
     model_auc, rule_auc = roc_auc(model["churned"], model["probability"]), roc_auc(rule["churned"], rule["probability"])
     assert model_auc >= rule_auc + 0.10, (model_auc, rule_auc)
     assert "beats the baseline" in run.text(), "on small the validation verdict agrees with the holdout"
