@@ -20,8 +20,8 @@ import nbformat
 sys.path.insert(0, str(Path(__file__).parent))
 from common import median, save  # noqa: E402
 
+from matsuri.templates.voila import serve  # noqa: E402
 from matsuri.theme_spec import all_themes, template_dir  # noqa: E402
-from matsuri.themes.voila import serve  # noqa: E402
 from matsuri.warehouse.build import build  # noqa: E402
 
 THEMES = list(all_themes())  # every theme folder of templates/

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 from matsuri import voila_settings
 from matsuri.gallery import server as gallery_server
-from matsuri.themes import voila as demo_voila
+from matsuri.templates import voila as demo_voila
 
 
 def voila_config(command: list[str]) -> dict:

@@ -99,7 +99,7 @@ def load(folder: Path) -> ThemeSpec:
     title = _languages(root.sub("title"))
     description = _languages(root.sub("description"))
     library = root.take("library", str, "", lambda v: None if re.fullmatch(r"[a-z_][\w.]*", v)
-                        else "must be a Python module name like matsuri.themes.push")
+                        else "must be a Python module name like matsuri.templates.push")
     holdout = root.sub("holdout")
     table = holdout.take("table", str, check=_identifier)
     id_column = holdout.take("id", str, check=_identifier)
@@ -212,6 +212,16 @@ def get(theme_id: str) -> ThemeSpec:
         raise UsageError(f"Unknown theme '{theme_id}'{strict_toml.suggestion(theme_id, themes)}. "
                          f"Themes: {', '.join(themes) or '(none)'}.")
     return themes[theme_id]
+
+
+def for_library(module: str) -> ThemeSpec:
+    """The theme whose spec names this module as its notebooks' library (so the module need not
+    write its theme's id)."""
+    found = [spec for spec in all_themes().values() if spec.library == module]
+    if len(found) != 1:
+        raise NotFound(f"{len(found)} theme specs under {templates_dir()} name {module} as their "
+                       "library; exactly one should (its `library` key).")
+    return found[0]
 
 
 def template_dir(theme_id: str) -> Path:

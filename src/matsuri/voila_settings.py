@@ -1,5 +1,5 @@
 """How every Voila of the festival runs: the judges' gallery (`gallery/server.py`) and a theme's
-demo served alone (`themes/voila.py`) pass these same options on Voila's command line.
+demo served alone (`templates/voila.py`) pass these same options on Voila's command line.
 
 - A Content-Security-Policy lets a page load nothing from outside its own server: demos work in an
   offline room, and no CDN request can stall a page on a closed network.

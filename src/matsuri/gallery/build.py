@@ -162,5 +162,5 @@ def _demo_spec(event: Event, team, scratch: Path) -> Spec:
     (scratch / "cache").chmod(0o711)
     warehouse = str(paths.warehouse_path())
     limits = replace(runner.limits(settings), memory_mb=settings.demo_memory_mb)
-    return Spec(user, limits, read_only=(warehouse,), writable=(str(cache),),
-                env={"MATSURI_WAREHOUSE": warehouse, "MATSURI_CACHE": str(cache)})
+    return runner.notebook_spec(user, limits, warehouse, writable=(str(cache),),
+                                env={"MATSURI_CACHE": str(cache)})

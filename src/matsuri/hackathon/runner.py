@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from matsuri import theme_spec
 from matsuri.errors import UsageError
 from matsuri.hackathon.predictions import InvalidSubmission
 from matsuri.hackathon.settings import Settings
 from matsuri.sandbox.box import Limits, Sandbox, Spec
 from matsuri.sandbox.cgroups import Usage
 from matsuri.sandbox.text import printable, quoted
-from matsuri.theme_spec import output_files
 
 GRACE_SECONDS = 60
 
@@ -66,12 +66,20 @@ def limits(settings: Settings) -> Limits:
                   folder_mb=settings.folder_mb, threads=settings.threads)
 
 
+def notebook_spec(user: str, limits: Limits, warehouse: str, writable: tuple[str, ...] = (),
+                  env: dict[str, str] | None = None) -> Spec:
+    """A sandbox for a template notebook: the warehouse and the theme specs (public, read by the
+    notebooks' writers) readable, nothing else of the organiser's."""
+    templates = str(theme_spec.templates_dir().resolve())
+    return Spec(user, limits, read_only=(warehouse, templates), writable=writable,
+                env={"MATSURI_WAREHOUSE": warehouse, theme_spec.TEMPLATES_ENV: templates} | (env or {}))
+
+
 class SandboxBackend:
     """On this machine, in a sandbox (bubblewrap, cgroup, the team's identity)."""
 
     def run(self, job: NotebookJob) -> RunResult:
-        spec = Spec(job.user, limits(job.settings), read_only=(str(job.warehouse),),
-                    env={"MATSURI_WAREHOUSE": str(job.warehouse)})
+        spec = notebook_spec(job.user, limits(job.settings), str(job.warehouse))
         with Sandbox(spec) as box:
             return _run(job, box, box.work)
 
@@ -88,11 +96,17 @@ class TrustedBackend:
 
 
 BACKENDS: dict[str, Backend] = {"sandbox": SandboxBackend(), "trusted": TrustedBackend()}
+OPTIONAL = {"sagemaker": "matsuri.infra.aws.notebook_runs"}  # loaded when chosen: an optional extra
 
 
 def backend(name: str) -> Backend:
+    if name in OPTIONAL and name not in BACKENDS:
+        import importlib
+
+        BACKENDS[name] = importlib.import_module(OPTIONAL[name]).Backend()
     if name not in BACKENDS:
-        raise UsageError(f"There is no runner backend '{name}'; backends: {', '.join(BACKENDS)}.")
+        raise UsageError(f"There is no runner backend '{name}'; backends: "
+                         f"{', '.join([*BACKENDS, *OPTIONAL])}.")
     return BACKENDS[name]
 
 
@@ -216,7 +230,7 @@ def _regular_files(folder: Path) -> dict[str, Path]:
     except OSError:
         return {}
     return {e.name: Path(e.path) for e in entries
-            if e.name in output_files() and not e.is_dir(follow_symlinks=False)}
+            if e.name in theme_spec.output_files() and not e.is_dir(follow_symlinks=False)}
 
 
 def _find_outputs(workdir: Path) -> dict[str, Path]:

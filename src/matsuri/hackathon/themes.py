@@ -24,7 +24,7 @@ class AnswerKey:
     """Everything needed to check and score one theme; loaded once per process, never shown."""
 
     ids: np.ndarray                  # sorted ids of the rows to predict
-    labels: pd.DataFrame             # the truth: the id column, then the label (or item) column
+    labels: pd.DataFrame | None      # the truth: the id column, then the label (or item) column
     extra: dict = field(default_factory=dict)   # per file: valid items, planted words
 
 
@@ -36,22 +36,30 @@ class Theme:
         self.metrics = {m.name: m.higher_is_better for m in spec.metrics}
         self.default_metric = spec.leaderboard
 
-    def load_key(self, warehouse, labels) -> AnswerKey:
+    def holdout(self, warehouse) -> AnswerKey:
+        """What the learners' warehouse says a submission must cover: the ids to predict and, for a
+        ranking, the items that exist. Enough to check a file; the participants' writers use it too."""
         import numpy as np
 
         ids = warehouse.execute(
             f"SELECT {self.id_column} FROM {self.holdout_table} ORDER BY 1").fetchnumpy()
-        truth = labels.execute(self.spec.labels_sql).df()
-        truth = truth.rename(columns={truth.columns[0]: self.id_column}).sort_values(
-            list(truth.columns[:2]), ignore_index=True)
         extra = {}
         for file in self.spec.files:
             if file.kind == "ranking":
                 items = warehouse.execute(file.items_sql).fetchnumpy()
                 extra[file.name] = np.sort(next(iter(items.values())).astype(np.int64))
-            elif file.kind == "keywords" and file.planted_sql:
-                extra[file.name] = [row[0] for row in labels.execute(file.planted_sql).fetchall()]
-        return AnswerKey(ids[self.id_column].astype(np.int64), truth, extra)
+        return AnswerKey(ids[self.id_column].astype(np.int64), None, extra)
+
+    def load_key(self, warehouse, labels) -> AnswerKey:
+        """The holdout plus the truth from the organiser's labels store."""
+        key = self.holdout(warehouse)
+        truth = labels.execute(self.spec.labels_sql).df()
+        key.labels = truth.rename(columns={truth.columns[0]: self.id_column}).sort_values(
+            list(truth.columns[:2]), ignore_index=True)
+        for file in self.spec.files:
+            if file.kind == "keywords" and file.planted_sql:
+                key.extra[file.name] = [row[0] for row in labels.execute(file.planted_sql).fetchall()]
+        return key
 
     def read(self, folder: Path, key: AnswerKey, max_bytes: int) -> dict[str, pd.DataFrame]:
         """Read and check the submission folder; raise InvalidSubmission with a plain message.
@@ -68,10 +76,12 @@ class Theme:
                         f"{', '.join(f.name for f in self.spec.files if f.required)}; write it "
                         "with the starter's last cells and submit again.")
                 continue
-            tables[file.name] = self._read_file(path, file, key, max_bytes)
+            tables[file.name] = self.read_file(path, file, key, max_bytes)
         return tables
 
-    def _read_file(self, path: Path, file: PredictionFile, key: AnswerKey, max_bytes: int):
+    def read_file(self, path: Path, file: PredictionFile, key: AnswerKey, max_bytes: int):
+        """Read one prediction file and check it against the holdout; one-row-per-id files come
+        back in key.ids order."""
         from matsuri.hackathon import predictions as pr
 
         if file.kind == "keywords":

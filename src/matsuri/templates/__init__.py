@@ -5,9 +5,3 @@ One module per theme (`push`, `calls`, `ordering`, `churn`) holds its SQL, featu
 verdict, `submission` writes the files the hackathon scores, `charts` draws with a Japanese font,
 `voila` serves a demo. The notebooks live in `templates/<theme>/`.
 """
-
-from __future__ import annotations
-
-from matsuri.theme_spec import TEMPLATE_FILES, template_dir
-
-__all__ = ["TEMPLATE_FILES", "template_dir"]

@@ -6,8 +6,8 @@ import duckdb
 import pytest
 
 from matsuri.errors import NotFound, UsageError
-from matsuri.themes import push
-from matsuri.themes.tables import open_warehouse, read
+from matsuri.templates import push
+from matsuri.templates.tables import open_warehouse, read
 
 from .conftest import renamed_copy
 

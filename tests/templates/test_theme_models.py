@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from matsuri.errors import UsageError
-from matsuri.themes import calls, ordering, push
-from matsuri.themes.evaluation import Comparison, Verdict, time_split
+from matsuri.templates import calls, ordering, push
+from matsuri.templates.evaluation import Comparison, Verdict, time_split
 
 T0 = pd.Timestamp("2025-06-01 08:00")
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from matsuri import theme_spec
 from matsuri.errors import UsageError
 
 NEEDS = {
@@ -30,7 +31,9 @@ ORDER BY o.user_id, o.ordered_at, o.order_id
 """
 PRODUCTS_SQL = "SELECT product_id, name, category FROM products ORDER BY product_id"
 USERS_SQL = "SELECT user_id, cutoff_at FROM holdout_ordering_users ORDER BY user_id"
-TOP_K = 10
+def list_length() -> int:
+    """How many products each user's list may hold: the k of the spec that names this module."""
+    return next(f.k for f in theme_spec.for_library(__name__).files if f.kind == "ranking")
 
 
 def history_before(purchases: pd.DataFrame, users: pd.DataFrame) -> pd.DataFrame:
@@ -91,8 +94,8 @@ class Popularity:
         self.share_ = self.buyers_ / purchases["user_id"].nunique()
         return self
 
-    def recommend(self, users, history: pd.DataFrame | None = None, k: int = TOP_K) -> pd.DataFrame:
-        users = np.asarray(pd.Series(users).unique())
+    def recommend(self, users, history: pd.DataFrame | None = None, k: int | None = None) -> pd.DataFrame:
+        users, k = np.asarray(pd.Series(users).unique()), k or list_length()
         top = self.buyers_.head(k)
         place = np.arange(1, len(top) + 1)
         return pd.DataFrame({
@@ -128,9 +131,10 @@ class WhatComesNext:
         self.popular_ = Popularity().fit(purchases)
         return self
 
-    def recommend(self, users, history: pd.DataFrame, k: int = TOP_K) -> pd.DataFrame:
-        """Top k per user with a one-line reason; `history` holds what each user bought so far."""
-        users = np.asarray(pd.Series(users).unique())
+    def recommend(self, users, history: pd.DataFrame, k: int | None = None) -> pd.DataFrame:
+        """Top k (the spec's, unless given) per user with a one-line reason; `history` holds what
+        each user bought so far."""
+        users, k = np.asarray(pd.Series(users).unique()), k or list_length()
         mine = history[history["user_id"].isin(users)]
         recent = (mine[["user_id", "order_id", "ordered_at"]].drop_duplicates("order_id")
                   .sort_values(["user_id", "ordered_at", "order_id"], ascending=[True, False, False]))

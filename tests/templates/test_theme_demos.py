@@ -10,8 +10,8 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from conftest import free_port
+from matsuri.templates.voila import serve
 from matsuri.theme_spec import all_themes, template_dir
-from matsuri.themes.voila import serve
 
 THEMES = list(all_themes())  # every theme folder of templates/
 

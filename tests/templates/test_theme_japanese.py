@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from matsuri.themes import japanese
+from matsuri.templates import japanese
 from matsuri.warehouse.signals import CALL_PHRASES
 
 

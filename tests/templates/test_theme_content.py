@@ -15,7 +15,7 @@ THEMES = list(all_themes())  # every theme folder of templates/
 
 # the organiser-store tables each spec scores against (read by the scorer, never by a template)
 SPEC_LABELS = sorted({re.search(r"\bFROM\s+(\w+)", t.labels_sql, re.I).group(1) for t in all_themes().values()})
-SOURCES = [*sorted((ROOT / "src" / "matsuri" / "themes").glob("*.py")), *sorted((ROOT / "templates").rglob("*.ipynb"))]
+SOURCES = [*sorted((ROOT / "src" / "matsuri" / "templates").glob("*.py")), *sorted((ROOT / "templates").rglob("*.ipynb"))]
 LABEL_STORE = re.compile(r"labels_path|MATSURI_LABELS|organiser|planted_keywords|planted_successors|"
                          + "|".join(SPEC_LABELS))
 

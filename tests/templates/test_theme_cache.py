@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from matsuri.themes.cache import cache_dir, remembered
+from matsuri.templates.cache import cache_dir, remembered
 
 
 @pytest.fixture

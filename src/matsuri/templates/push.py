@@ -22,7 +22,7 @@ from sklearn.preprocessing import (
     StandardScaler,
 )
 
-# The tables and columns this theme reads (our names; see matsuri.themes.tables for renaming).
+# The tables and columns this theme reads (our names; see matsuri.templates.tables for renaming).
 NEEDS = {
     "push_notifications": ["push_id", "sent_at", "category", "target_segment", "title", "personalized"],
     "push_deliveries": ["delivery_id", "push_id", "user_id", "delivered_at", "opened_at"],

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from matsuri.errors import UsageError
-from matsuri.themes import churn
-from matsuri.themes.evaluation import Comparison, Verdict
+from matsuri.templates import churn
+from matsuri.templates.evaluation import Comparison, Verdict
 
 CUTOFF = pd.Timestamp("2026-04-01")
 
@@ -48,7 +48,7 @@ def warehouse(tmp_path):
 
 
 def load(path) -> pd.DataFrame:
-    from matsuri.themes.tables import open_warehouse, read
+    from matsuri.templates.tables import open_warehouse, read
 
     con = open_warehouse(str(path), churn.NEEDS)
     try:

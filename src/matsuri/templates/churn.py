@@ -22,7 +22,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEnc
 
 from matsuri.errors import UsageError
 
-# The tables and columns this theme reads (our names; see matsuri.themes.tables for renaming).
+# The tables and columns this theme reads (our names; see matsuri.templates.tables for renaming).
 NEEDS = {
     "churn_training_users": ["user_id", "cutoff_at", "churned"],
     "holdout_churn_users": ["user_id", "cutoff_at"],

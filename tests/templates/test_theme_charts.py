@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import pandas as pd  # noqa: E402
 from matplotlib import font_manager, rcParams  # noqa: E402
 
-from matsuri.themes import charts  # noqa: E402
+from matsuri.templates import charts  # noqa: E402
 
 
 def test_word_chart_renders_japanese_without_missing_glyphs():

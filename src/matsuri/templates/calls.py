@@ -1,6 +1,6 @@
 """call-keywords: which words in a sales call come before a won deal, and will this call be won?
 
-Transcripts are Japanese, so words are found with a morphological analyser (matsuri.themes.japanese).
+Transcripts are Japanese, so words are found with a morphological analyser (matsuri.templates.japanese).
 Words that nearly always come together (社内 + 稟議 + 回す) are merged into one phrase, so a single
 idea is one feature with one clear weight.
 """
@@ -20,7 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from matsuri.themes import japanese
+from matsuri.templates import japanese
 
 NEEDS = {
     "sales_calls": ["call_id", "rep_id", "called_at", "duration_sec", "transcript", "outcome"],
@@ -156,9 +156,9 @@ def word_effects(model) -> pd.DataFrame:
     }).assign(strength=lambda f: f["effect"].abs()).sort_values("strength", ascending=False, ignore_index=True)
 
 
-def top_keywords(model, top: int = 20) -> list[str]:
-    """The phrases most strongly tied to winning or losing, strongest first (keywords.csv)."""
-    return word_effects(model)["phrase"].head(top).tolist()
+def top_keywords(model) -> list[str]:
+    """Every phrase, strongest tie to winning or losing first (write_keywords keeps the first k)."""
+    return word_effects(model)["phrase"].tolist()
 
 
 def highlight(text: str, model) -> str:

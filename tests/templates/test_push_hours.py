@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from sklearn.dummy import DummyClassifier
 
-from matsuri.themes import charts, push
+from matsuri.templates import charts, push
 
 
 def test_are_hours_without_past_pushes_marked_and_never_best():
