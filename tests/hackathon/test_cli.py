@@ -47,10 +47,10 @@ def test_a_whole_event_from_the_terminal(cli_event, public_company, tmp_path):
     assert "寿司チーム" in matsuri("team", "list").out
 
     good = write_csv(push_predictions(public_company), tmp_path / "good.csv")
-    scored = matsuri("submit", "sushi", str(good)).out
+    scored = matsuri("submit", str(good), "--team", "sushi").out
     assert "Submission 1 scored: public roc_auc = " in scored and "left: 49 today" in scored
     bad = write_csv(push_predictions(public_company).iloc[2:], tmp_path / "bad.csv")
-    refused = matsuri("submit", "sushi", str(bad), code=7)
+    refused = matsuri("submit", str(bad), "--team", "sushi", code=7)
     assert "error: Submission 2 was not accepted. predictions.csv is missing 2 of the" in refused.err
     assert "Traceback" not in refused.err
 

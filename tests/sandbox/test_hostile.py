@@ -766,7 +766,7 @@ def test_the_cli_shows_a_hostile_error_without_escape_sequences(world, escapes):
     """Do `submit` and `submissions --id` on the command line show that error without escapes?"""
     args = ["hackathon", "--event", str(world.event.root)]
     nb = world.notebook("escapes-cli", ESCAPES)
-    submitted = run_matsuri([*args, "submit", "delta", str(nb)], exit_code=InvalidSubmission.exit_code,
+    submitted = run_matsuri([*args, "submit", str(nb), "--team", "delta"], exit_code=InvalidSubmission.exit_code,
                             env={"COLUMNS": "250"}, timeout=120)
     newest = list_submissions(world.event, "delta")[-1]
     shown = run_matsuri([*args, "submissions", "delta", "--id", str(newest.id)], env={"COLUMNS": "250"})
@@ -786,7 +786,7 @@ def _start_cli(world: World, team: str) -> tuple[subprocess.Popen, Path, dict]:
     returns the command, its run folder and that folder's record."""
     nb = world.notebook(f"sleeps-{team}", f"TAG = {world.tag!r}\n" + SLEEP)
     cli = subprocess.Popen([str(BIN / "matsuri"), "hackathon", "--event", str(world.event.root),
-                            "submit", team, str(nb)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            "submit", str(nb), "--team", team], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True, cwd=ROOT, env=os.environ | {"COLUMNS": "250"})
     uid, deadline = world.uid(team), time.monotonic() + 90
     while time.monotonic() < deadline:

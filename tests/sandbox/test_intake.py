@@ -107,7 +107,7 @@ def test_a_pipe_is_refused_plainly_and_does_not_hang(event, public_company, tmp_
     """Does the real command refuse a named pipe in one line, without waiting for a writer?"""
     pipe = tmp_path / "pipe.csv"
     os.mkfifo(pipe)
-    run = _cli(event, "submit", "alpha", str(pipe), code=7)  # a hang fails on the timeout
+    run = _cli(event, "submit", str(pipe), "--team", "alpha", code=7)  # a hang fails on the timeout
     assert run.err.startswith("error: Submission 1 was not accepted. pipe.csv is a special file")
     assert "Traceback" not in run.err and len(run.err.strip().splitlines()) == 1, run.err
     record = get_submission(event, 1)
@@ -155,14 +155,14 @@ def test_escape_sequences_never_reach_the_terminal(event, public_company, tmp_pa
     frame = push_predictions(public_company).astype({"probability": object})
     frame.loc[3, "probability"] = "\x1b[2J\x1b]8;;http://evil.example\x07high\x1b]8;;\x07"
     hostile_csv = write_csv(frame, tmp_path / "values.csv")
-    refused = _cli(event, "submit", "alpha", str(hostile_csv), code=7)
+    refused = _cli(event, "submit", str(hostile_csv), "--team", "alpha", code=7)
     assert "probability is 'high', which is not a number" in refused.err
     hostile_file = tmp_path / "\x1b[31mred\x1b[0m.xlsx"
     hostile_file.write_bytes(b"PK\x03\x04")
-    refused_name = _cli(event, "submit", "alpha", str(hostile_file), code=7)
+    refused_name = _cli(event, "submit", str(hostile_file), "--team", "alpha", code=7)
     assert "red.xlsx cannot be submitted" in refused_name.err
     assert "\x1b" in get_submission(event, 2).message  # stored as given: shown through printable()
-    scored = _cli(event, "submit", "alpha", str(write_csv(push_predictions(public_company), tmp_path / "ok.csv")))
+    scored = _cli(event, "submit", str(write_csv(push_predictions(public_company), tmp_path / "ok.csv")), "--team", "alpha")
     outputs = [refused.err, refused_name.err, scored.out, _cli(event, "team", "list").out,
                _cli(event, "submissions", "alpha").out, _cli(event, "leaderboard").out,
                _cli(event, "submissions", "alpha", "--id", "2").out]

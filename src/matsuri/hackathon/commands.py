@@ -59,8 +59,10 @@ def main(ctx: typer.Context, event: Path = typer.Option(None, "--event", help=EV
 def init_command(ctx: typer.Context) -> None:
     """Check event.toml and create the event's state store (safe to run again)."""
     from matsuri.hackathon.event import init_event
+    from matsuri.hackathon.service import prepare_boxes
 
     event, notes = init_event(ctx.obj)
+    notes += prepare_boxes(event)
     _say(f"Event '{event.settings.name}' is ready in {event.root}", fg="green")
     _say(f"Themes: {', '.join(event.settings.themes)}; state store: {event.db}")
     for note in notes:
@@ -75,10 +77,14 @@ def team_add(
     display_name: str = typer.Option("", help="The team's name as shown in the gallery (any language)."),
 ) -> None:
     """Register a team and its members."""
+    from matsuri.hackathon.service import prepare_boxes
     from matsuri.hackathon.teams import add_team
 
-    added = add_team(_event(ctx), team, member, display_name)
+    event = _event(ctx)
+    added = add_team(event, team, member, display_name)
     _say(f"Added team '{added.team}' ({added.display_name}): {', '.join(added.members)}", fg="green")
+    for note in prepare_boxes(event):
+        _say(note, fg="yellow")
     _say(f"Next: matsuri hackathon new {added.team} --theme THEME")
 
 
@@ -127,19 +133,56 @@ def new_command(
     _say(f"Team '{team}' works on {theme}; workspace: {made.workspace}", fg="green")
 
 
+def _organiser(ctx: typer.Context) -> bool:
+    """Whether this account can write the event store (the organiser); participants cannot."""
+    import os
+
+    from matsuri.hackathon.event import event_dir
+
+    db = event_dir(ctx.obj) / "state" / "event.sqlite"
+    return os.access(db.parent, os.W_OK | os.X_OK) and os.access(db, os.W_OK)
+
+
+def _team_here(team: str | None) -> str | None:
+    """The team named, else the one whose workspace (<event>/teams/<team>/) we are in."""
+    if team:
+        return team
+    parts = Path.cwd().resolve().parts
+    return parts[parts.index("teams") + 1] if "teams" in parts[:-1] else None
+
+
 @app.command("submit")
 def submit_command(
     ctx: typer.Context,
-    team: str = typer.Argument(..., help="The team id."),
-    path: Path = typer.Argument(..., help="A notebook (.ipynb), a predictions CSV, or a folder."),
-    warehouse: Path = typer.Option(None, help="The learners' warehouse (default: the built one)."),
-    labels: Path = typer.Option(None, help="The organiser labels store (default: the built one)."),
+    path: Path = typer.Argument(None, help="A notebook (.ipynb), a predictions CSV, or a folder "
+                                "(default: the notebook in this folder)."),
+    team: str = typer.Option(None, "--team", help="The team (default: yours, from your account or workspace)."),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="Follow the submission until it is scored."),
+    warehouse: Path = typer.Option(None, help="Organisers: the learners' warehouse (default: the built one)."),
+    labels: Path = typer.Option(None, help="Organisers: the labels store (default: the built one)."),
     no_sandbox: bool = typer.Option(
         False, "--no-sandbox",
-        help="Run a notebook as yourself, without the sandbox: only for code you trust (a "
-             "rehearsal). The log and the leaderboard say so."),
+        help="Organisers: run a notebook as yourself, without the sandbox: only for code you trust "
+             "(a rehearsal). The log and the leaderboard say so."),
 ) -> None:
-    """Run (if a notebook), check and score a submission; show its public score."""
+    """Hand in a submission and see its public score.
+
+    Participants: it goes through your team's drop box to the runner service, and this command
+    follows it (queued, running, scored). Organisers (who can write the event store) run it here
+    and now, in the sandbox, for the team given with --team.
+    """
+    from matsuri.hackathon import participant
+    from matsuri.hackathon.event import event_dir
+
+    path = path or participant.default_source(Path.cwd())
+    if not _organiser(ctx):
+        _hand_in(event_dir(ctx.obj), path, _team_here(team), wait)
+        return
+    team = _team_here(team)
+    if not team:
+        from matsuri.errors import UsageError
+
+        raise UsageError("Say which team this submission is for: --team TEAM.")
     from matsuri.hackathon.leaderboard import primary_metric
     from matsuri.hackathon.submissions import remaining, submit
 
@@ -162,10 +205,87 @@ def submit_command(
     _say(f"Submissions left: {today} today, {total} in the event.")
 
 
+def _hand_in(root: Path, path: Path, team: str | None, wait: bool) -> None:
+    """A participant's submit: through the drop box, then one line per change until scored."""
+    from matsuri.errors import InvalidSubmission
+    from matsuri.hackathon import participant
+
+    team, ticket = participant.hand_in(root, path, team)
+    _say(f"Handed in {path.name} for team '{team}'.", fg="green")
+    if not participant.runner_alive(participant.board(root)):
+        _say("It is queued; the runner is not running, so it waits until the organisers start it. "
+             "Tell them; see it later with `matsuri hackathon submissions`.", fg="yellow")
+        return
+    if not wait:
+        _say("Follow it with `matsuri hackathon submissions`.")
+        return
+    last = None
+    try:
+        for last in participant.follow(root, team, ticket):
+            if not last.final:
+                _say(last.text)
+    except KeyboardInterrupt:
+        _say("Stopped following; your submission stays in the queue. See it with "
+             "`matsuri hackathon submissions`.")
+        return
+    if last is not None and last.state == "scored":
+        _say(last.text, fg="green")
+    elif last is not None:
+        raise InvalidSubmission(last.text)
+
+
+@app.command("runner")
+def runner_command(
+    ctx: typer.Context,
+    slots: int = typer.Option(None, min=1, help="Notebooks run at once (default: submissions.slots)."),
+    until_idle: bool = typer.Option(False, help="Stop once nothing is waiting or running."),
+) -> None:
+    """The runner service: take teams' submissions from the drop box, run, score and publish.
+
+    Run it as root (it starts sandboxes), under systemd (infra/systemd/matsuri-runner.service) or
+    as a JupyterHub service; Ctrl-C or SIGTERM stops it, and unfinished runs go back to the queue.
+    """
+    from matsuri.hackathon.service import serve
+
+    event = _event(ctx)
+    _say(f"Runner for '{event.settings.name}': drop box {event.root / 'dropbox'}; Ctrl-C stops it.")
+    try:
+        serve(event, slots, until_idle=until_idle, say=lambda line: _say(line))
+    except KeyboardInterrupt:
+        _say("Runner stopped.")
+
+
+@app.command("run-queued", hidden=True)
+def run_queued_command(ctx: typer.Context, submission: int = typer.Argument(...)) -> None:
+    """One queued submission, started by the runner service in its own process."""
+    from matsuri.hackathon.service import run_queued
+
+    run_queued(_event(ctx), submission)
+
+
+@app.command("status")
+def status_command(ctx: typer.Context) -> None:
+    """For organisers: is the runner running, what is queued, can every team hand in?"""
+    from matsuri.hackathon import dropbox, queue, service
+    from matsuri.hackathon.teams import list_teams
+
+    event = _event(ctx)
+    state = service.runner_state(event)
+    if state["alive"]:
+        _say(f"The runner is running ({state['board']['runner']['slots']} slots).", fg="green")
+    else:
+        _say("The runner is not running: teams' submissions wait in the drop box. Start it with "
+             "`sudo matsuri hackathon runner` (or `systemctl start matsuri-runner`).", fg="yellow")
+    waiting = queue.waiting(event, event.settings.slots)
+    _say(f"Queued: {len(waiting)}" + "".join(f"\n  {w.position}. submission {w.id} ({w.team})" for w in waiting))
+    for problem in dropbox.problems(event.root, [t.team for t in list_teams(event)]):
+        _say(problem, fg="yellow")
+
+
 @app.command("submissions")
 def submissions_command(
     ctx: typer.Context,
-    team: str = typer.Argument(..., help="The team id."),
+    team: str = typer.Argument(None, help="The team id (default: yours)."),
     submission: int = typer.Option(None, "--id", help="Show one submission in full (message, files)."),
     private: bool = typer.Option(False, help="Also show private scores (organisers, after the event)."),
 ) -> None:
@@ -174,6 +294,13 @@ def submissions_command(
 
     from matsuri.hackathon.submissions import get_submission, list_submissions
 
+    if not _organiser(ctx):
+        _own_submissions(ctx, _team_here(team))
+        return
+    if not team:
+        from matsuri.errors import UsageError
+
+        raise UsageError("Say which team: matsuri hackathon submissions TEAM.")
     event = _event(ctx)
     if submission is not None:
         s = get_submission(event, submission)
@@ -199,6 +326,28 @@ def submissions_command(
     _console().print(table)
 
 
+def _own_submissions(ctx: typer.Context, team: str | None) -> None:
+    """A participant's view: the team's status file, published by the runner service."""
+    from rich.table import Table
+
+    from matsuri.hackathon import dropbox, participant
+    from matsuri.hackathon.event import event_dir
+
+    root = event_dir(ctx.obj)
+    found = participant.board(root)
+    team = dropbox.my_team(root, found, team)
+    status = participant.team_status(root, team)
+    table = Table("id", "submitted (UTC)", "kind", "status", "public", "message")
+    for s in status["submissions"]:
+        state = s["status"] + (f" (#{s['position']})" if s.get("position") else "")
+        _row(table, str(s["id"]), s["submitted_at"][:19].replace("T", " "), s["kind"], state,
+             ", ".join(f"{k} {v}" for k, v in s["public"].items()), s["message"] or "")
+    _console().print(table)
+    _say(f"Submissions left: {status['left_today']} today, {status['left_event']} in the event.")
+    if not participant.runner_alive(found):
+        _say("The runner is not running: queued submissions wait. Tell the organisers.", fg="yellow")
+
+
 @app.command("leaderboard")
 def leaderboard_command(
     ctx: typer.Context,
@@ -210,6 +359,9 @@ def leaderboard_command(
 
     from matsuri.hackathon import leaderboard
 
+    if not _organiser(ctx):
+        _public_leaderboard(ctx, theme)
+        return
     event = _event(ctx)
     themes = [theme] if theme else list(event.settings.themes)
     for theme_id in themes:
@@ -227,6 +379,25 @@ def leaderboard_command(
         if not all(e.sandboxed for e in board):
             _say("(no sandbox): run with --no-sandbox as the organiser, a trusted rehearsal only.",
                  fg="yellow")
+
+
+def _public_leaderboard(ctx: typer.Context, theme: str | None) -> None:
+    """A participant's view: the public board the runner service publishes."""
+    from rich.table import Table
+
+    from matsuri.hackathon import participant
+    from matsuri.hackathon.event import event_dir
+
+    found = participant.board(event_dir(ctx.obj))
+    for theme_id, board in found["leaderboards"].items():
+        if theme and theme_id != theme:
+            continue
+        table = Table("rank", "team", f"{board['metric']} ({'higher' if board['higher_is_better'] else 'lower'} is better)",
+                      "entries", title=f"{theme_id}: public leaderboard (as of {found['updated_at']})")
+        for e in board["entries"]:
+            _row(table, str(e["rank"]), e["team"], e["shown"] + ("" if e["sandboxed"] else " (no sandbox)"),
+                 str(e["entries"]))
+        _console().print(table)
 
 
 @app.command("select")

@@ -49,6 +49,49 @@ def take_in(source: Path, kind: str, files: Path, max_bytes: int, spec) -> None:
                         f"{name} in the folder {source.name}", folder=folder)
 
 
+def likely_path(typed: Path, event_root: Path, workspace: Path) -> Path | None:
+    """Where a hand-in path that leads nowhere most likely meant, inside the team's workspace only
+    (a suggestion never reveals another team's files or the event's state), else None.
+
+    Tried in order: the same relative path under the event folder (`teams/sushi/starter.ipynb`
+    typed from the project root means `hackathon/teams/sushi/starter.ipynb`), what follows
+    `teams/` under the event's teams folder, the path under the workspace, the file of that name
+    in the workspace, and for a notebook the workspace's starter notebook.
+    """
+    typed = Path(typed)
+    candidates = [] if typed.is_absolute() else [event_root / typed, workspace / typed]
+    parts = typed.parts
+    if "teams" in parts[:-1]:
+        candidates.append(event_root / "teams" / Path(*parts[parts.index("teams") + 1:]))
+    candidates.append(workspace / typed.name)
+    if typed.suffix.lower() == ".ipynb":
+        candidates.append(workspace / "starter.ipynb")
+    home = workspace.resolve()
+    for candidate in candidates:
+        if candidate.exists() and candidate.resolve().is_relative_to(home):
+            return candidate
+    return None
+
+
+def nothing_at(typed: Path, likely: Path | None) -> str:
+    """The message for a hand-in path that leads nowhere: what was wrong, the likely path, what to do."""
+    typed = Path(typed)
+    wrong = f"There is nothing at {typed}"
+    if not typed.is_absolute():
+        wrong += f" (looking from {Path.cwd()})"
+    if likely is None:
+        return f"{wrong}. Give the path of a notebook, a CSV file or a folder."
+    return f"{wrong}. Did you mean {_from_here(likely)}? Give that path instead."
+
+
+def _from_here(path: Path) -> str:
+    """The path as typed from the current folder when it lies below it, else in full."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path.resolve())
+
+
 def digest(files: Path, spec) -> str:
     """One hash of the prediction files handed in (equal files, equal submissions)."""
     digest = hashlib.sha256()

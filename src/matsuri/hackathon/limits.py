@@ -1,6 +1,6 @@
 """Submission limits: dates, and how many a team may still submit today and in the event.
 
-Limits count scored submissions and the ones still running, in the event's time zone.
+Limits count scored submissions and the ones queued or running, in the event's time zone.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import datetime as dt
 
 from matsuri.hackathon.event import Event
 
-COUNTED = ("running", "scored")
+COUNTED = ("queued", "running", "scored")
 
 
 def usage(con, event: Event, team: str, theme: str, now: dt.datetime) -> tuple[int, int]:

@@ -30,13 +30,16 @@ class Submission:
     public: dict[str, float] = field(default_factory=dict)
     private: dict[str, float] = field(default_factory=dict)
     folder: Path | None = None
+    sandbox: bool = True
+    attempts: int = 0
 
 
 def release_stale(con, event: Event, team: str, now: dt.datetime) -> None:
-    """A run whose organiser process died (power cut, kill -9) stays 'running': cancel it, so it
-    does not count against the team's limits (its sandbox died with that process)."""
-    rows = con.execute("SELECT id, runner FROM submissions WHERE team = ? AND status = 'running'",
-                       (team,)).fetchall()
+    """A run started from a terminal whose process died (power cut, kill -9) stays 'running':
+    cancel it, so it does not count against the team's limits (its sandbox died with that
+    process). Runs of the runner service are its own to retry (queue.recover)."""
+    rows = con.execute("SELECT id, runner FROM submissions WHERE team = ? AND status = 'running' "
+                       "AND submitted_by IS NULL", (team,)).fetchall()
     for row in rows:
         if not still_running(row["runner"]):
             con.execute(
@@ -47,8 +50,10 @@ def release_stale(con, event: Event, team: str, now: dt.datetime) -> None:
 
 
 def reserve(event: Event, team: str, theme: str, kind: str, source: Path, now: dt.datetime,
-             sandbox: bool = True):
-    """Insert the attempt as running, or as rejected with the limit it hit; one transaction."""
+            sandbox: bool = True, submitted_by: str | None = None):
+    """Insert the attempt as running (queued, when it came through the drop box from
+    `submitted_by`), or as rejected with the limit it hit; one transaction."""
+    store.create(event.db)  # a store made by an older version gains the columns it lacks
     with event.connect() as con, store.write(con):
         release_stale(con, event, team, now)
         problem = limits.problem(con, event, team, theme, now)
@@ -57,18 +62,36 @@ def reserve(event: Event, team: str, theme: str, kind: str, source: Path, now: d
                        "predictions file (.csv) or a folder holding predictions.csv. Save your "
                        "predictions as a CSV file (or submit the notebook that writes them) and "
                        "submit again.")
-        status = "rejected" if problem else "running"
+        status = "rejected" if problem else "queued" if submitted_by else "running"
         cursor = con.execute(
             "INSERT INTO submissions (team, theme, kind, source, submitted_at, finished_at, status,"
-            " message, runner, sandbox) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " message, runner, sandbox, submitted_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (team, theme, kind, str(source), now.isoformat(timespec="microseconds"),
              now.isoformat(timespec="microseconds") if problem else None, status, problem,
-             this_process(), "on" if sandbox or kind != "notebook" else "off"),
+             None if submitted_by else this_process(),
+             "on" if sandbox or kind != "notebook" else "off", submitted_by),
         )
         if problem:  # the stored message reads exactly as the one shown
             problem = f"Submission {cursor.lastrowid} was not accepted. {problem}"
             con.execute("UPDATE submissions SET message = ? WHERE id = ?", (problem, cursor.lastrowid))
         return cursor.lastrowid, problem
+
+
+def cut_off(event: Event, submission_id: int) -> tuple[str, str]:
+    """A run the runner service was stopped in the middle of: queued again the first time,
+    rejected (with the reason) the second. Returns the new status and message."""
+    with event.connect() as con, store.write(con):
+        attempts = con.execute("SELECT attempts FROM submissions WHERE id = ?",
+                               (submission_id,)).fetchone()[0]
+        if attempts < 2:
+            message = (f"Submission {submission_id} was cut off by a restart of the runner; it is "
+                       "queued again and will run once more.")
+            con.execute("UPDATE submissions SET status = 'queued', runner = NULL, message = ? "
+                        "WHERE id = ?", (message, submission_id))
+            return "queued", message
+    return "rejected", (f"Submission {submission_id} was cut off twice by a restart of the runner, "
+                        "so it was not scored and does not count. Submit again; if it happens "
+                        "again, tell the organisers.")
 
 
 def save_scores(con, submission_id: int, scores: dict | None) -> None:
@@ -103,7 +126,8 @@ def get_submission(event: Event, submission_id: int) -> Submission:
         parts[part][metric] = value
     return Submission(row["id"], row["team"], row["theme"], row["kind"], row["source"],
                       row["submitted_at"], row["status"], row["message"], parts["public"],
-                      parts["private"], event.submission_dir(row["id"]))
+                      parts["private"], event.submission_dir(row["id"]), row["sandbox"] == "on",
+                      row["attempts"])
 
 
 def list_submissions(event: Event, team: str) -> list[Submission]:

@@ -59,6 +59,9 @@ class Settings:
     pool_size: int
     cull_idle_seconds: int
     demo_memory_mb: int
+    backend: str = "sandbox"       # where the runner service runs notebooks: sandbox | sagemaker
+    slots: int = 2                 # notebooks the runner service runs at once
+    max_queued: int = 100          # submissions waiting at once before the drop box says "full"
 
     @property
     def zone(self) -> ZoneInfo:
@@ -77,6 +80,9 @@ class Settings:
     def is_open(self, now: dt.datetime) -> bool:
         local = now.astimezone(self.zone).date()
         return self.starts <= local <= self.ends
+
+
+BACKENDS = ("sandbox", "sagemaker")  # the runner service's; `submit --no-sandbox` is the organiser's own
 
 
 def _user_prefix(value: str) -> str | None:
@@ -156,6 +162,10 @@ def parse(data: dict, path: Path) -> Settings:
     folder_mb = subs.take("folder_mb", int, 1024, at_least(16))
     max_file = subs.take("max_file_mb", float, 50.0, lambda v: None if v > 0 else "must be above 0")
     threads = subs.take("threads", int, 2, at_least(1))
+    backend = subs.take("backend", str, "sandbox", lambda v: None if v in BACKENDS else
+                        f"must be one of {', '.join(BACKENDS)}, not {v!r}")
+    slots = subs.take("slots", int, 2, between(1, 64))
+    max_queued = subs.take("max_queued", int, 100, at_least(1))
     subs.done()
 
     themes_section = root.sub("themes")
@@ -203,7 +213,8 @@ def parse(data: dict, path: Path) -> Settings:
     return Settings(
         path, name, starts, ends, timezone, seed, min_size, max_size, run_as, identities, timeout,
         memory, max_processes, cpu_weight, folder_mb, max_file, threads, themes, (scale[0], scale[1]), criteria, tuple(judges), metric_weight,
-        rubric_weight, preheat, pool_size, cull, demo_memory,
+        rubric_weight, preheat, pool_size, cull, demo_memory, backend=backend, slots=slots,
+        max_queued=max_queued,
     )
 
 

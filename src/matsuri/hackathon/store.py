@@ -18,10 +18,13 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 UPGRADES = {  # columns added since version 1, for stores made before
     "runner": "ALTER TABLE submissions ADD COLUMN runner TEXT",
     "sandbox": "ALTER TABLE submissions ADD COLUMN sandbox TEXT NOT NULL DEFAULT 'on'",
+    "started_at": "ALTER TABLE submissions ADD COLUMN started_at TEXT",
+    "attempts": "ALTER TABLE submissions ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0",
+    "submitted_by": "ALTER TABLE submissions ADD COLUMN submitted_by TEXT",
 }
 BUSY_TIMEOUT_MS = 30_000
 
@@ -46,11 +49,14 @@ CREATE TABLE IF NOT EXISTS submissions (
     source TEXT NOT NULL,            -- the path given, for the record
     submitted_at TEXT NOT NULL,      -- UTC, ISO 8601
     finished_at TEXT,
-    status TEXT NOT NULL,            -- running | scored | rejected | cancelled
+    status TEXT NOT NULL,            -- queued | running | scored | rejected | cancelled
     message TEXT,
     digest TEXT,
     runner TEXT,                     -- pid:start time of the organiser process running it
-    sandbox TEXT NOT NULL DEFAULT 'on'  -- off: a trusted run without a sandbox (--no-sandbox)
+    sandbox TEXT NOT NULL DEFAULT 'on',  -- off: a trusted run without a sandbox (--no-sandbox)
+    started_at TEXT,                 -- when a run last began (queued ones wait for a slot)
+    attempts INTEGER NOT NULL DEFAULT 0, -- runs begun: one cut off by a restart is retried once
+    submitted_by TEXT                -- the account that dropped it in the drop box, if any
 );
 CREATE INDEX IF NOT EXISTS submissions_team ON submissions (team, status);
 CREATE TABLE IF NOT EXISTS scores (

@@ -10,8 +10,10 @@ the count, so two terminals cannot both take the last place).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from matsuri import paths, theme_spec
@@ -39,10 +41,12 @@ def scoring_job(event: Event, theme: str, folder: Path, warehouse: Path | None =
 def submit(event: Event, team: str, source: Path, warehouse: Path | None = None,
            labels: Path | None = None, now: dt.datetime | None = None,
            sandbox: bool = True) -> Submission:
-    """Check limits, take the submission in, run it if it is a notebook, check and score it.
+    """Here and now (the organiser's terminal): check limits, take the submission in, run it if it
+    is a notebook, check and score it.
 
     Notebooks run in the sandbox as the team's identity; `sandbox=False` (the organiser's
     --no-sandbox) runs them as the organiser, which the log and the leaderboard then show.
+    Participants' submissions come through the drop box and the runner service instead (queue.py).
     """
     info = get_team(event, team)
     if not info.theme:
@@ -52,35 +56,61 @@ def submit(event: Event, team: str, source: Path, warehouse: Path | None = None,
         )
     source = Path(source)
     if not source.exists():
-        raise NotFound(f"There is nothing at {source}. Give the path of a notebook, a CSV file or a folder.")
+        raise NotFound(handin.nothing_at(source, handin.likely_path(source, event.root, info.workspace)))
     kind = handin.kind_of(source)
-    spec = theme_spec.get(info.theme)
     now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)  # stored in UTC: comparable as text
     submission_id, problem = records.reserve(event, team, info.theme, kind, source, now, sandbox)
     if problem:
         raise InvalidSubmission(problem)
+    with settling(event, submission_id, source.name):
+        take_in(event, submission_id, source, kind)
+        carry_out(event, submission_id, warehouse, labels)
+    return get_submission(event, submission_id)
+
+
+def take_in(event: Event, submission_id: int, source: Path, kind: str) -> None:
+    """Copy what was handed in into the submission's folder (see handin.take_in)."""
+    row = records.get_submission(event, submission_id)
+    folder = event.submission_dir(submission_id)
+    folder.mkdir(parents=True, exist_ok=False)
+    max_bytes = int(event.settings.max_file_mb * 1_000_000)
+    spec = theme_spec.get(row.theme)
+    if kind == "notebook":
+        handin.take_in(source, kind, folder / "source", max_bytes, spec)
+        handin.check_notebook(folder / "source" / source.name)
+    else:
+        handin.take_in(source, kind, folder / "files", max_bytes, spec)
+
+
+def carry_out(event: Event, submission_id: int, warehouse: Path | None = None,
+              labels: Path | None = None) -> None:
+    """Run a taken-in submission if it is a notebook, then check, score and record it."""
+    row = records.get_submission(event, submission_id)
     folder = event.submission_dir(submission_id)
     files = folder / "files"
-    job = scoring_job(event, info.theme, files, warehouse, labels)
+    job = scoring_job(event, row.theme, files, warehouse, labels)
+    if row.kind == "notebook":
+        copy = next((folder / "source").glob("*.ipynb"))
+        sandbox = row.sandbox
+        user = _require_sandbox(event, get_team(event, row.team).slot, job) if sandbox else ""
+        run = runner.NotebookJob(copy, folder, files, event.settings, job.warehouse, user,
+                                 job.max_bytes, row.team, submission_id)
+        runner.backend(event.settings.backend if sandbox else "trusted").run(run)
+    scores = scoring.score_folder(job)
+    records.finish(event, submission_id, "scored", None, scores,
+                   handin.digest(files, theme_spec.get(row.theme)))
+
+
+@contextlib.contextmanager
+def settling(event: Event, submission_id: int, name: str, retry: bool = False) -> Iterator[None]:
+    """Whatever happens inside, the submission ends scored, rejected (with the reason shown to
+    the team) or cancelled, and its log says so. With `retry` (the runner service), a run cut off
+    by a stop goes back to the queue once; a second cut rejects it."""
     status = "rejected"
     message = (f"Submission {submission_id} stopped unexpectedly before it was checked, so it does not "
                "count. Submit again, and tell the organisers if it happens again.")
     try:
-        folder.mkdir(parents=True, exist_ok=False)
-        if kind == "notebook":
-            (folder / "source").mkdir()
-            copy = folder / "source" / source.name
-            handin.take_in(source, kind, folder / "source", job.max_bytes, spec)
-            handin.check_notebook(copy)
-            user = _require_sandbox(event, info.slot, job) if sandbox else ""
-            run = runner.NotebookJob(copy, folder, files, event.settings, job.warehouse, user,
-                                     job.max_bytes, team, submission_id)
-            runner.backend("sandbox" if sandbox else "trusted").run(run)
-        else:
-            handin.take_in(source, kind, files, job.max_bytes, spec)
-        scores = scoring.score_folder(job)
-        digest = handin.digest(files, spec)
-        records.finish(event, submission_id, "scored", None, scores, digest)
+        yield
         status, message = "scored", None
     except InvalidSubmission as error:
         message = f"Submission {submission_id} was not accepted. {error}"
@@ -89,24 +119,26 @@ def submit(event: Event, team: str, source: Path, warehouse: Path | None = None,
         message = f"Submission {submission_id} could not be run: {error}"
         raise
     except KeyboardInterrupt:
-        status = "cancelled"
-        message = (f"Submission {submission_id} was cancelled (interrupted before it was checked); "
-                   "it does not count. Submit again.")
+        if retry:
+            status, message = records.cut_off(event, submission_id)
+        else:
+            status = "cancelled"
+            message = (f"Submission {submission_id} was cancelled (interrupted before it was checked); "
+                       "it does not count. Submit again.")
         raise Interrupted(message) from None
     finally:
-        if status != "scored":
-            records.finish(event, submission_id, status if status == "cancelled" else "rejected", message)
-        _log_outcome(folder, source, status, message)
-    return get_submission(event, submission_id)
+        if status in ("rejected", "cancelled"):
+            records.finish(event, submission_id, status, message)
+        _log_outcome(event.submission_dir(submission_id), name, status, message)
 
 
-def _log_outcome(folder: Path, source: Path, status: str, message: str | None) -> None:
+def _log_outcome(folder: Path, name: str, status: str, message: str | None) -> None:
     """End the submission's log.txt (after the notebook run's own lines, if any) with its outcome."""
     from matsuri.sandbox.text import printable
 
     if not folder.is_dir():
         return
-    line = f"{store.now()} submitted {source.name}: {status}{': ' + message if message else ''}"
+    line = f"{store.now()} submitted {name}: {status}{': ' + message if message else ''}"
     with open(folder / "log.txt", "a", encoding="utf-8") as log:
         log.write(printable(line) + "\n")
 

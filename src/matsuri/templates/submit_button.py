@@ -1,0 +1,67 @@
+"""The submit button at the end of every starter: hand this notebook in and watch it being scored.
+
+It does what `matsuri hackathon submit` does from a terminal (the drop box, then the runner
+service; see matsuri.hackathon.participant): nothing happens until it is pressed, so a run of the
+notebook by the hackathon itself only draws it. Texts are in Japanese and English.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import threading
+from pathlib import Path
+
+COLOURS = {"scored": "#1a7f37", "rejected": "#cf222e", "cancelled": "#cf222e"}
+
+
+def this_notebook() -> Path:
+    """The notebook this kernel belongs to (Jupyter tells its kernels), else starter.ipynb here."""
+    session = os.environ.get("JPY_SESSION_NAME", "")
+    if session.endswith(".ipynb") and Path(session).is_file():
+        return Path(session)
+    return Path.cwd() / "starter.ipynb"
+
+
+def submit_button(notebook: str | Path | None = None, event: str | Path | None = None):
+    """A button that hands `notebook` (default: this one) in for your team, and a line that says
+    what happens to it: queued (with your place), running, scored with the public score, or why
+    it was not accepted. Save the notebook (Ctrl+S) before pressing it."""
+    import ipywidgets as widgets
+
+    from matsuri.hackathon.event import event_dir
+
+    button = widgets.Button(description="提出する / Submit", button_style="primary",
+                            icon="paper-plane", layout=widgets.Layout(width="220px"))
+    line = widgets.HTML("<i>保存してから押してください / Save the notebook (Ctrl+S), then press.</i>")
+
+    def show(text: str, state: str = "") -> None:
+        colour = COLOURS.get(state, "inherit")
+        line.value = f'<span style="color:{colour}" class="matsuri-submit-{state or "info"}">{html.escape(text)}</span>'
+
+    def follow(root: Path, team: str, ticket: str) -> None:
+        from matsuri.hackathon import participant
+
+        try:
+            for update in participant.follow(root, team, ticket, timeout=6 * 3600):
+                show(update.text, update.state)
+        finally:
+            button.disabled = False
+
+    def pressed(_) -> None:
+        from matsuri.errors import MatsuriError
+        from matsuri.hackathon import participant
+
+        button.disabled = True
+        root = event_dir(event)
+        try:
+            team, ticket = participant.hand_in(root, Path(notebook or this_notebook()))
+        except MatsuriError as error:
+            show(f"提出できませんでした / Not handed in: {error}", "rejected")
+            button.disabled = False
+            return
+        show(f"提出しました / Handed in for team {team}.")
+        threading.Thread(target=follow, args=(root, team, ticket), daemon=True).start()
+
+    button.on_click(pressed)
+    return widgets.VBox([button, line])

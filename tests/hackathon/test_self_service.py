@@ -1,0 +1,217 @@
+"""Can teams hand in by themselves, from their own accounts, and see their score, while nobody
+can read or write another team's entries, and a runner stopped mid-run loses nothing?
+
+Real system accounts (one per participant), the real runner service and the real `matsuri`
+command run as each participant with `runuser`.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import BIN
+from support.hackathon_kit import (
+    DEFAULTS,
+    SETTINGS,
+    WRITE_PUSH_PREDICTIONS,
+    add_team,
+    notebook,
+    push_predictions,
+)
+
+pytestmark = pytest.mark.slow
+
+
+class Festival:
+    def __init__(self, event, company, people: dict[str, str]):
+        self.event, self.company, self.people = event, company, people  # team -> account
+        self.env = os.environ | {"MATSURI_WAREHOUSE": str(company.warehouse),
+                                 "MATSURI_LABELS": str(company.labels), "COLUMNS": "250"}
+        self.runner: subprocess.Popen | None = None
+
+    def start_runner(self, *args: str) -> subprocess.Popen:
+        log = open(self.event.root.parent / "runner.log", "a")  # noqa: SIM115 (kept for the test's life)
+        self.runner = subprocess.Popen(
+            [str(BIN / "matsuri"), "hackathon", "--event", str(self.event.root), "runner", *args],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and '"alive": true' not in self._board():
+            assert self.runner.poll() is None, (self.event.root.parent / "runner.log").read_text()
+            time.sleep(0.2)
+        return self.runner
+
+    def _board(self) -> str:
+        path = self.event.root / "public" / "board.json"
+        return path.read_text() if path.exists() else ""
+
+    def home(self, team: str) -> Path:
+        return Path(pwd.getpwnam(self.people[team]).pw_dir)
+
+    def give(self, team: str, source: Path) -> Path:
+        """A copy of `source` in the participant's home, owned by them."""
+        target = self.home(team) / source.name
+        shutil.copyfile(source, target)
+        account = pwd.getpwnam(self.people[team])
+        os.chown(target, account.pw_uid, account.pw_gid)
+        return target
+
+    def as_member(self, team: str, *command: str, **kwargs) -> subprocess.Popen:
+        return subprocess.Popen(["runuser", "-u", self.people[team], "--", *command],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                cwd=self.home(team), env={"PATH": os.environ["PATH"], "LANG": "C.UTF-8",
+                                                          "COLUMNS": "250", "HOME": str(self.home(team))},
+                                **kwargs)
+
+    def matsuri(self, team: str, *args: str) -> subprocess.Popen:
+        return self.as_member(team, str(BIN / "matsuri"), "hackathon", "--event", str(self.event.root), *args)
+
+    def rows(self, team: str) -> list[dict]:
+        with self.event.connect() as con:
+            return [dict(r) for r in con.execute("SELECT * FROM submissions WHERE team = ? ORDER BY id", (team,))]
+
+
+@pytest.fixture
+def festival(public_company, sandbox_user):
+    """An event in a folder others can pass through, two teams of one real account each, the
+    drop boxes made as `init` makes them."""
+    from matsuri.hackathon.event import init_event
+    from matsuri.hackathon.service import prepare_boxes
+
+    folder = Path(tempfile.mkdtemp(prefix="matsuri-festival-"))
+    folder.chmod(0o711)
+    root = folder / "event"
+    root.mkdir()
+    (root / "event.toml").write_text(SETTINGS.format(**DEFAULTS | {"run_as": sandbox_user}), encoding="utf-8")
+    tag = secrets.token_hex(2)
+    people = {"alpha": f"mtp{os.getpid()}{tag}a", "beta": f"mtp{os.getpid()}{tag}b"}
+    from matsuri.sandbox import identities
+
+    for account in people.values():
+        subprocess.run(["useradd", "-m", "-s", "/bin/sh", account], check=True)
+    identities.let_through(list(people.values()))  # to this Python, as an install under /opt would be
+    old = {k: os.environ.get(k) for k in ("MATSURI_WAREHOUSE", "MATSURI_LABELS")}
+    os.environ["MATSURI_WAREHOUSE"], os.environ["MATSURI_LABELS"] = str(public_company.warehouse), str(public_company.labels)
+    festival = None
+    try:
+        event, _ = init_event(root)
+        for team, account in people.items():
+            add_team(event, team, "push-open-rate", members=[account])
+        assert prepare_boxes(event) == []
+        festival = Festival(event, public_company, people)
+        yield festival
+    finally:
+        if festival and festival.runner and festival.runner.poll() is None:
+            festival.runner.send_signal(signal.SIGTERM)
+            festival.runner.wait(60)
+        for key, value in old.items():
+            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+        for account in people.values():
+            home = Path(pwd.getpwnam(account).pw_dir)
+            identities.remove(account)  # its processes, its ACL entries, the account
+            shutil.rmtree(home, ignore_errors=True)
+        from matsuri.hackathon.dropbox import team_group
+
+        for team in people:
+            subprocess.run(["groupdel", team_group(team)], capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def finished(process: subprocess.Popen, timeout: float = 180) -> tuple[int, str, str]:
+    out, err = process.communicate(timeout=timeout)
+    return process.returncode, out, err
+
+
+def test_two_teams_hand_in_at_once_and_each_sees_only_its_own(festival, tmp_path):
+    festival.start_runner("--slots", "2")
+    csv = {team: festival.give(team, _csv(festival, tmp_path / team, seed)) for seed, team in enumerate(("alpha", "beta"))}
+    both = {team: festival.matsuri(team, "submit", str(csv[team])) for team in csv}  # at the same moment
+    for team, process in both.items():
+        code, out, err = finished(process)
+        assert code == 0, err
+        shown = re.search(r"submission (\d+): scored\. Public score: roc_auc (0\.\d{4})", out)
+        assert shown, out
+        stored = festival.rows(team)
+        assert [r["status"] for r in stored] == ["scored"] and stored[0]["submitted_by"] == festival.people[team]
+        from matsuri.hackathon.records import get_submission
+
+        assert f"{get_submission(festival.event, stored[0]['id']).public['roc_auc']:.4f}" == shown.group(2)
+
+    root = festival.event.root
+    for attempt in (["ls", str(root / "dropbox" / "beta")], ["cat", str(root / "dropbox" / "beta" / "status.json")],
+                    ["ls", str(root / "dropbox" / "alpha")], ["cat", str(root / "state" / "event.sqlite")],
+                    ["mkdir", str(root / "dropbox" / "beta" / "forged")]):
+        code, _, err = finished(festival.as_member("alpha", *attempt))
+        assert code != 0 and "Permission denied" in err, attempt
+    code, out, _ = finished(festival.as_member("alpha", "cat", str(root / "dropbox" / "alpha" / "status.json")))
+    assert code == 0 and '"team": "alpha"' in out and "private" not in out
+
+    code, _, err = finished(festival.matsuri("alpha", "submit", str(csv["alpha"]), "--team", "beta"))
+    assert code == 2 and "You are not a member of team 'beta'" in err and "your team is 'alpha'" in err
+    code, out, _ = finished(festival.matsuri("alpha", "submissions"))
+    assert code == 0 and "scored" in out and "Submissions left: 49 today" in out
+    code, out, _ = finished(festival.matsuri("alpha", "leaderboard"))
+    assert code == 0 and out.count("push-open-rate: public leaderboard") == 1 and "alpha" in out and "beta" in out
+
+
+def test_an_entry_that_links_out_is_refused_with_the_reason(festival):
+    """A member who hand-makes an entry whose notebook is a link to a root-only file gets it
+    rejected (and sees why); the runner never reads through the link."""
+    festival.start_runner()
+    box = festival.event.root / "dropbox" / "alpha"
+    script = (f"mkdir {box}/.x.partial && cd {box}/.x.partial && "
+              "echo '{\"kind\": \"notebook\", \"name\": \"a.ipynb\"}' > ticket.json && "
+              f"ln -s {festival.event.db} a.ipynb && mv {box}/.x.partial {box}/x")
+    code, _, err = finished(festival.as_member("alpha", "sh", "-c", script))
+    assert code == 0, err
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not festival.rows("alpha"):
+        time.sleep(0.2)
+    row = festival.rows("alpha")[0]
+    assert row["status"] == "rejected" and "link" in row["message"], row
+    code, out, _ = finished(festival.matsuri("alpha", "submissions"))
+    assert "rejected" in out and "link" in out
+
+
+def test_a_runner_stopped_mid_run_finishes_every_submission_exactly_once(festival, tmp_path):
+    slow = notebook(tmp_path / "slow.ipynb", "import time; time.sleep(6)", WRITE_PUSH_PREDICTIONS)
+    festival.start_runner("--slots", "1")
+    code, out, err = finished(festival.matsuri("alpha", "submit", str(festival.give("alpha", slow)), "--no-wait"))
+    assert code == 0, err
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and [r["status"] for r in festival.rows("alpha")] != ["running"]:
+        time.sleep(0.2)
+    csv = festival.give("beta", _csv(festival, tmp_path / "beta", 1))
+    code, _, err = finished(festival.matsuri("beta", "submit", str(csv), "--no-wait"))
+    assert code == 0, err
+    festival.runner.send_signal(signal.SIGTERM)  # as systemd stops a service
+    assert festival.runner.wait(90) is not None
+    cut = festival.rows("alpha")
+    assert [(r["status"], r["attempts"]) for r in cut] == [("queued", 1)] and "cut off" in cut[0]["message"]
+
+    # while the runner is down, a team is told so instead of waiting in silence
+    code, out, _ = finished(festival.matsuri("beta", "submit", str(csv)))
+    assert code == 0 and "the runner is not running" in out
+
+    festival.start_runner("--until-idle")
+    assert festival.runner.wait(240) == 0, (festival.event.root.parent / "runner.log").read_text()
+    alpha, beta = festival.rows("alpha"), festival.rows("beta")
+    assert [(r["status"], r["attempts"]) for r in alpha] == [("scored", 2)]
+    assert [r["status"] for r in beta] == ["scored", "scored"]
+
+
+def _csv(festival, folder: Path, seed: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "predictions.csv"
+    push_predictions(festival.company, seed=seed).to_csv(path, index=False)
+    return path
