@@ -89,6 +89,8 @@ server_env = {
     # nbgrader_config.py (exchange, hub courses); grading tools hidden from participants' servers
     "JUPYTER_CONFIG_PATH": S["jupyter_config_dir"],
     "JUPYTERHUB_ACTIVITY_INTERVAL": str(S["activity_interval_seconds"]),
+    # `matsuri hackathon submit` and the starters' submit button hand in to this event's drop box
+    "MATSURI_EVENT": S.get("hackathon_event", ""),
 }
 c.JupyterHub.spawner_class = "jupyterhub.spawner.LocalProcessSpawner"
 c.Spawner.cmd = [str(bin_dir / "jupyterhub-singleuser")]  # runs as the participant, never root
@@ -128,3 +130,9 @@ c.JupyterHub.services = [
          "JUPYTER_CONFIG_PATH": f"{S['gallery_config_dir']}:{S['jupyter_config_dir']}"},  # Voila's base_url
      "oauth_no_confirm": True},
 ]
+if (Path(S.get("hackathon_event", "")) / "state" / "event.sqlite").is_file():
+    # The hackathon's runner service (as root, like the hub: it starts sandboxes), started and
+    # restarted with the hub; it needs no hub API, so it gets no token scopes.
+    c.JupyterHub.services.append(
+        {"name": "hackathon-runner", "display": False,
+         "command": [str(bin_dir / "matsuri"), "hackathon", "--event", S["hackathon_event"], "runner"]})

@@ -18,8 +18,10 @@ COLOURS = {"scored": "#1a7f37", "rejected": "#cf222e", "cancelled": "#cf222e"}
 def this_notebook() -> Path:
     """The notebook this kernel belongs to (Jupyter tells its kernels), else starter.ipynb here."""
     session = os.environ.get("JPY_SESSION_NAME", "")
-    if session.endswith(".ipynb") and Path(session).is_file():
-        return Path(session)
+    if session.endswith(".ipynb"):
+        for candidate in (Path(session), Path.cwd() / Path(session).name):
+            if candidate.is_file():
+                return candidate
     return Path.cwd() / "starter.ipynb"
 
 

@@ -123,7 +123,15 @@ class HubLayout:
             "cull_every_seconds": max(1, int(self.hub.cull_every_minutes * 60)),
             "activity_interval_seconds": self.hub.activity_interval_seconds,
             "mem_limit_gb": self.hub.mem_limit_gb, "cpu_limit": self.hub.cpu_limit,
+            "hackathon_event": str(self.hackathon_event()),
         }
+
+    @staticmethod
+    def hackathon_event() -> Path:
+        """The hackathon event whose runner the hub starts ($MATSURI_EVENT, else hackathon/)."""
+        from matsuri.hackathon.event import event_dir
+
+        return event_dir()
 
     def hub_json_text(self) -> str:
         return json.dumps(self.hub_settings(), ensure_ascii=False, indent=1, sort_keys=True) + "\n"
