@@ -37,9 +37,9 @@ from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(ROOT / "tests" / "hackathon"))
+sys.path.insert(0, str(ROOT / "tests"))
 from common import median, save  # noqa: E402
-from hackathon_kit import DEFAULTS, SETTINGS  # noqa: E402
+from support.hackathon_kit import DEFAULTS, SETTINGS  # noqa: E402
 
 from matsuri.errors import Interrupted  # noqa: E402
 from matsuri.sandbox import identities, kernels  # noqa: E402

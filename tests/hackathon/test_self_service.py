@@ -8,24 +8,18 @@ command run as each participant with `runuser`.
 from __future__ import annotations
 
 import os
-import pwd
 import re
 import secrets
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import BIN
+from support.festival import self_service_event
 from support.hackathon_kit import (
-    DEFAULTS,
-    SETTINGS,
     WRITE_PUSH_PREDICTIONS,
-    add_team,
     notebook,
     push_predictions,
 )
@@ -33,98 +27,10 @@ from support.hackathon_kit import (
 pytestmark = pytest.mark.slow
 
 
-class Festival:
-    def __init__(self, event, company, people: dict[str, str]):
-        self.event, self.company, self.people = event, company, people  # team -> account
-        self.env = os.environ | {"MATSURI_WAREHOUSE": str(company.warehouse),
-                                 "MATSURI_LABELS": str(company.labels), "COLUMNS": "250"}
-        self.runner: subprocess.Popen | None = None
-
-    def start_runner(self, *args: str) -> subprocess.Popen:
-        log = open(self.event.root.parent / "runner.log", "a")  # noqa: SIM115 (kept for the test's life)
-        self.runner = subprocess.Popen(
-            [str(BIN / "matsuri"), "hackathon", "--event", str(self.event.root), "runner", *args],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, text=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and '"alive": true' not in self._board():
-            assert self.runner.poll() is None, (self.event.root.parent / "runner.log").read_text()
-            time.sleep(0.2)
-        return self.runner
-
-    def _board(self) -> str:
-        path = self.event.root / "public" / "board.json"
-        return path.read_text() if path.exists() else ""
-
-    def home(self, team: str) -> Path:
-        return Path(pwd.getpwnam(self.people[team]).pw_dir)
-
-    def give(self, team: str, source: Path) -> Path:
-        """A copy of `source` in the participant's home, owned by them."""
-        target = self.home(team) / source.name
-        shutil.copyfile(source, target)
-        account = pwd.getpwnam(self.people[team])
-        os.chown(target, account.pw_uid, account.pw_gid)
-        return target
-
-    def as_member(self, team: str, *command: str, **kwargs) -> subprocess.Popen:
-        return subprocess.Popen(["runuser", "-u", self.people[team], "--", *command],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                cwd=self.home(team), env={"PATH": os.environ["PATH"], "LANG": "C.UTF-8",
-                                                          "COLUMNS": "250", "HOME": str(self.home(team))},
-                                **kwargs)
-
-    def matsuri(self, team: str, *args: str) -> subprocess.Popen:
-        return self.as_member(team, str(BIN / "matsuri"), "hackathon", "--event", str(self.event.root), *args)
-
-    def rows(self, team: str) -> list[dict]:
-        with self.event.connect() as con:
-            return [dict(r) for r in con.execute("SELECT * FROM submissions WHERE team = ? ORDER BY id", (team,))]
-
-
 @pytest.fixture
 def festival(public_company, sandbox_user):
-    """An event in a folder others can pass through, two teams of one real account each, the
-    drop boxes made as `init` makes them."""
-    from matsuri.hackathon.event import init_event
-    from matsuri.hackathon.service import prepare_boxes
-
-    folder = Path(tempfile.mkdtemp(prefix="matsuri-festival-"))
-    folder.chmod(0o711)
-    root = folder / "event"
-    root.mkdir()
-    (root / "event.toml").write_text(SETTINGS.format(**DEFAULTS | {"run_as": sandbox_user}), encoding="utf-8")
-    tag = secrets.token_hex(2)
-    people = {"alpha": f"mtp{os.getpid()}{tag}a", "beta": f"mtp{os.getpid()}{tag}b"}
-    from matsuri.sandbox import identities
-
-    for account in people.values():
-        subprocess.run(["useradd", "-m", "-s", "/bin/sh", account], check=True)
-    identities.let_through(list(people.values()))  # to this Python, as an install under /opt would be
-    old = {k: os.environ.get(k) for k in ("MATSURI_WAREHOUSE", "MATSURI_LABELS")}
-    os.environ["MATSURI_WAREHOUSE"], os.environ["MATSURI_LABELS"] = str(public_company.warehouse), str(public_company.labels)
-    festival = None
-    try:
-        event, _ = init_event(root)
-        for team, account in people.items():
-            add_team(event, team, "push-open-rate", members=[account])
-        assert prepare_boxes(event) == []
-        festival = Festival(event, public_company, people)
-        yield festival
-    finally:
-        if festival and festival.runner and festival.runner.poll() is None:
-            festival.runner.send_signal(signal.SIGTERM)
-            festival.runner.wait(60)
-        for key, value in old.items():
-            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
-        for account in people.values():
-            home = Path(pwd.getpwnam(account).pw_dir)
-            identities.remove(account)  # its processes, its ACL entries, the account
-            shutil.rmtree(home, ignore_errors=True)
-        from matsuri.hackathon.dropbox import team_group
-
-        for team in people:
-            subprocess.run(["groupdel", team_group(team)], capture_output=True)
-        shutil.rmtree(folder, ignore_errors=True)
+    with self_service_event(public_company, sandbox_user) as made:
+        yield made
 
 
 def finished(process: subprocess.Popen, timeout: float = 180) -> tuple[int, str, str]:
@@ -198,6 +104,11 @@ def test_a_runner_stopped_mid_run_finishes_every_submission_exactly_once(festiva
     assert festival.runner.wait(90) is not None
     cut = festival.rows("alpha")
     assert [(r["status"], r["attempts"]) for r in cut] == [("queued", 1)] and "cut off" in cut[0]["message"]
+
+    from conftest import run_matsuri
+
+    status = run_matsuri(["hackathon", "--event", str(festival.event.root), "status"], env=festival.env).out
+    assert "The runner is not running" in status and f"1. submission {cut[0]['id']} (alpha)" in status
 
     # while the runner is down, a team is told so instead of waiting in silence
     code, out, _ = finished(festival.matsuri("beta", "submit", str(csv)))

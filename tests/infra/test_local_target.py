@@ -62,3 +62,90 @@ def test_each_workspace_gets_the_course_release(tmp_path, monkeypatch):
     make(tmp_path).apply(progress=False)
     copy = tmp_path / "event" / "workspaces" / "ann" / "sql-101" / "01-reading-a-table" / "01-reading-a-table.ipynb"
     assert copy.read_text() == "{}"
+
+
+def release_lesson(work, lesson, text="{}"):
+    """A lesson as `matsuri course release sql-101` leaves it: its notebook and check key."""
+    folder = work / "sql-101" / "release" / lesson
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{lesson}.ipynb").write_text(text)
+    (folder / "checks.json").write_text("{}")
+    return folder
+
+
+def test_apply_before_the_release_says_what_to_run_and_a_later_apply_adds_the_lessons(tmp_path, monkeypatch):
+    """Does an apply run before `course release` say what to run, and does applying again add the
+    lessons released since without touching what a learner has edited?"""
+    work = tmp_path / "work"
+    monkeypatch.setenv("MATSURI_COURSE_WORK", str(work))
+    early = make(tmp_path)
+    assert any("run `matsuri course release sql-101`, then apply again" in n for n in early.plan().notes)
+    early.apply(progress=False)
+    assert any("matsuri course release sql-101" in n for n in early.apply_notes)
+    ann = tmp_path / "event" / "workspaces" / "ann"
+    assert not (ann / "sql-101").exists()
+
+    release_lesson(work, "01-reading-a-table", "first")
+    (work / "sql-101" / "release" / "01-reading-a-table" / ".ipynb_checkpoints").mkdir()
+    (work / "sql-101" / "release" / "01-reading-a-table" / ".ipynb_checkpoints" / "x.ipynb").write_text("{}")
+    later = make(tmp_path)
+    plan = later.plan()
+    assert [(a.kind, a.name) for a in plan.actions] == [("update", "ann"), ("update", "ben")]
+    assert "01-reading-a-table" in plan.actions[0].detail
+    assert not any("course release" in n for n in plan.notes)
+    report = later.apply(progress=False)
+    assert sorted(o.action.name for o in report.changed) == ["ann", "ben"]
+    assert any("added the lessons released since to 2 existing workspace(s)" in n for n in later.apply_notes)
+    lesson = ann / "sql-101" / "01-reading-a-table"
+    assert (lesson / "01-reading-a-table.ipynb").read_text() == "first"
+    assert (lesson / "checks.json").is_file() and not (lesson / ".ipynb_checkpoints").exists()
+
+    (lesson / "01-reading-a-table.ipynb").write_text("ann's answers")   # the learner's work
+    (lesson / "checks.json").unlink()                                  # and a file lost since
+    release_lesson(work, "01-reading-a-table", "released again")
+    release_lesson(work, "02-aggregates", "second")
+    make(tmp_path).apply(progress=False)
+    assert (lesson / "01-reading-a-table.ipynb").read_text() == "ann's answers"
+    assert (lesson / "checks.json").is_file()
+    assert (ann / "sql-101" / "02-aggregates" / "02-aggregates.ipynb").read_text() == "second"
+    assert list(ann.rglob(".*.copying")) == []
+    assert make(tmp_path).apply(progress=False).changed == []
+
+
+def test_the_cli_says_what_to_run_before_the_release_and_what_a_later_apply_added(tmp_path):
+    (tmp_path / "people.csv").write_text(PEOPLE)
+    (tmp_path / "settings.toml").write_text(f'[event]\nid = "fest-d"\n[local]\nroot = "{tmp_path / "ev"}"\n')
+    common = ["--target", "local", "--participants", str(tmp_path / "people.csv"),
+              "--settings", str(tmp_path / "settings.toml")]
+    env = {"MATSURI_COURSE_WORK": str(tmp_path / "work")}
+    first = run_matsuri(["infra", "apply", *common], env=env).out
+    assert "2 created" in first and "run `matsuri course release sql-101`, then apply again" in first
+    release_lesson(tmp_path / "work", "01-reading-a-table")
+    assert "2 to update" in run_matsuri(["infra", "plan", *common], env=env).out
+    again = run_matsuri(["infra", "apply", *common], env=env).out
+    assert "added the lessons released since to 2 existing workspace(s) (ann, ben)" in again
+    assert "course release" not in again
+
+
+def test_a_later_apply_never_writes_through_a_link_in_a_workspace(tmp_path, monkeypatch):
+    """apply may run as root on folders learners write to: is a link there removed or refused,
+    never followed?"""
+    work = tmp_path / "work"
+    monkeypatch.setenv("MATSURI_COURSE_WORK", str(work))
+    release_lesson(work, "01-reading-a-table")
+    make(tmp_path).apply(progress=False)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("keep")
+    ann = tmp_path / "event" / "workspaces" / "ann" / "sql-101"
+    (ann / "02-aggregates").symlink_to(outside, target_is_directory=True)   # a folder leading out
+    ben = tmp_path / "event" / "workspaces" / "ben" / "sql-101"
+    (ben / "02-aggregates").mkdir()
+    (ben / "02-aggregates" / ".checks.json.copying").symlink_to(outside / "secret.txt")  # a planted name
+    release_lesson(work, "02-aggregates", "second")
+    report = make(tmp_path).apply(progress=False)
+    assert [(o.action.name, "leads out of" in o.message) for o in report.failed] == [("ann", True)]
+    assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
+    assert (outside / "secret.txt").read_text() == "keep"
+    assert (ben / "02-aggregates" / "checks.json").read_text() == "{}"
+    assert not (ben / "02-aggregates" / ".checks.json.copying").is_symlink()

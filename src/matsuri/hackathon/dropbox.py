@@ -75,27 +75,29 @@ def prepare(event_root: Path, teams: dict[str, list[str]]) -> list[str]:
     public.mkdir(parents=True, exist_ok=True)
     public.chmod(0o755)
     for team, members in teams.items():
-        group = team_group(team)
-        if not _group_exists(group):
-            subprocess.run(["groupadd", group], check=True, capture_output=True)
-        gid = grp.getgrnam(group).gr_gid
         folder = box(event_root, team)
         folder.mkdir(exist_ok=True)
         if folder.is_symlink() or not folder.is_dir():
             raise UsageError(f"{folder} is not a folder; remove it and run this again.")
-        os.chown(folder, 0, gid, follow_symlinks=False)
-        folder.chmod(BOX_MODE)
-        without = []
-        for member in members:
-            if not _account_exists(member):
-                without.append(member)
-            elif member not in grp.getgrnam(group).gr_mem:
-                subprocess.run(["gpasswd", "-a", member, group], check=True, capture_output=True)
+        accounts = [m for m in members if _account_exists(m)]
+        without = [m for m in members if m not in accounts]
         if without:
             notes.append(f"Team '{team}': {', '.join(without)} ha{'s' if len(without) == 1 else 've'} "
                          "no account on this machine, so only the organiser can submit for them. "
                          "Name members by their user names (as in participants.csv) to let them "
                          "submit themselves.")
+        if not accounts:  # no group to make: the box stays the organiser's
+            os.chown(folder, 0, 0, follow_symlinks=False)
+            folder.chmod(0o700)
+            continue
+        group = team_group(team)
+        if not _group_exists(group):
+            subprocess.run(["groupadd", group], check=True, capture_output=True)
+        os.chown(folder, 0, grp.getgrnam(group).gr_gid, follow_symlinks=False)
+        folder.chmod(BOX_MODE)
+        for member in accounts:
+            if member not in grp.getgrnam(group).gr_mem:
+                subprocess.run(["gpasswd", "-a", member, group], check=True, capture_output=True)
     return notes
 
 
@@ -113,7 +115,11 @@ def problems(event_root: Path, teams: list[str]) -> list[str]:
             found.append(f"Team '{team}' has no drop box ({folder}): run `sudo matsuri hackathon init`.")
             continue
         group = team_group(team)
-        gid = grp.getgrnam(group).gr_gid if _group_exists(group) else None
+        if not _group_exists(group):
+            found.append(f"Only the organiser can submit for team '{team}': none of its members "
+                         "has an account on this machine (members are named by user name).")
+            continue
+        gid = grp.getgrnam(group).gr_gid
         if not stat.S_ISDIR(info.st_mode) or info.st_uid != 0 or info.st_gid != gid \
                 or stat.S_IMODE(info.st_mode) != BOX_MODE:
             found.append(f"Team '{team}''s drop box {folder} has the wrong owner or permissions "
@@ -193,13 +199,18 @@ def remove_entry(entry: Entry) -> None:
     shutil.rmtree(entry.path, ignore_errors=True)  # fd-based on Linux: never follows a link out
 
 
-def write_private(path: Path, data: dict, group: str | None) -> None:
-    """Write JSON whole (rename into place), readable by root and `group` only, or by all."""
+def publish_json(path: Path, data: dict, group: str | None) -> None:
+    """Write JSON whole (rename into place): for everyone (group None), or for root and the
+    team's group (root alone while the team has no group)."""
     partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
     partial.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-    if group:
+    if group is None:
+        partial.chmod(0o644)
+    elif _group_exists(group):
         os.chown(partial, 0, grp.getgrnam(group).gr_gid)
-    partial.chmod(0o640 if group else 0o644)
+        partial.chmod(0o640)
+    else:
+        partial.chmod(0o600)
     os.replace(partial, path)
 
 

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -74,7 +75,26 @@ def open_event(path: Path | str | None = None, must_exist: bool = True) -> Event
     return event
 
 
-def init_event(path: Path | str | None = None) -> tuple[Event, list[str]]:
+def dates_note(settings: settings_mod.Settings, now: dt.datetime | None = None) -> str | None:
+    """A warning when today, in the event's time zone, is outside its dates (else None)."""
+    now = now or dt.datetime.now(dt.UTC)
+    if settings.is_open(now):
+        return None
+    today = now.astimezone(settings.zone).date()
+    span = f"from {settings.starts} to {settings.ends} ({settings.timezone} time)"
+    fix = (f"change `starts` and `ends` under [event] in {settings.path} and run "
+           "`matsuri hackathon init` again")
+    if today > settings.ends:
+        return (f"WARNING: this event's dates have passed: it ran {span} and today is {today}, so "
+                f"every submission would be refused. If this is a new event, {fix}.")
+    days = (settings.starts - today).days
+    return (f"WARNING: this event has not started: it runs {span} and today is {today}, so "
+            f"submissions (a rehearsal's too) are refused until {settings.starts}, {days} "
+            f"day{'s' if days > 1 else ''} from now. If the dates are wrong, {fix}.")
+
+
+def init_event(path: Path | str | None = None,
+               now: dt.datetime | None = None) -> tuple[Event, list[str]]:
     """Create the state folder and store (idempotent) and check what submissions rely on.
 
     Returns the event and notes for the organiser (what was created, what needs attention).
@@ -83,7 +103,8 @@ def init_event(path: Path | str | None = None) -> tuple[Event, list[str]]:
     from matsuri.sandbox.box import SandboxUnavailable, require
 
     event = open_event(path, must_exist=False)
-    notes = []
+    dates = dates_note(event.settings, now)
+    notes = [dates] if dates else []
     event.state.mkdir(parents=True, exist_ok=True)
     event.state.chmod(0o700)  # scores, marks and runs: organiser only
     event.teams_dir.mkdir(parents=True, exist_ok=True)

@@ -222,11 +222,11 @@ def publish(event: Event, slots: int, alive: bool) -> None:
     }
     path = dropbox.board_path(event.root)
     path.parent.mkdir(parents=True, exist_ok=True)
-    dropbox.write_private(path, board, None)
+    dropbox.publish_json(path, board, None)
     for team in teams:
         folder = dropbox.box(event.root, team.team)
         if folder.is_dir():
-            dropbox.write_private(folder / dropbox.STATUS_FILE, _team_status(event, team, waiting, now),
+            dropbox.publish_json(folder / dropbox.STATUS_FILE, _team_status(event, team, waiting, now),
                                   dropbox.team_group(team.team))
 
 

@@ -9,10 +9,13 @@ the same summary.
 from __future__ import annotations
 
 import importlib
+import os
+import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from matsuri.errors import Interrupted, MatsuriError, UsageError
@@ -148,6 +151,52 @@ def get_provisioner(name: str) -> type[Provisioner]:
     if not (isinstance(found, type) and issubclass(found, Provisioner)):
         raise UsageError(f"{PROVISIONERS[name]} is not a Provisioner.")
     return found
+
+
+SKIPPED = frozenset({".ipynb_checkpoints", "__pycache__"})
+
+
+def missing_files(source: Path, dest: Path) -> list[Path]:
+    """Files of `source` (as paths relative to it) that `dest` does not have, in order.
+
+    For content copied into folders people work in (lessons released after a workspace was made):
+    what is there already, edited or not (even a link), is never listed, so it is never replaced.
+    """
+    if not source.is_dir():
+        return []
+    return [f.relative_to(source) for f in sorted(source.rglob("*"))
+            if f.is_file() and not SKIPPED & set(f.relative_to(source).parts)
+            and not os.path.lexists(dest / f.relative_to(source))]
+
+
+def copy_missing(source: Path, dest: Path, files: Sequence[Path]) -> list[Path]:
+    """Copy these files of `source` into `dest`, each one only if it is still missing there.
+    Returns those copied.
+
+    `dest` belongs to people (and apply may run as root): nothing is written through a link, each
+    file is created new (never opened if it exists) under a hidden name, then renamed into place,
+    so a half-copied notebook never shows.
+    """
+    if dest.is_symlink():
+        raise UsageError(f"{dest} is a link, so nothing was copied into it; remove it and apply again.")
+    home = dest.resolve()
+    copied = []
+    for relative in files:
+        target = dest / relative
+        if os.path.lexists(target):
+            continue
+        if not target.parent.resolve().is_relative_to(home):
+            raise UsageError(f"{target.parent} leads out of {dest} through a link, so nothing was "
+                             "copied there; remove the link and apply again.")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.copying")
+        if os.path.lexists(partial):
+            partial.unlink()  # an interrupted copy (or a link put there): removed, never followed
+        with open(source / relative, "rb") as data, open(partial, "xb") as out:
+            shutil.copyfileobj(data, out)
+        partial.rename(target)
+        copied.append(relative)
+    return copied
 
 
 def explain(error: BaseException) -> str:

@@ -1,7 +1,9 @@
 """`--target local`: one workspace folder per participant on this machine (a workshop of ten).
 
-Each folder carries a marker naming the event; destroy removes only marked folders, and archives
-each one first so nobody's work is lost.
+Each folder carries a marker naming the event and gets the course release (`matsuri course
+release`) in `<course>/`; applying again adds lessons released since, copying only files a
+workspace does not have, so a learner's edited notebooks are never replaced. Destroy removes only
+marked folders, and archives each one first so nobody's work is lost.
 """
 
 from __future__ import annotations
@@ -19,10 +21,14 @@ from matsuri.infra.base import (
     CREATE,
     DELETE,
     EXISTS,
+    UPDATE,
     Action,
     Plan,
     Provisioner,
+    Report,
     StatusRow,
+    copy_missing,
+    missing_files,
 )
 from matsuri.infra.settings import course_release
 
@@ -31,6 +37,10 @@ MARKER = ".matsuri-event.json"
 
 class LocalProvisioner(Provisioner):
     name = "local"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.apply_notes: list[str] = []
 
     @property
     def root(self) -> Path:
@@ -46,19 +56,36 @@ class LocalProvisioner(Provisioner):
         except (OSError, ValueError, KeyError):
             return None
 
+    @property
+    def release(self) -> Path:
+        return course_release(self.settings.event.course)
+
     def plan(self) -> Plan:
         actions = []
+        course = self.settings.event.course
         for person in self.participants:
             folder = self.workspace(person.username)
             if not folder.exists():
                 actions.append(Action(CREATE, "workspace", person.username, person.username,
                                       str(folder), run=lambda p=person: self._create(p)))
-            elif self._owner(folder) == self.settings.event.id:
-                actions.append(Action(EXISTS, "workspace", person.username, person.username, str(folder)))
-            else:
+            elif self._owner(folder) != self.settings.event.id:
                 actions.append(Action(CONFLICT, "workspace", person.username, person.username,
                                       run=lambda f=folder: self._refuse(f)))
-        return Plan(self.name, actions, notes=[f"workspaces under {self.root / 'workspaces'}"])
+            elif missing := missing_files(self.release, folder / course):
+                lessons = sorted({f.parts[0] for f in missing})
+                actions.append(Action(UPDATE, "workspace", person.username, person.username,
+                                      f"add {', '.join(lessons)} ({len(missing)} released file(s))",
+                                      run=lambda f=folder, m=missing: self._add(f, m)))
+            else:
+                actions.append(Action(EXISTS, "workspace", person.username, person.username, str(folder)))
+        self.apply_notes = []
+        if not self.release.is_dir():
+            self.apply_notes.append(
+                f"no release of the course {course} at {self.release} yet, so workspaces get no "
+                f"lessons: run `matsuri course release {course}`, then apply again (it adds the "
+                "lessons to every workspace)")
+        return Plan(self.name, actions, notes=[f"workspaces under {self.root / 'workspaces'}",
+                                               *self.apply_notes])
 
     def _refuse(self, folder: Path) -> None:
         raise AlreadyExists(f"{folder} exists but was not made by event {self.settings.event.id}; "
@@ -69,14 +96,28 @@ class LocalProvisioner(Provisioner):
         staging = folder.with_name(f".{folder.name}.creating")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
-        release = course_release(self.settings.event.course)
-        if release.is_dir():
-            shutil.copytree(release, staging / self.settings.event.course)
+        lessons = staging / self.settings.event.course
+        copy_missing(self.release, lessons, missing_files(self.release, lessons))
         marker = {"event": self.settings.event.id, "participant": person.username, "role": person.role,
                   "team": person.team, "created": datetime.now(UTC).isoformat(timespec="seconds")}
         (staging / MARKER).write_text(json.dumps(marker, ensure_ascii=False, indent=1))
         staging.rename(folder)  # atomic: a half-made workspace never looks finished
         return str(folder)
+
+    def _add(self, folder: Path, missing: list[Path]) -> str:
+        """Lessons released since the workspace was made: only files it does not have."""
+        copied = copy_missing(self.release, folder / self.settings.event.course, missing)
+        return f"added {len(copied)} released file(s)"
+
+    def apply(self, progress: bool = True) -> Report:
+        report = super().apply(progress)
+        added = [o.action.name for o in report.changed if o.action.kind == UPDATE]
+        if added:
+            self.apply_notes.append(
+                f"added the lessons released since to {len(added)} existing workspace(s) "
+                f"({', '.join(added[:10])}{' …' if len(added) > 10 else ''}); files already in a "
+                "workspace were left as they are")
+        return report
 
     def status(self) -> list[StatusRow]:
         rows = []

@@ -28,6 +28,8 @@ from matsuri.infra.base import (
     Plan,
     Provisioner,
     StatusRow,
+    copy_missing,
+    missing_files,
 )
 from matsuri.infra.hub import accounts
 from matsuri.infra.hub.layout import HubLayout
@@ -86,7 +88,24 @@ class HubProvisioner(Provisioner):
                     self._file_action("hub settings", lay.hub_json, lay.hub_json_text(), 0o600, stage=3)]
         notes = [f"state in {lay.state}; accounts marked '{accounts.marker(event)}'; group {lay.group}",
                  "start the hub afterwards with: matsuri infra serve-hub"]
+        lessons = self._lessons_note()
+        if lessons:
+            notes.append(lessons)
+            if lessons not in self.apply_notes:
+                self.apply_notes.append(lessons)
         return Plan(self.name, actions, self.prerequisites(), notes)
+
+    def _lessons_note(self) -> str | None:
+        """Lessons reach homes through nbgrader's exchange, never through apply: say what to run
+        while the hub has released none."""
+        course = self.settings.event.course
+        outbound = self.layout.exchange / course / "outbound"
+        if outbound.is_dir() and any(outbound.iterdir()):
+            return None
+        return (f"no lesson of {course} is released on this hub yet, and apply does not copy lessons "
+                "into homes: an instructor releases them (the formgrader, or `matsuri course release "
+                f"{course}` in the {self.layout.grader} account's terminal), then participants fetch "
+                "them in JupyterLab's Assignments tab")
 
     def _state_action(self) -> Action:
         lay = self.layout
@@ -151,16 +170,30 @@ class HubProvisioner(Provisioner):
                       needs=(f"state folder:{self.layout.state}",))
 
     def _course_action(self) -> Action:
+        """The grader's course folder with the course's sources; applying again adds lessons
+        added to courses/<course>/source since, copying only files it does not have (an
+        instructor's edits there stay)."""
         lay = self.layout
         config = lay.course_dir / "nbgrader_config.py"
+        source = paths.project_root() / "courses" / self.settings.event.course / "source"
         if config.is_file():
-            return Action(EXISTS, "course folder", str(lay.course_dir), stage=2)
+            missing = missing_files(source, lay.course_dir / "source")
+            if not missing:
+                return Action(EXISTS, "course folder", str(lay.course_dir), stage=2)
+
+            def add() -> str:
+                copied = copy_missing(source, lay.course_dir / "source", missing)
+                subprocess.run(["chown", "-R", f"{lay.grader}:{lay.grader}", str(lay.course_dir / "source")],
+                               check=True, capture_output=True)
+                return f"added {len(copied)} source file(s)"
+
+            lessons = ", ".join(sorted({f.parts[0] for f in missing}))
+            return Action(UPDATE, "course folder", str(lay.course_dir), stage=2, run=add,
+                          detail=f"add {lessons} to source/", needs=(f"account:{lay.grader}",))
 
         def make() -> str:
             lay.course_dir.mkdir(parents=True, exist_ok=True)
-            source = paths.project_root() / "courses" / self.settings.event.course / "source"
-            if source.is_dir():
-                shutil.copytree(source, lay.course_dir / "source", dirs_exist_ok=True)
+            copy_missing(source, lay.course_dir / "source", missing_files(source, lay.course_dir / "source"))
             config.write_text(lay.nbgrader_course())
             jupyter = lay.home(lay.grader) / ".jupyter"
             jupyter.mkdir(exist_ok=True)
