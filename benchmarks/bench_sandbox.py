@@ -39,11 +39,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(ROOT / "tests"))
 from common import median, save  # noqa: E402
-from support.hackathon_kit import DEFAULTS, SETTINGS  # noqa: E402
 
 from matsuri.errors import Interrupted  # noqa: E402
 from matsuri.sandbox import identities, kernels  # noqa: E402
 from matsuri.sandbox.box import Limits, Sandbox, Spec  # noqa: E402
+from support.hackathon_kit import DEFAULTS, SETTINGS  # noqa: E402
 
 TARGET_ADDED_S = 0.3
 STEPS = ("sandbox open", "kernel started", "ready", "first cell reply", "kernel shutdown", "sandbox close")
