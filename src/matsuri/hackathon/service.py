@@ -124,13 +124,15 @@ def _take_in(event: Event, say) -> bool:
     entries = dropbox.pending(event.root, list(teams))
     for entry in entries:
         try:
-            _take(event, teams[entry.team], entry, say)
+            take_entry(event, teams[entry.team], entry, say)
         finally:
             dropbox.remove_entry(entry)
     return bool(entries)
 
 
-def _take(event: Event, team: Team, entry: dropbox.Entry, say) -> None:
+def take_entry(event: Event, team: Team, entry: dropbox.Entry, say) -> None:
+    """One entry (a folder with ticket.json and the files) into the queue, or rejected with the
+    reason; the drop box and the S3 drop box on SageMaker both come through here."""
     from matsuri.sandbox.intake import copy_in, folder_entries
 
     max_bytes = int(event.settings.max_file_mb * 1_000_000)
