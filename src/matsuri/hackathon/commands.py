@@ -255,14 +255,6 @@ def runner_command(
         _say("Runner stopped.")
 
 
-@app.command("run-queued", hidden=True)
-def run_queued_command(ctx: typer.Context, submission: int = typer.Argument(...)) -> None:
-    """One queued submission, started by the runner service in its own process."""
-    from matsuri.hackathon.service import run_queued
-
-    run_queued(_event(ctx), submission)
-
-
 @app.command("status")
 def status_command(ctx: typer.Context) -> None:
     """For organisers: is the runner running, what is queued, can every team hand in?"""
@@ -330,13 +322,14 @@ def _own_submissions(ctx: typer.Context, team: str | None) -> None:
     """A participant's view: the team's status file, published by the runner service."""
     from rich.table import Table
 
-    from matsuri.hackathon import dropbox, participant
+    from matsuri.hackathon import participant
     from matsuri.hackathon.event import event_dir
 
     root = event_dir(ctx.obj)
-    found = participant.board(root)
-    team = dropbox.my_team(root, found, team)
-    status = participant.team_status(root, team)
+    store = participant.storage(root)
+    found = participant.board(root, store)
+    team = participant.my_team(root, found, team, store)
+    status = participant.team_status(root, team, store)
     table = Table("id", "submitted (UTC)", "kind", "status", "public", "message")
     for s in status["submissions"]:
         state = s["status"] + (f" (#{s['position']})" if s.get("position") else "")
