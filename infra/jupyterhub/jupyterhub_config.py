@@ -135,4 +135,5 @@ if (Path(S.get("hackathon_event", "")) / "state" / "event.sqlite").is_file():
     # restarted with the hub; it needs no hub API, so it gets no token scopes.
     c.JupyterHub.services.append(
         {"name": "hackathon-runner", "display": False,
-         "command": [str(bin_dir / "matsuri"), "hackathon", "--event", S["hackathon_event"], "runner"]})
+         "command": [str(bin_dir / "matsuri"), "hackathon", "--event", S["hackathon_event"], "runner"],
+         "environment": {"MATSURI_WAREHOUSE": S["warehouse"], "MATSURI_LABELS": S["labels"]}})

@@ -62,3 +62,50 @@ class HubUser:
 
     def server_running(self) -> bool:
         return bool(self.hub("GET", f"/users/{self.name}").json().get("servers", {}).get(""))
+
+
+def run_code(user: HubUser, code: str, timeout: float = 300) -> str:
+    """Run `code` in a new kernel of the user's own server (through the hub, with their token)
+    and return what it printed; the kernel is shut down afterwards."""
+    import asyncio
+    import json
+    import uuid
+    from concurrent.futures import ThreadPoolExecutor
+
+    kernels = f"/user/{user.name}/api/kernels"
+    made = user.post(kernels, json={"name": "python3"})
+    assert made.status_code == 201, made.text
+    kernel = made.json()["id"]
+
+    async def talk() -> str:
+        from tornado import httpclient, websocket
+
+        url = f"ws{user.base.removeprefix('http')}{kernels}/{kernel}/channels"
+        conn = await websocket.websocket_connect(httpclient.HTTPRequest(
+            url, headers={"Authorization": f"token {user.token}"}))
+        msg_id = uuid.uuid4().hex
+        await conn.write_message(json.dumps({
+            "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": user.name,
+                       "session": uuid.uuid4().hex, "version": "5.3"},
+            "parent_header": {}, "metadata": {}, "channel": "shell",
+            "content": {"code": code, "silent": False, "store_history": False,
+                        "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}}))
+        printed = []
+        while True:
+            message = json.loads(await asyncio.wait_for(conn.read_message(), timeout))
+            if message.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind, content = message["msg_type"], message["content"]
+            if kind == "stream":
+                printed.append(content["text"])
+            elif kind == "error":
+                printed.append("\n".join(content["traceback"]))
+            elif kind == "status" and content["execution_state"] == "idle":
+                conn.close()
+                return "".join(printed)
+
+    try:
+        with ThreadPoolExecutor(1) as pool:  # a fresh event loop, whatever the caller holds
+            return pool.submit(asyncio.run, talk()).result()
+    finally:
+        user.api.delete(f"{user.base}{kernels}/{kernel}", timeout=30)

@@ -123,7 +123,7 @@ class HubLayout:
             "cull_every_seconds": max(1, int(self.hub.cull_every_minutes * 60)),
             "activity_interval_seconds": self.hub.activity_interval_seconds,
             "mem_limit_gb": self.hub.mem_limit_gb, "cpu_limit": self.hub.cpu_limit,
-            "hackathon_event": str(self.hackathon_event()),
+            "hackathon_event": str(self.hackathon_event()), "labels": str(self.holdout),
         }
 
     @staticmethod
