@@ -121,6 +121,33 @@ def test_a_runner_stopped_mid_run_finishes_every_submission_exactly_once(festiva
     assert [r["status"] for r in beta] == ["scored", "scored"]
 
 
+def test_a_full_queue_and_a_used_up_day_are_refused_at_the_door(public_company, sandbox_user, tmp_path):
+    """Nothing is handed in (so nothing runs) when the queue is full or the team has no
+    submissions left today; the participant reads why and what to do."""
+    with self_service_event(public_company, sandbox_user, slots=1, max_queued=1, daily_limit=2) as festival:
+        slow = notebook(tmp_path / "slow.ipynb", "import time; time.sleep(8)", WRITE_PUSH_PREDICTIONS)
+        festival.start_runner()
+        assert finished(festival.matsuri("alpha", "submit", str(festival.give("alpha", slow)), "--no-wait"))[0] == 0
+        csv = festival.give("beta", _csv(festival, tmp_path / "beta", 1))
+        assert finished(festival.matsuri("beta", "submit", str(csv), "--no-wait"))[0] == 0
+        deadline = time.monotonic() + 60  # one running, one waiting: the queue is full
+        while [r["status"] for r in festival.rows("alpha") + festival.rows("beta")] != ["running", "queued"]:
+            assert time.monotonic() < deadline, festival.rows("alpha") + festival.rows("beta")
+            time.sleep(0.2)
+        time.sleep(2 * 2.0)  # the board is republished at least every HEARTBEAT_SECONDS
+        code, _, err = finished(festival.matsuri("beta", "submit", str(csv)))
+        assert code == 2 and "The queue is full (1 submissions waiting), so nothing was handed in" in err
+        while {r["status"] for r in festival.rows("alpha") + festival.rows("beta")} != {"scored"}:
+            assert time.monotonic() < deadline + 120
+            time.sleep(0.2)
+        time.sleep(2 * 2.0)
+        code, out, err = finished(festival.matsuri("alpha", "submit", str(festival.give("alpha", slow))), timeout=300)
+        assert code == 0, err  # alpha's second of two today, now that the queue has room
+        code, _, err = finished(festival.matsuri("alpha", "submit", str(festival.give("alpha", slow))))
+        assert code == 2 and "has no submissions left today" in err
+        assert len(festival.rows("alpha")) == 2  # the refused ones never reached the queue
+
+
 def _csv(festival, folder: Path, seed: int) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "predictions.csv"

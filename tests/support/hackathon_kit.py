@@ -42,6 +42,8 @@ max_processes = {max_processes}
 folder_mb = {folder_mb}
 max_file_mb = {max_file_mb}
 threads = 1
+slots = {slots}
+max_queued = {max_queued}
 
 [themes.push-open-rate]
 daily_limit = {daily_limit}
@@ -85,7 +87,7 @@ demo_memory_mb = 3072
 
 DEFAULTS = dict(starts="2020-01-01", ends="2099-12-31", run_as="matsuri-test", identities=3,
                 timeout=60, memory_mb=4096, max_processes=256, folder_mb=1024,
-                max_file_mb=5, daily_limit=50, total_limit=100, judges='["佐藤", "鈴木"]',
+                max_file_mb=5, daily_limit=50, total_limit=100, slots=2, max_queued=100, judges='["佐藤", "鈴木"]',
                 extra_themes="")
 
 
