@@ -32,6 +32,7 @@ from matsuri.grading.preprocessors import (
     ExecuteWithinLimits,
     ForgetDuplicateIds,
     HideTestTracebacks,
+    KeepOneLanguage,
     RestoreLockedCells,
 )
 
@@ -43,6 +44,7 @@ c.ClearSolutions.code_stub = {
     "sql": "-- Write your query here, then run this cell (Shift+Enter).",
 }
 c.GenerateAssignment.preprocessors = [
+    KeepOneLanguage,
     IncludeHeaderFooter,
     InstantiateTests,
     LockCells,
@@ -94,4 +96,4 @@ c.GenerateFeedback.preprocessors = [
     CSSHTMLHeaderPreprocessor,
 ]
 
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".matsuri-answers"]

@@ -32,6 +32,7 @@ class ExerciseKey:
     hints: dict[str, list[str]] = field(default_factory=dict)
     explanation: dict[str, str] = field(default_factory=dict)
     solution: str | None = None
+    kind: str = "sql"               # sql: the SQL cell's table; python: the value in `answer`
 
     @property
     def salt(self) -> str:

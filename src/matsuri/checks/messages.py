@@ -44,6 +44,26 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "`{var}` には SQL セルの結果の表が入るはずですが、今は {kind} が入っています。"
               "上の SQL セルをもう一度実行してください。",
     },
+    "not_assigned": {
+        "en": "Put your answer in `{var}` in the cell above (`{var} = …`), run that cell, then "
+              "run this check again.",
+        "ja": "上のセルで答えを `{var}` に入れて（`{var} = …`）実行してから、もう一度このチェックを"
+              "実行してください。",
+    },
+    "not_a_value": {
+        "en": "`{var}` should hold a number, a piece of text, a list or a table, but it holds {kind}.",
+        "ja": "`{var}` には数値・文字列・リスト・表のどれかが入るはずですが、今は {kind} が入っています。",
+    },
+    "value_differs": {
+        "en": "`{var}` is {got}, which is not the answer yet.",
+        "ja": "`{var}` は {got} です。まだ正解ではありません。",
+    },
+    "not_checked_while_grading": {
+        "en": "The check cell of this exercise did not run to the end while grading, so there was "
+              "no answer to check. Make sure the notebook runs from top to bottom without errors.",
+        "ja": "採点のときにこの問題のチェックセルが最後まで実行されなかったため、確認できる答えがありませんでした。"
+              "ノートブックが上から順にエラーなく実行できるか確認してください。",
+    },
     "duplicate_columns": {
         "en": "Your result has more than one column named {cols}. Give each column its own name "
               "with AS.",

@@ -1,5 +1,9 @@
 """Grades decided on the organiser's side, from the learner's answers as data.
 
+Python answers (`q1_answer = …`) cannot be run again here: the grading kernel's check cell
+exports each as a table (checks/python_answers.py) and `decide_python` compares that with the
+private key. SQL answers are run again, as follows.
+
 The grading kernel runs a learner's notebook in the sandbox so that feedback shows their tables
 and messages, but it decides nothing: code in a notebook can patch the checks, forge outputs or
 rewrite its copy of the key, and none of that reaches a grade. For each exercise the grader reads
@@ -26,7 +30,7 @@ from matsuri.checks.compare import compare
 from matsuri.checks.display import Feedback
 from matsuri.checks.key_file import ExerciseKey
 from matsuri.checks.messages import pick, render
-from matsuri.checks.outcomes import Incorrect, NotAttempted, Outcome, SqlProblem
+from matsuri.checks.outcomes import Incorrect, NotAttempted, Outcome, SqlProblem, Uncheckable
 
 MAX_SQL = 100_000            # characters of one answer; more is not a query a learner wrote
 MEMORY = "2GB"               # for one answer's query, outside the sandbox's own limits
@@ -123,6 +127,22 @@ def decide(key: ExerciseKey, answer: Answer, rerun: Rerun, lang: str) -> Verdict
         return Verdict(key.name, False, outcome.feedback(), note)
     lines = [text] if (text := pick(key.explanation, lang)) else []
     return Verdict(key.name, True, Feedback("correct", render("correct", lang), lines), note)
+
+
+def decide_python(key: ExerciseKey, exported, lang: str) -> Verdict:
+    """Right or not, from the answer the grading kernel exported as data (python_answers.py)."""
+    from matsuri.checks.python_answers import UNANSWERED, compare_answer
+
+    try:
+        if exported is None:
+            raise Uncheckable("not_checked_while_grading", lang)
+        if isinstance(exported, str) and exported == UNANSWERED:
+            raise NotAttempted("not_assigned", lang, var=key.answer)
+        compare_answer(key, exported, lang)
+    except Outcome as outcome:
+        return Verdict(key.name, False, outcome.feedback())
+    lines = [text] if (text := pick(key.explanation, lang)) else []
+    return Verdict(key.name, True, Feedback("correct", render("correct", lang), lines))
 
 
 def outputs(verdict: Verdict) -> list[dict]:

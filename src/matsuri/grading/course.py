@@ -25,10 +25,14 @@ from matsuri.errors import NotFound, UsageError
 COURSES_ENV = "MATSURI_COURSES"
 
 
+KINDS = ("sql", "python")
+
+
 @dataclass
 class ExerciseSpec:
     name: str                   # q1 … : the object learners call check() on, and the grade cell id
     title: dict[str, str]
+    kind: str = "sql"           # sql: a `%%sql q1_result <<` cell; python: a value in `q1_answer`
     order_by: list[str] = field(default_factory=list)  # columns the question asks to sort by
     places: int = 4             # decimals compared for numbers
     hints: dict[str, list[str]] = field(default_factory=dict)
@@ -36,8 +40,9 @@ class ExerciseSpec:
 
     @property
     def answer(self) -> str:
-        """The variable the exercise's SQL cell stores its table in (`%%sql q1_result <<`)."""
-        return f"{self.name}_result"
+        """The variable holding the answer: the SQL cell's table (`%%sql q1_result <<`) or the
+        value a Python answer cell assigns (`q1_answer = …`)."""
+        return f"{self.name}_result" if self.kind == "sql" else f"{self.name}_answer"
 
 
 @dataclass
@@ -108,11 +113,13 @@ def load(name: str) -> Course:
     lessons = [_load_lesson(folder, lesson_id) for lesson_id in settings.get("lessons", [])]
     if not lessons:
         raise UsageError(f"{settings_file}: list the lessons in order, e.g. lessons = [\"01-…\"].")
+    language = settings.get("language", "en")
+    title = settings.get("title", name)
     return Course(
         name=name,
         folder=folder,
-        title=settings.get("title", name),
-        language=settings.get("language", "en"),
+        title=title.get(language) or title.get("en", name) if isinstance(title, dict) else title,
+        language=language,
         solutions=bool(settings.get("solutions", False)),
         cell_timeout=int(settings.get("cell_timeout", 60)),
         lessons=lessons,
@@ -143,6 +150,9 @@ def _load_lesson(folder: Path, lesson_id: str) -> Lesson:
             exercises.append(ExerciseSpec(**entry))
         except TypeError as error:
             raise UsageError(f"{spec_file}: exercise {entry.get('name', '?')}: {error}.") from None
+        if exercises[-1].kind not in KINDS:
+            raise UsageError(f"{spec_file}: exercise {exercises[-1].name}: kind must be one of "
+                             f"{', '.join(KINDS)}, not {exercises[-1].kind!r}.")
     names = [e.name for e in exercises]
     if len(set(names)) != len(names):
         raise UsageError(f"{spec_file}: exercise names must be unique (got {', '.join(names)}).")

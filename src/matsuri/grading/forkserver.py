@@ -35,6 +35,7 @@ PRELOAD = ("ipykernel.kernelapp", "IPython", "matplotlib_inline.backend_inline",
 KERNEL_MODULES = ("ipykernel_launcher", "ipykernel")
 _address: str | None = None  # this process's running zygote, if any
 _zygote = None  # its host-side view when it runs in a sandbox (confined.Zygote)
+_kernel_folder: Path | None = None  # the last kernel's working folder, as this process sees it
 
 
 # --- the zygote ----------------------------------------------------------------------------
@@ -177,8 +178,15 @@ def running(box=None) -> Iterator[int | None]:
 
 def reset() -> None:
     """Between two notebooks: empty this process's sandboxed zygote's sandbox (if any)."""
+    global _kernel_folder
+    _kernel_folder = None
     if _zygote is not None:
         _zygote.reset()
+
+
+def kernel_folder() -> Path | None:
+    """Where the last kernel started here worked (its check cells export Python answers there)."""
+    return _kernel_folder
 
 
 def _can_watch_processes() -> bool:
@@ -242,14 +250,16 @@ class ForkProvisioner(LocalProvisioner):
         return kwargs
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any):
+        global _kernel_folder
         address, argv, zygote = _address, _ipykernel_argv(cmd), _zygote
         cwd = str(kwargs.get("cwd") or os.getcwd())
+        _kernel_folder = Path(cwd)
         env = kwargs.get("env") or dict(os.environ)
         if zygote is not None:  # the notebook's folder and key copy go in; the kernel's env is the box's
             from matsuri.checks.key_file import KEYS_ENV
 
             folder, keys = zygote.prepare(Path(cwd), Path(env[KEYS_ENV]) if env.get(KEYS_ENV) else None)
-            cwd = str(folder)
+            cwd, _kernel_folder = str(folder), folder
             env = zygote.box.environment({KEYS_ENV: str(keys)} if keys else {})
             if not address or argv is None or not os.path.exists(address):  # started in the box
                 return await super().launch_kernel(

@@ -24,22 +24,28 @@ class KeyBuild:
     seconds: dict[str, float]   # reference query time per exercise
 
 
-def build(course: Course, lesson: Lesson, con, *, for_learners: bool) -> KeyBuild:
+def build(course: Course, lesson: Lesson, con, *, for_learners: bool,
+          answers: dict | None = None) -> KeyBuild:
+    """The lesson's key: SQL answers from the reference queries run on `con`; Python answers
+    from `answers` (python_reference.reference_answers: the source notebook's own run)."""
     queries = reference_queries(lesson)
     signature = warehouse_signature(con)
     exercises, seconds = [], {}
     for spec in lesson.exercises:
         sql = queries.get(spec.answer)
-        if sql is None:
+        if spec.kind == "python":
+            frame, sql = (answers or {})[spec.answer], None
+        elif sql is None:
             raise UsageError(f"{lesson.notebook}: no reference query for {spec.name} "
                              f"(a `%%sql {spec.answer} <<` cell with a solution region).")
-        started = time.perf_counter()
-        try:
-            frame = con.sql(sql).df()
-        except Exception as error:
-            raise UsageError(f"{lesson.id}/{spec.name}: the reference query failed on this "
-                             f"warehouse: {str(error).splitlines()[0]}") from None
-        seconds[spec.name] = time.perf_counter() - started
+        else:
+            started = time.perf_counter()
+            try:
+                frame = con.sql(sql).df()
+            except Exception as error:
+                raise UsageError(f"{lesson.id}/{spec.name}: the reference query failed on this "
+                                 f"warehouse: {str(error).splitlines()[0]}") from None
+            seconds[spec.name] = time.perf_counter() - started
         columns = column_names(frame)
         unknown = [c for c in spec.order_by if c not in columns]
         if unknown:
@@ -50,7 +56,7 @@ def build(course: Course, lesson: Lesson, con, *, for_learners: bool) -> KeyBuil
             name=spec.name, answer=spec.answer, title=spec.title, columns=columns, rows=fp.rows,
             places=spec.places, order_by=spec.order_by, column_hashes=fp.column_hashes,
             row_hash=fp.row_hash, order_hash=fp.order_hash, hints=spec.hints,
-            explanation=spec.explanation,
+            explanation=spec.explanation, kind=spec.kind,
             solution=sql if (for_learners and course.solutions) else None,
         ))
     key = LessonKey(course.name, lesson.id, course.language, course.solutions and for_learners,
@@ -73,11 +79,13 @@ def write_all(course: Course, lessons: list[Lesson], warehouse: Path | None, fol
               *, for_learners: bool) -> dict[str, KeyBuild]:
     """Build and write one key per lesson; `folder_of(lesson)` says where its file goes."""
     from matsuri.checks.key_file import KEY_FILE
+    from matsuri.grading.python_reference import reference_answers
 
     builds = {}
+    answers = {lesson.id: reference_answers(lesson, warehouse, course.cell_timeout * 5) for lesson in lessons}
     with reference_connection(warehouse) as con:
         for lesson in lessons:
-            built = build(course, lesson, con, for_learners=for_learners)
+            built = build(course, lesson, con, for_learners=for_learners, answers=answers[lesson.id])
             name = KEY_FILE if for_learners else f"{lesson.id}.json"
             built.key.write(Path(folder_of(lesson)) / name)
             builds[lesson.id] = built

@@ -1,5 +1,7 @@
 """nbgrader preprocessors that SQL lessons need, each one step (wired in courses/nbgrader_config.py).
 
+- KeepOneLanguage: release. Prose is written once per language in the source notebook (paired
+  cells marked `metadata.matsuri.lang`); the learner's notebook keeps the course's language.
 - ClearSqlSolutions: release. nbgrader's stub for a Python kernel is `raise NotImplementedError()`,
   which is not SQL; a `%%sql` cell gets a SQL comment instead.
 - ForgetDuplicateIds: autograde. A copied cell keeps its grade id; nbgrader's DeduplicateIds
@@ -45,6 +47,17 @@ def grade_id(cell) -> str | None:
 
 def is_sql_cell(cell) -> bool:
     return cell.cell_type == "code" and cell.source.lstrip().startswith("%%sql")
+
+
+class KeepOneLanguage(NbGraderPreprocessor):
+    """Drop the cells written for another language than the course's (cells without one stay)."""
+
+    language = Unicode("en", help="The course's language (course.toml).").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        nb.cells = [c for c in nb.cells
+                    if c.get("metadata", {}).get("matsuri", {}).get("lang", self.language) == self.language]
+        return nb, resources
 
 
 class ClearSqlSolutions(ClearSolutions):
@@ -217,7 +230,9 @@ class DecideGrades(NbGraderPreprocessor):
     def preprocess(self, nb, resources):
         from matsuri import paths
         from matsuri.checks.key_file import read
-        from matsuri.grading.answers import decide, find_answer, outputs, rerunning
+        from matsuri.checks.python_answers import ANSWERS_DIR, read_exported
+        from matsuri.grading import forkserver
+        from matsuri.grading.answers import decide, decide_python, find_answer, outputs, rerunning
         from matsuri.grading.reference import SETUP_CELL
         from matsuri.grading.workspace import GradingError
 
@@ -232,6 +247,7 @@ class DecideGrades(NbGraderPreprocessor):
         lang = language(key.language)
         exercises = {e.name: e for e in key.exercises}
         decided, notes = set(), []
+        exported = (forkserver.kernel_folder() or Path(resources["metadata"]["path"])) / ANSWERS_DIR
         with rerunning(Path(self.warehouse or paths.warehouse_path()), self.timeout) as rerun:
             for index, cell in enumerate(nb.cells):
                 name = grade_id(cell)
@@ -239,8 +255,11 @@ class DecideGrades(NbGraderPreprocessor):
                         or name in decided):
                     continue
                 decided.add(name)
-                verdict = decide(exercises[name], find_answer(nb.cells, exercises[name].answer,
-                                                              index), rerun, lang)
+                key = exercises[name]
+                if key.kind == "python":
+                    verdict = decide_python(key, read_exported(exported, key.answer), lang)
+                else:
+                    verdict = decide(key, find_answer(nb.cells, key.answer, index), rerun, lang)
                 cell.outputs = [NotebookNode(o) for o in outputs(verdict)]
                 notes += [verdict.note] if verdict.note else []
         nb.metadata.setdefault("matsuri", {})["notes"] = notes

@@ -48,6 +48,17 @@ def reference_queries(lesson: Lesson) -> dict[str, str]:
     return found
 
 
+def python_answers(nb) -> set[str]:
+    """Variables `name = …` assigned inside the solution regions of a notebook's code cells."""
+    import re
+
+    found = set()
+    for cell in nb.cells:
+        if cell.cell_type == "code" and nbgrader_meta(cell).get("solution"):
+            found |= set(re.findall(r"^(\w+)\s*=", solution_region(cell.source), re.M))
+    return found
+
+
 def lint(lesson: Lesson) -> list[str]:
     """Problems that would make a lesson ungradable; empty when the lesson is consistent."""
     nb = nbformat.read(lesson.notebook, as_version=4)
@@ -59,8 +70,11 @@ def lint(lesson: Lesson) -> list[str]:
         problems.append(f"{lesson.id}: the first code cell must be a locked cell with id '{SETUP_CELL}'.")
     elif f'"{lesson.id}"' not in setup.source:
         problems.append(f"{lesson.id}: the setup cell must call start(…, \"{lesson.id}\").")
+    assigned = python_answers(nb)
     for spec in lesson.exercises:
-        if spec.answer not in queries:
+        if spec.kind == "python" and spec.answer not in assigned:
+            problems.append(f"{lesson.id}/{spec.name}: no solution cell assigning `{spec.answer} = …`.")
+        if spec.kind == "sql" and spec.answer not in queries:
             problems.append(f"{lesson.id}/{spec.name}: no SQL cell `%%sql {spec.answer} <<` with a solution region.")
         test = grade_ids.get(spec.name)
         if test is None or not nbgrader_meta(test).get("grade"):

@@ -97,6 +97,7 @@ class Workspace:
             f"c.Exchange.root = {str(self.exchange)!r}",
             f"c.Execute.timeout = {self.cell_timeout}",
             f"c.ExecuteWithinLimits.language = {self.course.language!r}",
+            f"c.KeepOneLanguage.language = {self.course.language!r}",
             f"c.DecideGrades.keys = {str(self.keys_dir)!r}",
             f"c.DecideGrades.warehouse = {str(self.warehouse)!r}",
             f"c.DecideGrades.timeout = {self.cell_timeout}",

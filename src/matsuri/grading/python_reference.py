@@ -1,0 +1,73 @@
+"""Reference answers of a Python lesson: its source notebook (solutions in place) run once by the
+organiser, each `qN_answer` read back as a table.
+
+The source notebook is the course's own content, so it runs as the organiser, in a fresh kernel
+in a temporary folder, with the warehouse read-only. Its check cells are left out (there is no key
+yet: this run makes it); a last cell exports every answer exactly as grading kernels do.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+from matsuri.errors import UsageError
+from matsuri.grading.course import Lesson
+from matsuri.grading.reference import nbgrader_meta
+
+EXPORT = """
+from matsuri.checks.python_answers import as_answer_table, export
+for __var in {names!r}:
+    export(__var, as_answer_table(globals().get(__var), __var, "en"), {folder!r})
+"""
+
+
+def reference_answers(lesson: Lesson, warehouse: Path | None, timeout: int = 300) -> dict:
+    """{answer variable: DataFrame} for the lesson's Python exercises (run once per notebook
+    version and warehouse: releasing builds two keys from the same answers)."""
+    if not any(e.kind == "python" for e in lesson.exercises):
+        return {}
+    stamp = lesson.notebook.stat().st_mtime_ns
+    where = Path(warehouse) if warehouse else None
+    names = tuple(e.answer for e in lesson.exercises if e.kind == "python")
+    return dict(_answers(lesson.id, lesson.notebook, names, where,
+                         where.stat().st_mtime_ns if where and where.exists() else 0, stamp, timeout))
+
+
+@functools.cache
+def _answers(lesson_id: str, notebook: Path, names: tuple, warehouse: Path | None, _built: int,
+             _edited: int, timeout: int) -> dict:
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    from matsuri.checks.python_answers import read_exported
+    from matsuri.checks.session import REFERENCE_ENV
+    from matsuri.paths import WAREHOUSE_ENV
+
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells = [c for c in nb.cells if not nbgrader_meta(c).get("grade")]  # the checks need the key
+    with tempfile.TemporaryDirectory(prefix="matsuri-reference-") as folder:
+        nb.cells.append(nbformat.v4.new_code_cell(EXPORT.format(names=list(names), folder=folder)))
+        saved = {k: os.environ.get(k) for k in (REFERENCE_ENV, WAREHOUSE_ENV)}
+        os.environ[REFERENCE_ENV] = "1"
+        if warehouse:
+            os.environ[WAREHOUSE_ENV] = str(warehouse)
+        try:
+            NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                           resources={"metadata": {"path": folder}}).execute()
+        except CellExecutionError as error:
+            raise UsageError(f"{lesson_id}: the reference notebook failed: "
+                             f"{str(error).strip().splitlines()[-1]}") from None
+        finally:
+            for key, value in saved.items():
+                os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+        answers = {name: read_exported(Path(folder), name) for name in names}
+    missing = [name for name, table in answers.items() if not hasattr(table, "columns")]
+    if missing:
+        raise UsageError(f"{lesson_id}: the reference notebook sets no {', '.join(missing)}; each "
+                         "Python exercise's solution cell must assign its answer variable.")
+    return answers
