@@ -2,7 +2,8 @@
 the grader's side from the data the check cell exported, whatever the notebook did to its own
 checks; prose kept in the course's language only?
 
-A toy course written by the test (two languages, three exercises: a number, a table, a list),
+A toy course written by the test (two languages, four exercises: a number, a table, a list, a
+chart),
 released, collected and graded through the real CLI.
 """
 
@@ -25,7 +26,12 @@ SOLUTIONS = {
     "q2": "users = query('SELECT plan FROM users')\n"
           "q2_answer = users.groupby('plan').size().reset_index(name='n_users')",
     "q3": "q3_answer = sorted(query('SELECT DISTINCT plan FROM users')['plan'])",
+    "q4": "counts = query('SELECT plan, count(*) AS n FROM users GROUP BY plan ORDER BY plan')\n"
+          "ax = counts.set_index('plan')['n'].plot.bar()\n"
+          "ax.set_xlabel('プラン')\nax.set_ylabel('ユーザー数')\nq4_answer = ax",
 }
+UNLABELLED = ("q4_answer = query('SELECT plan, count(*) AS n FROM users GROUP BY plan ORDER BY plan')"
+              ".set_index('plan')['n'].plot.bar()")
 
 
 def nbgrader(grade_id: str, **flags) -> dict:
@@ -94,7 +100,7 @@ def graded(public_company, grading_identity, tmp_path_factory):
     learners = {
         "full": filled(released, SOLUTIONS),
         "blank": released,
-        "partial": filled(released, {"q1": SOLUTIONS["q1"], "q2": wrong}),
+        "partial": filled(released, {"q1": SOLUTIONS["q1"], "q2": wrong, "q4": UNLABELLED}),
         # the notebook makes its own checks say "correct" and rewrites its key: the grade is the grader's
         "patched": filled(released, {"q2": wrong}, extra={"setup": (
             "import os, pathlib\nfor e in (q1, q2, q3):\n    e.check = lambda: print('Correct!')\n"
@@ -119,11 +125,12 @@ def test_the_released_lesson_keeps_one_language_and_no_answer(graded):
     assert "query('SELECT count(*)" not in code and "groupby" not in code
     key = json.loads((graded["root"] / "release" / LESSON / "checks.json").read_text())
     assert [(e["name"], e["kind"], e["answer"]) for e in key["exercises"]] == [
-        ("q1", "python", "q1_answer"), ("q2", "python", "q2_answer"), ("q3", "python", "q3_answer")]
+        (f"q{i}", "python", f"q{i}_answer") for i in range(1, 5)]
+    assert key["exercises"][3]["figure"] == {"kind": "bar", "x_label": "プラン", "y_label": "ユーザー数", "title": ""}
 
 
 @pytest.mark.parametrize(("learner", "score"), [
-    ("full", 3.0), ("blank", 0.0), ("partial", 1.0), ("patched", 0.0), ("endless", 2.0)])
+    ("full", 4.0), ("blank", 0.0), ("partial", 1.0), ("patched", 0.0), ("endless", 3.0)])
 def test_each_submission_gets_its_exact_score(graded, learner, score):
     assert float(graded["report"][learner]["score"]) == score, graded["report"][learner]
 
@@ -132,5 +139,6 @@ def test_the_feedback_says_what_was_wrong_in_the_courses_language(graded):
     feedback = graded["root"] / "feedback" / "partial" / LESSON / f"{LESSON}.html"
     text = feedback.read_text(encoding="utf-8")
     assert "正解です" in text and "まだ正解ではありません" in text
+    assert "両方の軸に名前を付けてください" in text  # q4: a bar chart without axis labels
     blank = (graded["root"] / "feedback" / "blank" / LESSON / f"{LESSON}.html").read_text(encoding="utf-8")
     assert "q1_answer" in blank and "まだ回答がありません" in blank

@@ -33,6 +33,7 @@ class ExerciseKey:
     explanation: dict[str, str] = field(default_factory=dict)
     solution: str | None = None
     kind: str = "sql"               # sql: the SQL cell's table; python: the value in `answer`
+    figure: dict = field(default_factory=dict)  # a chart answer: its kind and labels (not secret)
 
     @property
     def salt(self) -> str:

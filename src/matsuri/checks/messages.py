@@ -64,6 +64,24 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "採点のときにこの問題のチェックセルが最後まで実行されなかったため、確認できる答えがありませんでした。"
               "ノートブックが上から順にエラーなく実行できるか確認してください。",
     },
+    "not_a_figure": {
+        "en": "`{var}` should hold your chart (the figure, or the axes that `.plot()` returns).",
+        "ja": "`{var}` にはグラフ（figure か、`.plot()` が返す axes）を入れてください。",
+    },
+    "figure_kind": {
+        "en": "The chart in `{var}` is a {got} chart; this question asks for a {want} chart.",
+        "ja": "`{var}` のグラフは{got}ですが、この問題では{want}を求めています。",
+    },
+    "figure_labels": {
+        "en": "Label both axes of the chart in `{var}` (set_xlabel and set_ylabel), so that a reader "
+              "knows what each shows.",
+        "ja": "`{var}` のグラフの両方の軸に名前を付けてください（set_xlabel と set_ylabel）。"
+              "見る人が何を表すか分かるようにします。",
+    },
+    "chart_bar": {"en": "bar", "ja": "棒グラフ"},
+    "chart_barh": {"en": "horizontal bar", "ja": "横棒グラフ"},
+    "chart_line": {"en": "line", "ja": "折れ線グラフ"},
+    "chart_scatter": {"en": "scatter", "ja": "散布図"},
     "duplicate_columns": {
         "en": "Your result has more than one column named {cols}. Give each column its own name "
               "with AS.",

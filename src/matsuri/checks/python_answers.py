@@ -26,8 +26,12 @@ def as_answer_table(value: object, var: str, lang: str):
     import numpy as np
     import pandas as pd
 
+    from matsuri.checks import figures
+
     if value is None:
         raise NotAttempted("not_assigned", lang, var=var)
+    if figures.is_figure(value):
+        return figures.describe(value)
     if isinstance(value, pd.DataFrame):
         return value
     if isinstance(value, pd.Series):
@@ -43,8 +47,11 @@ def as_answer_table(value: object, var: str, lang: str):
 
 def compare_answer(key, frame, lang: str, follow: list[str] | None = None) -> None:
     """compare() of the table, with one plain sentence when the answer is a single value."""
+    from matsuri.checks import figures
     from matsuri.checks.compare import compare
 
+    if key.figure:  # a chart: its kind and labels, then what it plots
+        figures.check_chart(key.figure, frame.attrs.get("figure", {}), key.answer, lang, follow)
     try:
         compare(key, frame, lang, follow)
     except Incorrect:

@@ -56,7 +56,7 @@ def build(course: Course, lesson: Lesson, con, *, for_learners: bool,
             name=spec.name, answer=spec.answer, title=spec.title, columns=columns, rows=fp.rows,
             places=spec.places, order_by=spec.order_by, column_hashes=fp.column_hashes,
             row_hash=fp.row_hash, order_hash=fp.order_hash, hints=spec.hints,
-            explanation=spec.explanation, kind=spec.kind,
+            explanation=spec.explanation, kind=spec.kind, figure=dict(frame.attrs.get("figure", {})),
             solution=sql if (for_learners and course.solutions) else None,
         ))
     key = LessonKey(course.name, lesson.id, course.language, course.solutions and for_learners,
