@@ -2,6 +2,10 @@
 submission in through the drop box, follow it until it is scored, read the team's submissions and
 the public leaderboard. Everything read here was published by the runner service (service.py);
 the event's settings (which hold the split seed) and the store are never opened.
+
+Where that happens is one of two small storages with the same five calls: the drop box folder
+(one machine, the JupyterHub VM), or the event's S3 bucket on a SageMaker notebook instance (it
+has on-create's event file; infra/aws/s3_dropbox.py). Everything else here is shared.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from matsuri.errors import NotFound, UsageError
 from matsuri.hackathon import dropbox, handin
@@ -31,8 +36,56 @@ class Update:
         return self.state in FINAL
 
 
-def board(event_root: Path) -> dict:
-    found = dropbox.read_json(dropbox.board_path(event_root))
+class Storage(Protocol):
+    """Where a participant hands in and reads back what the runner published for them."""
+
+    def board(self) -> dict | None: ...                     # the public board, None if not there
+    def status(self, team: str) -> dict | None: ...         # the team's status, None if not readable
+    def no_status(self, team: str) -> str: ...              # why it may not be readable, what to do
+    def my_team(self, board: dict, team: str | None) -> str: ...  # the team named (if allowed) or theirs
+    def drop(self, team: str, source: Path, kind: str, files: list[str]) -> str: ...  # -> ticket
+
+
+@dataclass
+class FolderStorage:
+    """The drop box folder (dropbox.py): the kernel's permissions say who may do what."""
+
+    root: Path
+
+    def board(self) -> dict | None:
+        return dropbox.read_json(dropbox.board_path(self.root))
+
+    def status(self, team: str) -> dict | None:
+        return dropbox.read_json(dropbox.box(self.root, team) / dropbox.STATUS_FILE)
+
+    def no_status(self, team: str) -> str:
+        return (f"Team '{team}''s status is not readable by you yet. If you just joined the team, "
+                "log out and in again (or restart your server) so your account picks up the "
+                "team's group.")
+
+    def my_team(self, board: dict, team: str | None) -> str:
+        return dropbox.my_team(self.root, board, team)
+
+    def drop(self, team: str, source: Path, kind: str, files: list[str]) -> str:
+        return dropbox.drop(self.root, team, source, kind, files)
+
+
+def storage(event_root: Path) -> Storage:
+    """The event bucket on a SageMaker notebook instance (it has on-create's event file, which
+    says the bucket and who this is), else the drop box folder of the event at `event_root`."""
+    from matsuri.infra.aws import exchange
+
+    try:
+        where = exchange.here()
+    except NotFound:
+        return FolderStorage(Path(event_root))
+    from matsuri.infra.aws.s3_dropbox import S3Storage
+
+    return S3Storage(where)
+
+
+def board(event_root: Path, store: Storage | None = None) -> dict:
+    found = (store or storage(event_root)).board()
     if found is None:
         raise NotFound("This event publishes nothing yet: the organisers have not started the "
                        "runner (`matsuri hackathon runner`). Ask them to.")
@@ -44,12 +97,16 @@ def runner_alive(found: dict) -> bool:
     return bool(runner.get("alive")) and time.time() - runner.get("beat", 0) < STALE_SECONDS
 
 
-def team_status(event_root: Path, team: str) -> dict:
-    found = dropbox.read_json(dropbox.box(event_root, team) / dropbox.STATUS_FILE)
+def my_team(event_root: Path, found: dict, team: str | None = None, store: Storage | None = None) -> str:
+    """The team of whoever runs this: the one named (if they are in it), else their own."""
+    return (store or storage(event_root)).my_team(found, team)
+
+
+def team_status(event_root: Path, team: str, store: Storage | None = None) -> dict:
+    store = store or storage(event_root)
+    found = store.status(team)
     if found is None:
-        raise NotFound(f"Team '{team}''s status is not readable by you yet. If you just joined "
-                       "the team, log out and in again (or restart your server) so your account "
-                       "picks up the team's group.")
+        raise NotFound(store.no_status(team))
     return found
 
 
@@ -72,8 +129,9 @@ def hand_in(event_root: Path, source: Path, team: str | None = None) -> tuple[st
     Returns (team, ticket)."""
     from matsuri import theme_spec
 
-    found = board(event_root)
-    team = dropbox.my_team(event_root, found, team)
+    store = storage(event_root)
+    found = board(event_root, store)
+    team = store.my_team(found, team)
     source = Path(source)
     if not source.exists():
         raise NotFound(handin.nothing_at(source, handin.likely_path(source, event_root, Path(event_root) / "teams" / team)))
@@ -81,7 +139,7 @@ def hand_in(event_root: Path, source: Path, team: str | None = None) -> tuple[st
     if kind == "unsupported":
         raise UsageError(f"{source.name} cannot be submitted: hand in a notebook (.ipynb), a "
                          "predictions file (.csv) or a folder holding your prediction files.")
-    status = team_status(event_root, team)
+    status = team_status(event_root, team, store)
     theme = found["teams"][team]["theme"]
     if not theme:
         raise UsageError(f"Team '{team}' has not chosen a theme yet; ask the organisers.")
@@ -101,7 +159,7 @@ def hand_in(event_root: Path, source: Path, team: str | None = None) -> tuple[st
                          f"({found['max_file_mb']:g} MB per file). Hand in only the notebook or the "
                          "prediction files.")
     files = [f.name for f in theme_spec.get(theme).files]
-    return team, dropbox.drop(event_root, team, source, kind, files)
+    return team, store.drop(team, source, kind, files)
 
 
 def follow(event_root: Path, team: str, ticket: str, poll: float = 0.5,
@@ -109,8 +167,9 @@ def follow(event_root: Path, team: str, ticket: str, poll: float = 0.5,
     """Updates about one handed-in submission until it is final (or `timeout` seconds pass);
     a new update only when something a person would notice changed."""
     started, last = time.monotonic(), None
+    store = storage(event_root)
     while True:
-        update = look(event_root, team, ticket)
+        update = look(event_root, team, ticket, store)
         if update.text != last:
             last = update.text
             yield update
@@ -119,10 +178,11 @@ def follow(event_root: Path, team: str, ticket: str, poll: float = 0.5,
         time.sleep(poll)
 
 
-def look(event_root: Path, team: str, ticket: str) -> Update:
-    found = dropbox.read_json(dropbox.board_path(event_root)) or {}
+def look(event_root: Path, team: str, ticket: str, store: Storage | None = None) -> Update:
+    store = store or storage(event_root)
+    found = store.board() or {}
     alive = runner_alive(found)
-    status = dropbox.read_json(dropbox.box(event_root, team) / dropbox.STATUS_FILE) or {}
+    status = store.status(team) or {}
     mine = next((s for s in status.get("submissions", []) if s.get("ticket") == ticket), None)
     not_running = "" if alive else "; the runner is not running, tell the organisers"
     if mine is None:

@@ -228,7 +228,8 @@ def _reject(event: Event, team: Team, theme: str, kind: str, source: str, now: d
 
 # ------------------------------------------------------------------ what teams may read
 def publish(event: Event, slots: int, alive: bool) -> None:
-    """Write the public board and every team's status file (only what that team may see)."""
+    """Write the public board and every team's status file (only what that team may see), and
+    on SageMaker the same in the event bucket (s3_dropbox.publish)."""
     settings = event.settings
     now = dt.datetime.now(dt.UTC)
     teams = list_teams(event)

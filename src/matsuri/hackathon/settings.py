@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -62,6 +63,8 @@ class Settings:
     backend: str = "sandbox"       # where the runner service runs notebooks: sandbox | sagemaker
     slots: int = 2                 # notebooks the runner service runs at once
     max_queued: int = 100          # submissions waiting at once before the drop box says "full"
+    s3_bucket: str = ""            # SageMaker: teams hand in through this event bucket (s3_dropbox)
+    s3_region: str = ""            # its region (default: AWS_DEFAULT_REGION, else ap-northeast-1)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -87,11 +90,17 @@ BACKENDS = ("sandbox", "sagemaker")  # the runner service's; `submit --no-sandbo
 
 def _user_prefix(value: str) -> str | None:
     """Pool users are named <prefix>-1 … <prefix>-N: a valid system user name, short enough."""
-    import re
-
     if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,27}", value):
         return ("must be a user name prefix of lower-case letters, digits, - or _ (at most 28 "
                 f"characters, starting with a letter), not {value!r}")
+    return None
+
+
+def _bucket_name(value: str) -> str | None:
+    """An S3 bucket name (empty: no S3 drop box), as `infra apply` makes it: <event id>-festival."""
+    if value and not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", value):
+        return (f"must be an S3 bucket name (3 to 63 lower-case letters, digits, '.' or '-'), such "
+                f"as the event's '<event id>-festival', not {value!r}")
     return None
 
 
@@ -166,6 +175,9 @@ def parse(data: dict, path: Path) -> Settings:
                         f"must be one of {', '.join(BACKENDS)}, not {v!r}")
     slots = subs.take("slots", int, 2, between(1, 64))
     max_queued = subs.take("max_queued", int, 100, at_least(1))
+    s3_bucket = subs.take("s3_bucket", str, "", _bucket_name)
+    s3_region = subs.take("s3_region", str, "", lambda v: None if not v or re.fullmatch(
+        r"[a-z]{2}(-[a-z]+)+-\d", v) else f"must be an AWS region such as ap-northeast-1, not {v!r}")
     subs.done()
 
     themes_section = root.sub("themes")
@@ -214,7 +226,7 @@ def parse(data: dict, path: Path) -> Settings:
         path, name, starts, ends, timezone, seed, min_size, max_size, run_as, identities, timeout,
         memory, max_processes, cpu_weight, folder_mb, max_file, threads, themes, (scale[0], scale[1]), criteria, tuple(judges), metric_weight,
         rubric_weight, preheat, pool_size, cull, demo_memory, backend=backend, slots=slots,
-        max_queued=max_queued,
+        max_queued=max_queued, s3_bucket=s3_bucket, s3_region=s3_region,
     )
 
 
