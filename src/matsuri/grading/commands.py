@@ -6,9 +6,12 @@ itself lives in release.py, collect.py, autograde.py and progress.py.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
 import typer
+
+from matsuri.errors import UsageError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
@@ -16,6 +19,11 @@ LESSON = typer.Option(None, "--lesson", help="Only this lesson (default: every l
 WORKDIR = typer.Option(None, "--workdir", help="Folder for course work (default: courses/build, or MATSURI_COURSE_WORK).")
 EXCHANGE = typer.Option(None, "--exchange", help="nbgrader exchange folder (default: <workdir>/exchange, or MATSURI_EXCHANGE).")
 WAREHOUSE = typer.Option(None, "--warehouse", help="The DuckDB warehouse (default: the built one).")
+
+
+class RunOn(StrEnum):
+    local = "local"
+    sagemaker = "sagemaker"
 
 
 def _workspace(course: str, workdir, exchange, warehouse, cell_timeout=None):
@@ -75,6 +83,11 @@ def grade_command(
     no_sandbox: bool = typer.Option(
         False, "--no-sandbox",
         help="Run learners' code as yourself, without the sandbox: a trusted rehearsal only."),
+    on: RunOn = typer.Option(
+        "local", "--on", case_sensitive=False,
+        help="Where learners' notebooks run: this machine, or SageMaker Processing jobs (--workers "
+             "of them; needs the kit's sagemaker extra and the processing_* settings of "
+             "infra/settings.toml)."),
 ) -> None:
     """Autograde with nbgrader (in parallel), write feedback HTML and export the gradebook as CSV."""
     from rich.console import Console
@@ -83,11 +96,20 @@ def grade_command(
     from matsuri.grading.autograde import grade
 
     ws = _workspace(course, workdir, exchange, warehouse, cell_timeout)
-    if no_sandbox:
-        typer.secho("WARNING: --no-sandbox: learners' code runs as you and can read all you can.",
-                    fg="yellow", err=True)
-    result = grade(ws, lesson, workers=workers, force=force, feedback=feedback, learners=learners,
-                   sandbox=not no_sandbox)
+    if on is RunOn.sagemaker:
+        from matsuri.grading.remote import grade_on_sagemaker
+
+        if no_sandbox:
+            raise UsageError("--no-sandbox is for --on local: on SageMaker each job's container "
+                             "is the isolation.")
+        result = grade_on_sagemaker(ws, lesson, workers=workers, force=force, feedback=feedback,
+                                    learners=learners)
+    else:
+        if no_sandbox:
+            typer.secho("WARNING: --no-sandbox: learners' code runs as you and can read all you can.",
+                        fg="yellow", err=True)
+        result = grade(ws, lesson, workers=workers, force=force, feedback=feedback,
+                       learners=learners, sandbox=not no_sandbox)
     table = Table("learner", "lesson", "status", "score", "notes")
     for row in result.rows:
         score = "" if row.score is None else f"{row.score:g} / {row.max_score:g}"

@@ -50,7 +50,7 @@ def serve(event: Event, slots: int | None = None, poll: float = 0.5, until_idle:
     with stoppable():
         try:
             while True:
-                changed = _take_in(event, say)
+                changed = _take_in(event, say, every_time=until_idle)
                 for submission_id, process in list(runs.items()):
                     if not process.is_alive():
                         process.join()
@@ -143,7 +143,12 @@ def _team_ids(event: Event) -> list[str]:
     return [t.team for t in list_teams(event)]
 
 
-def _take_in(event: Event, say) -> bool:
+S3_POLL_SECONDS = 3.0        # listing every member's prefix costs requests: not every loop
+_s3_listed = 0.0
+
+
+def _take_in(event: Event, say, every_time: bool = False) -> bool:
+    global _s3_listed
     teams = {t.team: t for t in list_teams(event)}
     entries = dropbox.pending(event.root, list(teams))
     for entry in entries:
@@ -151,9 +156,10 @@ def _take_in(event: Event, say) -> bool:
             take_entry(event, teams[entry.team], entry, say)
         finally:
             dropbox.remove_entry(entry)
-    if event.settings.s3_bucket:  # SageMaker: the event bucket is a drop box too
-        from matsuri.infra.aws import s3_dropbox
+    if event.settings.s3_bucket and (every_time or time.monotonic() - _s3_listed >= S3_POLL_SECONDS):
+        from matsuri.infra.aws import s3_dropbox  # SageMaker: the event bucket is a drop box too
 
+        _s3_listed = time.monotonic()
         return s3_dropbox.take_in(event, teams, take_entry, say) or bool(entries)
     return bool(entries)
 

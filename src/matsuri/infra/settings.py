@@ -18,6 +18,8 @@ from matsuri import paths, strict_toml
 from matsuri.strict_toml import REQUIRED, Section
 
 EVENT_ID = re.compile(r"^[a-z][a-z0-9-]{0,18}[a-z0-9]$")
+ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+IMAGE = re.compile(r"^[^\s]{1,255}$")
 WHAT, EXAMPLE = "infra settings", "infra/settings.toml"
 
 
@@ -80,6 +82,14 @@ class SageMakerSettings:
     subnet_id: str = ""              # a company VPC subnet (needed when direct_internet_access is false)
     security_group_ids: list = field(default_factory=list)
     direct_internet_access: bool = True
+    # Processing jobs: the hackathon runner's `sagemaker` backend and `course grade --on sagemaker`
+    processing_role_arn: str = ""    # the IAM role jobs run as (reads and writes the event's bucket)
+    processing_image: str = ""       # the kit's container image, e.g. <account>.dkr.ecr.<region>.amazonaws.com/matsuri:0.1.0
+    processing_instance_type: str = "ml.m5.large"
+    processing_volume_gb: int = 20
+    processing_max_minutes: int = 60     # the longest one grading job may run (hackathon runs: their timeout)
+    processing_start_minutes: float = 15.0   # how long SageMaker may take to start a job's machine
+    processing_poll_seconds: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -116,8 +126,14 @@ def course_release(course: str) -> Path:
     return base / course / "release"
 
 
+SETTINGS_ENV = "MATSURI_INFRA_SETTINGS"
+
+
 def default_path() -> Path:
-    return paths.project_root() / "infra" / "settings.toml"
+    """infra/settings.toml, or the file MATSURI_INFRA_SETTINGS names (the runner service's)."""
+    import os
+
+    return Path(os.environ.get(SETTINGS_ENV) or paths.project_root() / "infra" / "settings.toml")
 
 
 def load(path: Path | None = None) -> Settings:
@@ -178,6 +194,22 @@ CHECKS = {  # key: (check, hint when missing)
     "jupyterhub.admins": (_texts, ""),
     "sagemaker.security_group_ids": (_texts, ""),
     "sagemaker.volume_gb": (lambda v: None if v >= 5 else f"is {v}: AWS needs at least 5", ""),
+    "sagemaker.processing_role_arn": (lambda v: None if not v or ROLE_ARN.match(v) else
+                                      f"is {v!r}: give a role ARN such as "
+                                      "'arn:aws:iam::123456789012:role/matsuri-processing'", ""),
+    "sagemaker.processing_image": (lambda v: None if not v or IMAGE.match(v) else
+                                   f"is {v!r}: give an image URI such as "
+                                   "'123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/matsuri:0.1.0'", ""),
+    "sagemaker.processing_instance_type": (lambda v: None if v.startswith("ml.") else
+                                           f"is {v!r}: Processing instance types start with 'ml.' "
+                                           "(for example ml.m5.large)", ""),
+    "sagemaker.processing_volume_gb": (lambda v: None if 1 <= v <= 16384 else
+                                       f"is {v}: give 1 to 16384", ""),
+    "sagemaker.processing_max_minutes": (lambda v: None if 1 <= v <= 7200 else
+                                         f"is {v}: give 1 to 7200 (AWS stops any job after 5 days)", ""),
+    "sagemaker.processing_start_minutes": (lambda v: None if v >= 0 else f"is {v}: give 0 or more", ""),
+    "sagemaker.processing_poll_seconds": (lambda v: None if 0 < v <= 300 else
+                                          f"is {v}: give a number above 0, at most 300", ""),
 }
 
 
