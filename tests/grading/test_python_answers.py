@@ -30,6 +30,32 @@ SOLUTIONS = {
           "ax = counts.set_index('plan')['n'].plot.bar()\n"
           "ax.set_xlabel('プラン')\nax.set_ylabel('ユーザー数')\nq4_answer = ax",
 }
+PUSH = ("SELECT extract(hour FROM d.delivered_at) AS hour, coalesce(r.rate, 0) AS user_rate{label} "
+        "FROM {table} d LEFT JOIN (SELECT user_id, avg((opened_at IS NOT NULL)::INT) AS rate "
+        "FROM push_deliveries WHERE delivered_at < '2025-12-01' GROUP BY 1) r USING (user_id)")
+CUT = "2025-12-01"
+MODEL = {  # q5: a trained model, judged on rows the learner never saw
+    "metric": "roc_auc", "label": "opened", "id": "delivery_id",
+    "validation": PUSH.format(label=", d.opened_at IS NOT NULL AS opened", table="push_deliveries")
+                  + f" WHERE d.delivered_at >= '{CUT}'",
+    "train_rows": f"SELECT count(*) FROM push_deliveries WHERE delivered_at < '{CUT}'",
+    "hidden": PUSH.format(label="", table="holdout_push_deliveries").replace("SELECT ", "SELECT d.delivery_id, ", 1),
+    "hidden_labels": "SELECT delivery_id, opened FROM push_open_labels",
+}
+TRAIN = ("from sklearn.compose import make_column_transformer\n"
+         "from sklearn.linear_model import LogisticRegression\n"
+         "from sklearn.pipeline import make_pipeline\n"
+         "from sklearn.preprocessing import OneHotEncoder, StandardScaler\n"
+         "rows = query(\"" + PUSH.format(label=", d.opened_at IS NOT NULL AS opened", table="push_deliveries")
+         + " WHERE d.delivered_at {when} '" + CUT + "'\")\n"
+         "model = make_pipeline(make_column_transformer((OneHotEncoder(handle_unknown='ignore'), {columns}), "
+         "(StandardScaler(), ['user_rate'])), LogisticRegression(max_iter=1000))\n")
+SOLUTIONS["q5"] = TRAIN.format(when="<", columns="['hour']") + \
+    "q5_answer = model.fit(rows[['hour', 'user_rate']], rows['opened'])"
+LEAKING = TRAIN.format(when="<>", columns="['hour']") + \
+    "q5_answer = model.fit(rows[['hour', 'user_rate']], rows['opened'])"  # every row: the validation ones too
+UNFITTED = TRAIN.format(when="<", columns="['hour']") + "q5_answer = model"
+WEAK = TRAIN.format(when="<", columns="[]") + "q5_answer = model.fit(rows[['hour', 'user_rate']], rows['opened'])"
 UNLABELLED = ("q4_answer = query('SELECT plan, count(*) AS n FROM users GROUP BY plan ORDER BY plan')"
               ".set_index('plan')['n'].plot.bar()")
 
@@ -52,6 +78,8 @@ def toy_course(folder) -> None:
                  f'title = {{ en = "{name}", ja = "{name}" }}\nhints.en = ["Use query()."]\n'
                  'hints.ja = ["query() を使います。"]\nexplanation.en = "Well done."\n'
                  'explanation.ja = "よくできました。"\n')
+        if name == "q5":
+            spec += "estimator = { " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in MODEL.items()) + " }\n"
     (folder / "exercises" / f"{LESSON}.toml").write_text(spec, encoding="utf-8")
     cells = [new_markdown_cell("# 数を数える", metadata={"matsuri": {"lang": "ja"}}),
              new_markdown_cell("# Counting", metadata={"matsuri": {"lang": "en"}}),
@@ -88,7 +116,7 @@ def graded(public_company, grading_identity, tmp_path_factory):
     courses = tmp_path_factory.mktemp("courses")
     toy_course(courses / COURSE)
     work = tmp_path_factory.mktemp("work")
-    env = {"MATSURI_COURSES": str(courses)}
+    env = {"MATSURI_COURSES": str(courses), "MATSURI_LABELS": str(public_company.labels)}
 
     def cli(*args, **kw):
         return run_matsuri(["course", *args, "--workdir", str(work)], env=env, **kw)
@@ -107,6 +135,9 @@ def graded(public_company, grading_identity, tmp_path_factory):
             "for key in pathlib.Path(os.environ.get('MATSURI_CHECK_KEYS', '.')).glob('*.json'):\n"
             "    key.write_text('{}')")}),
         "endless": filled(released, SOLUTIONS | {"q2": "while True:\n    pass"}),
+        "leaking": filled(released, SOLUTIONS | {"q5": LEAKING}),
+        "unfitted": filled(released, SOLUTIONS | {"q5": UNFITTED}),
+        "weak": filled(released, SOLUTIONS | {"q5": WEAK}),
     }
     submitted = tmp_path_factory.mktemp("submitted")
     for learner, nb in learners.items():
@@ -125,14 +156,34 @@ def test_the_released_lesson_keeps_one_language_and_no_answer(graded):
     assert "query('SELECT count(*)" not in code and "groupby" not in code
     key = json.loads((graded["root"] / "release" / LESSON / "checks.json").read_text())
     assert [(e["name"], e["kind"], e["answer"]) for e in key["exercises"]] == [
-        (f"q{i}", "python", f"q{i}_answer") for i in range(1, 5)]
+        (f"q{i}", "python", f"q{i}_answer") for i in range(1, 6)]
+    model = key["exercises"][4]["estimator"]
+    assert set(model) == {"metric", "label", "validation", "train_rows", "tiers_validation"}  # no hidden rows
+    assert model["tiers_validation"][0] < model["tiers_validation"][-1]
     assert key["exercises"][3]["figure"] == {"kind": "bar", "x_label": "プラン", "y_label": "ユーザー数", "title": ""}
 
 
 @pytest.mark.parametrize(("learner", "score"), [
-    ("full", 4.0), ("blank", 0.0), ("partial", 1.0), ("patched", 0.0), ("endless", 3.0)])
+    ("full", 5.0), ("blank", 0.0), ("partial", 1.0), ("patched", 0.0), ("endless", 4.0),
+    ("leaking", 4.0), ("unfitted", 4.0)])
 def test_each_submission_gets_its_exact_score(graded, learner, score):
     assert float(graded["report"][learner]["score"]) == score, graded["report"][learner]
+
+
+def test_a_weaker_model_earns_part_of_the_marks_and_is_told_why(graded):
+    """Without the hour of sending, the model is better than a constant guess but short of the
+    reference: two thirds of the marks (on the tiny company, seed 7)."""
+    share = float(graded["report"]["weak"]["score"]) - 4  # the user's past open rate alone
+    assert share == pytest.approx(2 / 3, abs=0.01), share  # the report shows two decimals
+    text = (graded["root"] / "feedback" / "weak" / LESSON / f"{LESSON}.html").read_text(encoding="utf-8")
+    assert "モデルが見ていないデータでの roc_auc" in text
+
+
+def test_leakage_and_an_untrained_model_get_their_own_message(graded):
+    leaking = (graded["root"] / "feedback" / "leaking" / LESSON / f"{LESSON}.html").read_text(encoding="utf-8")
+    assert "リーク" in leaking
+    unfitted = (graded["root"] / "feedback" / "unfitted" / LESSON / f"{LESSON}.html").read_text(encoding="utf-8")
+    assert "まだ学習していません" in unfitted
 
 
 def test_the_feedback_says_what_was_wrong_in_the_courses_language(graded):

@@ -57,12 +57,38 @@ class Exercise:
         from matsuri.checks import python_answers
 
         grading = bool(os.environ.get(KEYS_ENV))  # the grader decides from this data, on its side
+        if self.key.estimator:
+            return self._check_model(value, grading)
         if grading and value is None:
             python_answers.export_nothing(self.key.answer)
         frame = python_answers.as_answer_table(value, self.key.answer, self._lang)
         if grading:
             python_answers.export(self.key.answer, frame)
         python_answers.compare_answer(self.key, frame, self._lang, self._follow())
+
+    def _check_model(self, model, grading: bool) -> None:
+        """A trained model, scored on the lesson's validation rows (the grader uses others)."""
+        from matsuri.checks import estimators, python_answers
+        from matsuri.checks.messages import render
+        from matsuri.checks.outcomes import NotAttempted
+
+        var, lang, rules = self.key.answer, self._lang, self.key.estimator
+        if model is None:
+            if grading:
+                python_answers.export_nothing(var)
+            raise NotAttempted("not_assigned", lang, var=var)
+        if not estimators.is_estimator(model):
+            raise Incorrect("not_a_model", lang, self._follow(), var=var,
+                            kind=render("kind_other", lang, type=type(model).__name__))
+        if grading:
+            estimators.save(var, model)
+        rows = self._session.query(rules["validation"])
+        share, text = estimators.judge(model, rows.drop(columns=[rules["label"]]), rows[rules["label"]],
+                                       rules, rules["tiers_validation"], var, lang, "model_score")
+        if share < 1:
+            raise Incorrect("model_score", lang, self._follow(), text=text)
+        lines = [text, *([e] if (e := pick(self.key.explanation, lang)) else [])]
+        self._session.show(Feedback("correct", render("correct", lang), lines))
 
     def verify(self) -> None:
         """Hidden test: the learner's recorded query, run again, must also give the answer."""

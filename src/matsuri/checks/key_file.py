@@ -34,6 +34,7 @@ class ExerciseKey:
     solution: str | None = None
     kind: str = "sql"               # sql: the SQL cell's table; python: the value in `answer`
     figure: dict = field(default_factory=dict)  # a chart answer: its kind and labels (not secret)
+    estimator: dict = field(default_factory=dict)  # a model answer: metric, rows and tiers
 
     @property
     def salt(self) -> str:

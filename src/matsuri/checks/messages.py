@@ -78,6 +78,39 @@ CATALOG: dict[str, dict[str, str]] = {
         "ja": "`{var}` のグラフの両方の軸に名前を付けてください（set_xlabel と set_ylabel）。"
               "見る人が何を表すか分かるようにします。",
     },
+    "not_a_model": {
+        "en": "`{var}` should hold your trained model (for example a Pipeline after `.fit(…)`), "
+              "but it holds {kind}.",
+        "ja": "`{var}` には学習済みのモデル（例: `.fit(…)` した Pipeline）を入れてください。今は {kind} が入っています。",
+    },
+    "model_not_fitted": {
+        "en": "The model in `{var}` has not been trained yet: call `.fit(X_train, y_train)` on it first.",
+        "ja": "`{var}` のモデルはまだ学習していません。先に `.fit(X_train, y_train)` を実行してください。",
+    },
+    "model_leak": {
+        "en": "The model in `{var}` was trained on {seen:,} rows, but the training rows are {want:,}. "
+              "Train it on the training rows only: rows used for checking must stay unseen, or the "
+              "check flatters the model (this is called leakage).",
+        "ja": "`{var}` のモデルは {seen:,} 行で学習していますが、学習用データは {want:,} 行です。"
+              "学習用の行だけで学習してください。検証用の行を学習に使うと評価が甘くなります（リーク）。",
+    },
+    "model_columns": {
+        "en": "The model in `{var}` could not score the rows: {detail}. Train it on exactly the "
+              "columns the question names.",
+        "ja": "`{var}` のモデルで予測できませんでした: {detail}。問題文で指定した列だけで学習してください。",
+    },
+    "model_score": {
+        "en": "On the validation rows your model scores {metric} {value:.3f}. A constant guess "
+              "scores {base:.3f}; full marks from {top:.3f}.",
+        "ja": "検証データでのあなたのモデルの {metric} は {value:.3f} です。一定の値を答えるだけなら "
+              "{base:.3f}、満点は {top:.3f} 以上です。",
+    },
+    "model_graded": {
+        "en": "On rows your model never saw it scores {metric} {value:.3f}: {share} of the marks "
+              "(a constant guess scores {base:.3f}; full marks from {top:.3f}).",
+        "ja": "モデルが見ていないデータでの {metric} は {value:.3f} で、得点は {share} です"
+              "（一定の値なら {base:.3f}、満点は {top:.3f} 以上）。",
+    },
     "chart_bar": {"en": "bar", "ja": "棒グラフ"},
     "chart_barh": {"en": "horizontal bar", "ja": "横棒グラフ"},
     "chart_line": {"en": "line", "ja": "折れ線グラフ"},

@@ -74,6 +74,18 @@ def export(var: str, table, folder: Path | None = None) -> Path:
     return target
 
 
+def export_any(var: str, value, folder: Path | None = None) -> None:
+    """Whatever `var` holds, as the grader reads it: a model with skops, else a table."""
+    from matsuri.checks import estimators
+
+    if value is None:
+        export_nothing(var, folder)
+    elif estimators.is_estimator(value):
+        estimators.save(var, value, folder)
+    else:
+        export(var, as_answer_table(value, var, "en"), folder)
+
+
 def export_nothing(var: str, folder: Path | None = None) -> None:
     """Say "no answer yet" to the grader (the check ran, `var` was not set)."""
     folder = Path(folder or Path.cwd() / ANSWERS_DIR)

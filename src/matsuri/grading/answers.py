@@ -98,6 +98,7 @@ class Verdict:
     correct: bool
     feedback: Feedback
     note: str = ""           # for the grading report (organiser's words), "" if nothing to say
+    share: float | None = None  # partial credit (0 < share < 1) for a model answer
 
 
 def decide(key: ExerciseKey, answer: Answer, rerun: Rerun, lang: str) -> Verdict:
@@ -145,13 +146,47 @@ def decide_python(key: ExerciseKey, exported, lang: str) -> Verdict:
     return Verdict(key.name, True, Feedback("correct", render("correct", lang), lines))
 
 
-def outputs(verdict: Verdict) -> list[dict]:
+def decide_model(key: ExerciseKey, folder: Path, rerun: Rerun, lang: str) -> Verdict:
+    """A model answer scored here on rows the learner never saw, with credit in tiers."""
+    from matsuri import paths
+    from matsuri.checks import estimators
+    from matsuri.checks.python_answers import UNANSWERED, read_exported
+    from matsuri.warehouse.query import connect
+
+    rules, var = key.estimator, key.answer
+    try:
+        model = estimators.load(folder, var)
+        if model is None:
+            if read_exported(folder, var) is UNANSWERED:
+                raise NotAttempted("not_assigned", lang, var=var)
+            raise Uncheckable("not_checked_while_grading", lang)
+        rows = rerun.table(rules["hidden"])
+        with connect(paths.labels_path()) as labels:  # the organiser's: never in any kernel
+            truth = labels.sql(rules["hidden_labels"]).df()
+        rows = rows.merge(truth.set_axis([rules["id"], "__truth"], axis=1), on=rules["id"])
+        share, text = estimators.judge(model, rows.drop(columns=[rules["id"], "__truth"]), rows["__truth"],
+                                       rules, rules["tiers_hidden"], var, lang, "model_graded")
+    except Outcome as outcome:
+        return Verdict(key.name, False, outcome.feedback())
+    if share == 0:
+        return Verdict(key.name, False, Incorrect("model_graded", lang, text=text).feedback())
+    lines = [text, *([e] if share == 1 and (e := pick(key.explanation, lang)) else [])]
+    title = render("correct" if share == 1 else "incorrect", lang)
+    return Verdict(key.name, share == 1, Feedback("correct" if share == 1 else "hint", title, lines),
+                   share=None if share == 1 else share)
+
+
+def outputs(verdict: Verdict, points: float = 1.0) -> list[dict]:
     """The check cell's outputs as the gradebook and the feedback see them: the verdict only.
-    nbgrader scores a test cell with an error output 0, and full points otherwise."""
+    nbgrader scores a test cell with an error output 0, a number as that many points (partial
+    credit), and full points otherwise."""
     from nbformat.v4 import new_output
 
     shown = new_output("display_data", data={"text/html": verdict.feedback._repr_html_(),
                                              "text/plain": verdict.feedback.text()})
+    if verdict.share is not None:
+        earned = round(points * verdict.share, 4)
+        return [shown, new_output("execute_result", data={"text/plain": repr(earned)}, execution_count=None)]
     if verdict.correct:
         return [shown]
     return [new_output("error", ename="Incorrect", evalue=verdict.feedback.text(),

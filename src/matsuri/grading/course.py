@@ -35,6 +35,7 @@ class ExerciseSpec:
     kind: str = "sql"           # sql: a `%%sql q1_result <<` cell; python: a value in `q1_answer`
     order_by: list[str] = field(default_factory=list)  # columns the question asks to sort by
     places: int = 4             # decimals compared for numbers
+    estimator: dict = field(default_factory=dict)  # a model answer: metric, rows, labels (estimators.py)
     hints: dict[str, list[str]] = field(default_factory=dict)
     explanation: dict[str, str] = field(default_factory=dict)
 

@@ -33,6 +33,9 @@ def build(course: Course, lesson: Lesson, con, *, for_learners: bool,
     exercises, seconds = [], {}
     for spec in lesson.exercises:
         sql = queries.get(spec.answer)
+        if spec.estimator:
+            exercises.append(_model_key(spec, (answers or {})[spec.answer], con, for_learners))
+            continue
         if spec.kind == "python":
             frame, sql = (answers or {})[spec.answer], None
         elif sql is None:
@@ -62,6 +65,37 @@ def build(course: Course, lesson: Lesson, con, *, for_learners: bool,
     key = LessonKey(course.name, lesson.id, course.language, course.solutions and for_learners,
                     signature, exercises, built_on=warehouse_build(con))
     return KeyBuild(key, seconds)
+
+
+def _model_key(spec, model, con, for_learners: bool) -> ExerciseKey:
+    """A model exercise's key: the tiers on the validation rows (for the learner's instant
+    check) and, in the private key only, the rows the learner never saw and their tiers."""
+    from matsuri import paths
+    from matsuri.checks import estimators
+    from matsuri.warehouse.query import connect
+
+    rules = dict(spec.estimator)
+    metric, label = rules.setdefault("metric", "roc_auc"), rules["label"]
+    try:
+        validation = con.sql(rules["validation"]).df()
+        rules["train_rows"] = int(con.execute(rules["train_rows"]).fetchall()[0][0])
+        hidden = con.sql(rules["hidden"]).df()
+        with connect(paths.labels_path()) as labels:
+            truth = labels.sql(rules["hidden_labels"]).df()
+    except Exception as error:
+        raise UsageError(f"{spec.name}: a query of its estimator rules failed: "
+                         f"{str(error).splitlines()[0]} (the hidden rows' labels come from the "
+                         f"organiser's labels store, {paths.labels_path()})") from None
+    rules["tiers_validation"] = estimators.tiers(metric, estimators.score(
+        model, validation.drop(columns=[label]), validation[label], metric))
+    rows = hidden.merge(truth.set_axis([rules["id"], "__truth"], axis=1), on=rules["id"])
+    rules["tiers_hidden"] = estimators.tiers(metric, estimators.score(
+        model, rows.drop(columns=[rules["id"], "__truth"]), rows["__truth"], metric))
+    if for_learners:  # the learner's copy names no hidden rows and no labels
+        rules = {k: rules[k] for k in ("metric", "label", "validation", "train_rows", "tiers_validation")}
+    return ExerciseKey(name=spec.name, answer=spec.answer, title=spec.title, columns=[], rows=0,
+                       places=spec.places, order_by=[], column_hashes={}, row_hash="", order_hash=None,
+                       hints=spec.hints, explanation=spec.explanation, kind=spec.kind, estimator=rules)
 
 
 @contextmanager

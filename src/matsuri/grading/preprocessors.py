@@ -232,7 +232,14 @@ class DecideGrades(NbGraderPreprocessor):
         from matsuri.checks.key_file import read
         from matsuri.checks.python_answers import ANSWERS_DIR, read_exported
         from matsuri.grading import forkserver
-        from matsuri.grading.answers import decide, decide_python, find_answer, outputs, rerunning
+        from matsuri.grading.answers import (
+            decide,
+            decide_model,
+            decide_python,
+            find_answer,
+            outputs,
+            rerunning,
+        )
         from matsuri.grading.reference import SETUP_CELL
         from matsuri.grading.workspace import GradingError
 
@@ -256,11 +263,14 @@ class DecideGrades(NbGraderPreprocessor):
                     continue
                 decided.add(name)
                 key = exercises[name]
-                if key.kind == "python":
+                if key.estimator:
+                    verdict = decide_model(key, exported, rerun, lang)
+                elif key.kind == "python":
                     verdict = decide_python(key, read_exported(exported, key.answer), lang)
                 else:
                     verdict = decide(key, find_answer(nb.cells, key.answer, index), rerun, lang)
-                cell.outputs = [NotebookNode(o) for o in outputs(verdict)]
+                points = float(cell.metadata.get("nbgrader", {}).get("points", 1))
+                cell.outputs = [NotebookNode(o) for o in outputs(verdict, points)]
                 notes += [verdict.note] if verdict.note else []
         nb.metadata.setdefault("matsuri", {})["notes"] = notes
         return nb, resources

@@ -20,9 +20,9 @@ from matsuri.grading.course import Lesson
 from matsuri.grading.reference import nbgrader_meta
 
 EXPORT = """
-from matsuri.checks.python_answers import as_answer_table, export
+from matsuri.checks.python_answers import export_any
 for __var in {names!r}:
-    export(__var, as_answer_table(globals().get(__var), __var, "en"), {folder!r})
+    export_any(__var, globals().get(__var), {folder!r})
 """
 
 
@@ -44,6 +44,7 @@ def _answers(lesson_id: str, notebook: Path, names: tuple, warehouse: Path | Non
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
+    from matsuri.checks import estimators
     from matsuri.checks.python_answers import read_exported
     from matsuri.checks.session import REFERENCE_ENV
     from matsuri.paths import WAREHOUSE_ENV
@@ -56,17 +57,21 @@ def _answers(lesson_id: str, notebook: Path, names: tuple, warehouse: Path | Non
         os.environ[REFERENCE_ENV] = "1"
         if warehouse:
             os.environ[WAREHOUSE_ENV] = str(warehouse)
-        try:
-            NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                           resources={"metadata": {"path": folder}}).execute()
+        from jupyter_client.manager import KernelManager
+
+        kernel = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(folder) / "k"))
+        try:  # IPC sockets in its own folder: no port, nothing else on the machine can talk to it
+            NotebookClient(nb, km=kernel, timeout=timeout, resources={"metadata": {"path": folder}}).execute()
         except CellExecutionError as error:
             raise UsageError(f"{lesson_id}: the reference notebook failed: "
                              f"{str(error).strip().splitlines()[-1]}") from None
         finally:
             for key, value in saved.items():
                 os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
-        answers = {name: read_exported(Path(folder), name) for name in names}
-    missing = [name for name, table in answers.items() if not hasattr(table, "columns")]
+        answers = {name: estimators.load(Path(folder), name) or read_exported(Path(folder), name)
+                   for name in names}
+    missing = [name for name, value in answers.items()
+               if not (hasattr(value, "columns") or estimators.is_estimator(value))]
     if missing:
         raise UsageError(f"{lesson_id}: the reference notebook sets no {', '.join(missing)}; each "
                          "Python exercise's solution cell must assign its answer variable.")
