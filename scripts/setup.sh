@@ -26,7 +26,9 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q -e '.[dev]'
+# sagemaker: the SageMaker SDK's Processing part (≈16 small packages beside the kit, ≈10 s), so that
+# the SageMaker tests run against moto here and in CI rather than being skipped
+"$VENV/bin/python" -m pip install -q -e '.[dev,sagemaker]'
 # rfc3987-syntax (a jsonschema format extra) adds ~2 s to every `import nbformat`, so to every
 # nbgrader, papermill and voila process; nothing the kit uses needs it.
 "$VENV/bin/python" -m pip uninstall -q -y rfc3987-syntax 2>/dev/null || true
