@@ -96,3 +96,66 @@ def test_reference_answers_get_every_mark_and_a_blank_notebook_none(graded):
     for lesson, count in exercises.items():
         assert scores[("reference", lesson)] == count, lesson
         assert scores[("blank", lesson)] == 0, lesson
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_a_learner_answers_in_japanese_in_jupyterlab_and_reads_the_feedback(graded, public_company, browser, tmp_path):
+    """Lesson 1 as released (Japanese), in a real JupyterLab: a wrong answer, then the right one."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import time
+    import urllib.request
+
+    from conftest import free_port
+    from matsuri.lab import lab_command
+
+    lesson = lessons()[0]
+    home = tmp_path / "learner"
+    shutil.copytree(graded["root"] / "release" / lesson, home / lesson)
+    port, token = free_port(), "ml-browser-token"
+    env = dict(os.environ, MATSURI_WAREHOUSE=str(public_company.warehouse), JUPYTER_TOKEN=token,
+               JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), PLOOMBER_STATS_ENABLED="false")
+    env.pop("MATSURI_LANG", None)  # the course's language: Japanese
+    lab = subprocess.Popen(lab_command(home, port), env=env, cwd=home, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, start_new_session=True)
+    page = browser.new_page()
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=5)
+                break
+            except OSError:
+                assert lab.poll() is None and time.time() < deadline, "JupyterLab did not start"
+                time.sleep(0.5)
+        page.goto(f"http://127.0.0.1:{port}/lab/tree/{lesson}/{lesson}.ipynb?token={token}", timeout=120_000)
+        page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=120_000)
+        title = page.locator(".jp-RenderedMarkdown").get_by_text("その仕事に機械学習は必要か")
+        title.first.wait_for(timeout=30_000)  # the lesson's Japanese title
+
+        def run(has_text: str, source: str | None = None) -> None:
+            cell = page.locator(".jp-CodeCell").filter(has_text=has_text).first
+            cell.locator(".jp-InputArea-editor").click()
+            if source is not None:
+                page.keyboard.press("Control+a")
+                page.keyboard.type(source)
+            page.keyboard.press("Shift+Enter")
+
+        run("from matsuri.checks import start")
+        page.get_by_text("ml-101 · " + lesson).wait_for(timeout=120_000)
+        run("One row per push delivery")
+        run("# q1_answer = a number", "q1_answer = 0.5")
+        check = page.locator(".jp-CodeCell").filter(has_text="q1.check()").first
+        run("q1.check()")
+        check.get_by_text("まだ正解ではありません").wait_for(timeout=60_000)
+        assert "q1_answer" in check.inner_text() and "Traceback" not in check.inner_text()
+        run("q1_answer = 0.5", 'q1_answer = d["opened"].mean()')
+        run("q1.check()")
+        check.get_by_text("正解です").wait_for(timeout=60_000)
+    finally:
+        page.close()
+        os.killpg(lab.pid, signal.SIGTERM)
+        lab.wait(30)
