@@ -130,11 +130,11 @@ def _run(job: NotebookJob, box: Sandbox | None, workdir: Path) -> RunResult:
         usage = box.end_processes() if box else Usage(False, False)
         where = (f"`matsuri hackathon submissions {job.team} --id {job.submission_id}` shows where "
                  "its run log is kept" if job.team else f"its run log is {log}")
-        raise InvalidSubmission(_failure_message(settings, executed, error, usage, name, where)) from None
+        raise InvalidSubmission(failure_message(settings, executed, error, usage, name, where)) from None
     finally:
         if box is not None:
             box.end_processes()  # nothing of the run may go on while its files are read
-    outputs = _find_outputs(workdir)
+    outputs = find_outputs(workdir)
     if "predictions.csv" not in outputs:
         raise InvalidSubmission(
             f"{name} ran to the end but wrote no predictions.csv into its working folder. Save "
@@ -181,7 +181,7 @@ def _last_started(executed: Path) -> int | None:
     return started[-1] if started else None
 
 
-def _failure_message(settings: Settings, executed: Path, error: Exception, usage: Usage,
+def failure_message(settings: Settings, executed: Path, error: Exception, usage: Usage,
                      name: str, where: str) -> str:
     """What stopped the run, in plain words, from the error and what the run's cgroup saw."""
     kind = type(error).__name__
@@ -233,7 +233,7 @@ def _regular_files(folder: Path) -> dict[str, Path]:
             if e.name in theme_spec.output_files() and not e.is_dir(follow_symlinks=False)}
 
 
-def _find_outputs(workdir: Path) -> dict[str, Path]:
+def find_outputs(workdir: Path) -> dict[str, Path]:
     """Output files at the top of the run folder, else in exactly one of its sub-folders."""
     found = _regular_files(workdir)
     if "predictions.csv" in found:

@@ -91,11 +91,12 @@ def carry_out(event: Event, submission_id: int, warehouse: Path | None = None,
     job = scoring_job(event, row.theme, files, warehouse, labels)
     if row.kind == "notebook":
         copy = next((folder / "source").glob("*.ipynb"))
-        sandbox = row.sandbox
-        user = _require_sandbox(event, get_team(event, row.team).slot, job) if sandbox else ""
+        name = event.settings.backend if row.sandbox else "trusted"
+        # the local sandbox runs as the team's identity; elsewhere (SageMaker) the job is the box
+        user = _require_sandbox(event, get_team(event, row.team).slot, job) if name == "sandbox" else ""
         run = runner.NotebookJob(copy, folder, files, event.settings, job.warehouse, user,
                                  job.max_bytes, row.team, submission_id)
-        runner.backend(event.settings.backend if sandbox else "trusted").run(run)
+        runner.backend(name).run(run)
     scores = scoring.score_folder(job)
     records.finish(event, submission_id, "scored", None, scores,
                    handin.digest(files, theme_spec.get(row.theme)))

@@ -3,8 +3,9 @@
 Each shard's files go to s3://<bucket>/jobs/<run>/shard-<i>/input/, one Processing job per shard
 runs the given command in the given image (the kit's image) with the input at
 /opt/ml/processing/input and writes to /opt/ml/processing/output, which SageMaker uploads to
-.../shard-<i>/output/; `collect` brings every shard's output home. Plain boto3: the `sagemaker`
-SDK would add about 1 GB and telemetry for what is one CreateProcessingJob call per shard.
+.../shard-<i>/output/; `collect` brings every shard's output home. Plain boto3 (one
+CreateProcessingJob call per shard) for `matsuri infra jobs`; notebook runs and course grading
+(notebook_runs.py) use the SDK's Processing part, the optional extra `matsuri[sagemaker]`.
 """
 
 from __future__ import annotations
