@@ -4,6 +4,7 @@ course's language, every reference solution running on other builds, and graded 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import tomllib
 
@@ -104,34 +105,17 @@ def test_a_learner_answers_in_japanese_in_jupyterlab_and_reads_the_feedback(grad
     """Lesson 1 as released (Japanese), in a real JupyterLab: a wrong answer, then the right one."""
     import os
     import shutil
-    import signal
-    import subprocess
-    import time
-    import urllib.request
 
-    from conftest import free_port
-    from matsuri.lab import lab_command
+    from support.lab import jupyterlab
 
     lesson = lessons()[0]
     home = tmp_path / "learner"
     shutil.copytree(graded["root"] / "release" / lesson, home / lesson)
-    port, token = free_port(), "ml-browser-token"
-    env = dict(os.environ, MATSURI_WAREHOUSE=str(public_company.warehouse), JUPYTER_TOKEN=token,
-               JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), PLOOMBER_STATS_ENABLED="false")
+    env = dict(os.environ, MATSURI_WAREHOUSE=str(public_company.warehouse),
+               JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
     env.pop("MATSURI_LANG", None)  # the course's language: Japanese
-    lab = subprocess.Popen(lab_command(home, port), env=env, cwd=home, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, start_new_session=True)
-    page = browser.new_page()
-    try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=5)
-                break
-            except OSError:
-                assert lab.poll() is None and time.time() < deadline, "JupyterLab did not start"
-                time.sleep(0.5)
-        page.goto(f"http://127.0.0.1:{port}/lab/tree/{lesson}/{lesson}.ipynb?token={token}", timeout=120_000)
+    with jupyterlab(home, env) as url, contextlib.closing(browser.new_page()) as page:
+        page.goto(url.format(path=f"{lesson}/{lesson}.ipynb"), timeout=120_000)
         page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=120_000)
         title = page.locator(".jp-RenderedMarkdown").get_by_text("その仕事に機械学習は必要か")
         title.first.wait_for(timeout=30_000)  # the lesson's Japanese title
@@ -155,7 +139,3 @@ def test_a_learner_answers_in_japanese_in_jupyterlab_and_reads_the_feedback(grad
         run("q1_answer = 0.5", 'q1_answer = d["opened"].mean()')
         run("q1.check()")
         check.get_by_text("正解です").wait_for(timeout=60_000)
-    finally:
-        page.close()
-        os.killpg(lab.pid, signal.SIGTERM)
-        lab.wait(30)

@@ -302,37 +302,15 @@ def lab(run, public_company, tmp_path):
     """JupyterLab on 127.0.0.1 in a learner's folder holding lesson 1 as fetched from the exchange."""
     import os
     import shutil
-    import signal
-    import subprocess
-    import urllib.request
 
-    from conftest import free_port
-    from matsuri.lab import lab_command
+    from support.lab import jupyterlab
 
     home = tmp_path / "learner"
     shutil.copytree(run["work"] / "exchange" / COURSE / "outbound" / L1, home / L1)
-    port, token = free_port(), "browser-test-token"
-    env = dict(os.environ, MATSURI_WAREHOUSE=str(public_company.warehouse), PLOOMBER_STATS_ENABLED="false",
-               MATSURI_LANG="en", JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), JUPYTER_TOKEN=token)
-    proc = subprocess.Popen(lab_command(home, port), env=env, cwd=home,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=5)
-                break
-            except OSError:
-                assert proc.poll() is None and time.time() < deadline, "JupyterLab did not start"
-                time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}/lab/tree/{L1}/{L1}.ipynb?token={token}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    env = dict(os.environ, MATSURI_WAREHOUSE=str(public_company.warehouse), MATSURI_LANG="en",
+               JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
+    with jupyterlab(home, env) as url:
+        yield url.format(path=f"{L1}/{L1}.ipynb")
 
 
 @pytest.mark.slow

@@ -7,9 +7,7 @@ command run as each participant with `runuser`.
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
 import signal
 import subprocess
 import time
@@ -159,30 +157,18 @@ def _csv(festival, folder: Path, seed: int) -> Path:
 def test_the_submit_button_in_jupyterlab_shows_the_score(festival, browser, tmp_path):
     """A participant's own JupyterLab (their account, their home): run the notebook, press
     提出する / Submit, and read the public score under the button."""
-    import urllib.request
+    import contextlib
 
-    from conftest import free_port
-    from matsuri.lab import lab_command
+    from support.lab import jupyterlab
 
     festival.start_runner()
     entry = notebook(tmp_path / "entry.ipynb", WRITE_PUSH_PREDICTIONS,
                      "from matsuri.templates.submit_button import submit_button\n\nsubmit_button()")
     festival.give("alpha", entry)
-    home, port, token = festival.home("alpha"), free_port(), secrets.token_hex(8)
-    lab = festival.as_member("alpha", "env", f"JUPYTER_TOKEN={token}", f"MATSURI_EVENT={festival.event.root}",
-                             f"MATSURI_WAREHOUSE={festival.company.warehouse}", "PLOOMBER_STATS_ENABLED=false",
-                             *lab_command(home, port), start_new_session=True)
-    page = browser.new_page()
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=5)
-                break
-            except OSError:
-                assert lab.poll() is None and time.monotonic() < deadline, lab.communicate()
-                time.sleep(0.5)
-        page.goto(f"http://127.0.0.1:{port}/lab/tree/entry.ipynb?token={token}", timeout=120_000)
+    env = {"MATSURI_EVENT": str(festival.event.root), "MATSURI_WAREHOUSE": str(festival.company.warehouse)}
+    with jupyterlab(festival.home("alpha"), env, as_user=festival.people["alpha"]) as url, \
+            contextlib.closing(browser.new_page()) as page:
+        page.goto(url.format(path="entry.ipynb"), timeout=120_000)
         page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=120_000)
         cell = page.locator(".jp-CodeCell").filter(has_text="submit_button()")
         cell.locator(".jp-InputArea-editor").click()
@@ -198,7 +184,3 @@ def test_the_submit_button_in_jupyterlab_shows_the_score(festival, browser, tmp_
 
         assert f"roc_auc {get_submission(festival.event, stored[0]['id']).public['roc_auc']:.4f}" in text
         assert "Submissions left today: 49" in text
-    finally:
-        page.close()
-        os.killpg(lab.pid, signal.SIGTERM)
-        lab.wait(30)

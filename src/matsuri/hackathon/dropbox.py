@@ -219,19 +219,26 @@ def my_team(event_root: Path, board: dict, team: str | None = None) -> str:
     """The team of whoever runs this: the one named, else the one whose group this account is in."""
     teams = board.get("teams", {})
     mine = [t for t, info in teams.items() if _in_group(info["group"])]
-    if team:
-        if team not in teams:
-            raise NotFound(f"There is no team '{team}' in this event. Teams: {', '.join(teams) or '(none)'}.")
-        if team not in mine and os.geteuid() != 0:
-            raise UsageError(f"You are not a member of team '{team}', so you cannot submit for it"
+    return choose_team(teams, mine, team, os.geteuid() == 0,
+                       "Your account is not in any team of this event, so there is nowhere to "
+                       "submit. Ask the organisers to add you (by your user name) to your team.")
+
+
+def choose_team(teams, mine: list[str], asked: str | None, anyone: bool, in_none: str) -> str:
+    """The team asked for (if one of `mine`, or `anyone` may be asked for), else the only one of
+    `mine`; `in_none` says what to do when the participant is in no team."""
+    if asked:
+        if asked not in teams:
+            raise NotFound(f"There is no team '{asked}' in this event. Teams: {', '.join(teams) or '(none)'}.")
+        if asked not in mine and not anyone:
+            raise UsageError(f"You are not a member of team '{asked}', so you cannot submit for it"
                              + (f"; your team is '{mine[0]}'." if mine else "."))
-        return team
+        return asked
     if len(mine) == 1:
         return mine[0]
     if not mine:
-        raise UsageError("Your account is not in any team of this event, so there is nowhere to "
-                         "submit. Ask the organisers to add you (by your user name) to your team.")
-    raise UsageError(f"Your account is in several teams ({', '.join(mine)}); say which with --team.")
+        raise UsageError(in_none)
+    raise UsageError(f"You are in several teams ({', '.join(mine)}); say which with --team.")
 
 
 def drop(event_root: Path, team: str, source: Path, kind: str, files: list[str]) -> str:

@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from matsuri.errors import MatsuriError, NotFound, UsageError
+from matsuri.errors import MatsuriError, UsageError
 from matsuri.hackathon import dropbox
 from matsuri.infra.aws.errors import error_code, explain_aws
 from matsuri.infra.participants import USERNAME
@@ -137,20 +137,11 @@ class S3Storage:
         """The team named (if this participant is in it), else their only team."""
         teams = board.get("teams", {})
         mine = [t for t in (self._own().get("teams") or {}) if t in teams]
-        if team:
-            if team not in teams:
-                raise NotFound(f"There is no team '{team}' in this event. Teams: {', '.join(teams) or '(none)'}.")
-            if team not in mine:
-                raise UsageError(f"You are not a member of team '{team}', so you cannot submit for it"
-                                 + (f"; your team is '{mine[0]}'." if mine else "."))
-            return team
-        if len(mine) == 1:
-            return mine[0]
-        if not mine:
-            raise UsageError(f"You ('{self.name}') are not in any team of this event yet, so there is "
-                             "nowhere to submit. Ask the organisers to add you to your team by this "
-                             "name (and wait a few seconds for the runner to publish it).")
-        raise UsageError(f"You are in several teams ({', '.join(mine)}); say which with --team.")
+        return dropbox.choose_team(
+            teams, mine, team, False,
+            f"You ('{self.name}') are not in any team of this event yet, so there is nowhere to "
+            "submit. Ask the organisers to add you to your team by this name (and wait a few "
+            "seconds for the runner to publish it).")
 
     def drop(self, team: str, source: Path, kind: str, files: list[str]) -> str:
         """Upload the entry under participants/<name>/hackathon/<ticket>/, ticket.json last."""
