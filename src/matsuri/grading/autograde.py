@@ -70,15 +70,17 @@ def _unchanged(ws: Workspace, student: str, lesson: str) -> bool:
 
 def grade(ws: Workspace, lesson: str | None = None, workers: int = 1, force: bool = False,
           feedback: bool = True, progress: bool = True,
-          learners: list[str] | None = None, sandbox: bool = True) -> GradeResult:
+          learners: list[str] | None = None, sandbox: bool = True, execute=None) -> GradeResult:
     """Grade what was submitted (only new or changed submissions unless `force`; only
     `learners` if given) and export the gradebook. Returns one report row per submission.
 
     Learners' code runs in grading kernels inside a sandbox (see confined.py); `sandbox=False`
-    (--no-sandbox) runs them as this user, for a trusted rehearsal only."""
+    (--no-sandbox) runs them as this user, for a trusted rehearsal only. `execute(work)` may
+    replace the local workers: it takes [(lesson, students)] and returns {lesson: {student:
+    outcome}} as `run_workers` gives (remote.py runs them as SageMaker Processing jobs)."""
     from matsuri.grading import export
 
-    if sandbox:
+    if sandbox and execute is None:
         from matsuri.sandbox.box import require
 
         require()  # a clear message now rather than N workers failing later
@@ -95,32 +97,20 @@ def grade(ws: Workspace, lesson: str | None = None, workers: int = 1, force: boo
     key_builder.write_all(ws.course, sql, ws.warehouse, lambda x: ws.keys_dir, for_learners=False)
     rebuilt = warehouse_changes(earlier, {item.id: _key(ws, item.id) for item in lessons})
     before = warehouse_rows(ws)
+    plans = [_plan(ws, item, learners, len(lessons) == 1, force or item.id in rebuilt)
+             for item in lessons]
+    if execute is None:
+        outcomes = {lesson_id: run_workers(ws, lesson_id, todo, workers, feedback, progress, sandbox)
+                    for lesson_id, _, todo in plans}
+    else:
+        outcomes = execute([(lesson_id, todo) for lesson_id, _, todo in plans])
     rows: list[Row] = []
-    for item in lessons:
-        known = {}
-        for notebook in item.notebooks:
-            released = ws.released_notebook(item.id, notebook)
-            if not released.is_file():
-                raise NotFound(f"Lesson {item.id} was never released: run `matsuri course "
-                               f"release {ws.course.name} --lesson {item.id}` first.")
-            known[notebook] = released_cells(released)
-        students = submitted_students(ws, item.id)
-        if learners:
-            unknown = sorted(set(learners) - set(students))
-            if unknown and len(lessons) == 1:
-                raise NotFound(f"No submission of {item.id} from {', '.join(unknown)}. "
-                               f"Collect it first (`matsuri course collect {ws.course.name}`).")
-            students = [s for s in students if s in learners]
-        screened = [screen_lesson(s, ws.step("submitted", s, item.id), known) for s in students]
-        todo = [s for s in screened if not s.problem
-                and (force or item.id in rebuilt or not _unchanged(ws, s.student, item.id))]
-        outcomes = run_workers(ws, item.id, [s.student for s in todo], workers, feedback, progress,
-                               sandbox)
-        found = lesson_rows(ws, item.id, screened, {s.student for s in todo}, outcomes)
-        outside = outside_scores(ws, item.id)
+    for lesson_id, screened, todo in plans:
+        found = lesson_rows(ws, lesson_id, screened, set(todo), outcomes.get(lesson_id, {}))
+        outside = outside_scores(ws, lesson_id)
         for row in found:
             row.notes += outside.get(row.student, [])
-            if item.id in rebuilt and row.status == "graded":
+            if lesson_id in rebuilt and row.status == "graded":
                 row.notes.append("graded again: the warehouse changed since the last grading")
         rows += found
     result = GradeResult(rows)
@@ -138,6 +128,28 @@ def grade(ws: Workspace, lesson: str | None = None, workers: int = 1, force: boo
             f"--force`, then grade again with --force. This run's report: {result.exports['report']}"
         )
     return result
+
+
+def _plan(ws: Workspace, item, learners: list[str] | None, alone: bool, again: bool):
+    """(lesson, every submission screened, the students to grade now) for one lesson."""
+    known = {}
+    for notebook in item.notebooks:
+        released = ws.released_notebook(item.id, notebook)
+        if not released.is_file():
+            raise NotFound(f"Lesson {item.id} was never released: run `matsuri course "
+                           f"release {ws.course.name} --lesson {item.id}` first.")
+        known[notebook] = released_cells(released)
+    students = submitted_students(ws, item.id)
+    if learners:
+        unknown = sorted(set(learners) - set(students))
+        if unknown and alone:
+            raise NotFound(f"No submission of {item.id} from {', '.join(unknown)}. "
+                           f"Collect it first (`matsuri course collect {ws.course.name}`).")
+        students = [s for s in students if s in learners]
+    screened = [screen_lesson(s, ws.step("submitted", s, item.id), known) for s in students]
+    todo = [s.student for s in screened if not s.problem
+            and (again or not _unchanged(ws, s.student, item.id))]
+    return item.id, screened, todo
 
 
 def _key(ws: Workspace, lesson: str):

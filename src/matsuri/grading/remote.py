@@ -35,8 +35,6 @@ import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
 
-from matsuri.errors import NotFound
-from matsuri.grading import key_builder
 from matsuri.grading.workspace import GradingError, Workspace
 
 MAX_NOTEBOOK_BYTES = 50_000_000
@@ -84,8 +82,6 @@ def grade_on_sagemaker(ws: Workspace, lesson: str | None = None, workers: int = 
     """`autograde.grade`, with the notebooks executed in `workers` Processing jobs (see above).
     `settings`: the infra settings (default: infra/settings.toml or MATSURI_INFRA_SETTINGS)."""
     from matsuri.grading import autograde as local
-    from matsuri.grading import export
-    from matsuri.grading.screen import released_cells, screen_lesson
     from matsuri.infra import settings as infra_settings
     from matsuri.infra.aws.notebook_runs import ProcessingJobs
 
@@ -93,62 +89,9 @@ def grade_on_sagemaker(ws: Workspace, lesson: str | None = None, workers: int = 
         raise GradingError(f"--workers must be 1 or more, not {workers}.")
     jobs = ProcessingJobs(settings or infra_settings.load())
     jobs.require()  # settings, SDK and bucket: said before anything is done
-    lessons = ws.course.select(lesson)
-    if not ws.gradebook.exists():
-        raise NotFound(f"No gradebook in {ws.root}: release the course first "
-                       f"(`matsuri course release {ws.course.name}`).")
-    ws.prepare()
-    ws.use_wal()
-    earlier = {item.id: local._key(ws, item.id) for item in lessons}
-    key_builder.write_all(ws.course, [] if ws.course.plain else lessons, ws.warehouse,
-                          lambda x: ws.keys_dir, for_learners=False)
-    rebuilt = local.warehouse_changes(earlier, {item.id: local._key(ws, item.id) for item in lessons})
-    before = local.warehouse_rows(ws)
-    plans = []
-    for item in lessons:
-        known = {}
-        for notebook in item.notebooks:
-            released = ws.released_notebook(item.id, notebook)
-            if not released.is_file():
-                raise NotFound(f"Lesson {item.id} was never released: run `matsuri course "
-                               f"release {ws.course.name} --lesson {item.id}` first.")
-            known[notebook] = released_cells(released)
-        students = local.submitted_students(ws, item.id)
-        if learners:
-            unknown = sorted(set(learners) - set(students))
-            if unknown and len(lessons) == 1:
-                raise NotFound(f"No submission of {item.id} from {', '.join(unknown)}. "
-                               f"Collect it first (`matsuri course collect {ws.course.name}`).")
-            students = [s for s in students if s in learners]
-        screened = [screen_lesson(s, ws.step("submitted", s, item.id), known) for s in students]
-        todo = [s.student for s in screened if not s.problem
-                and (force or item.id in rebuilt or not local._unchanged(ws, s.student, item.id))]
-        plans.append((item.id, screened, todo))
     with tempfile.TemporaryDirectory(prefix="matsuri-sagemaker-grade-") as scratch:
-        outcomes = run_remotely(ws, jobs, [(lesson_id, todo) for lesson_id, _, todo in plans],
-                                workers, feedback, Path(scratch), progress)
-    rows = []
-    for lesson_id, screened, todo in plans:
-        found = local.lesson_rows(ws, lesson_id, screened, set(todo), outcomes.get(lesson_id, {}))
-        outside = local.outside_scores(ws, lesson_id)
-        for row in found:
-            row.notes += outside.get(row.student, [])
-            if lesson_id in rebuilt and row.status == "graded":
-                row.notes.append("graded again: the warehouse changed since the last grading")
-        rows += found
-    result = local.GradeResult(rows)
-    result.notices = [f"{lesson_id}: the warehouse changed since the last release or grading "
-                      f"({change}); every submission of it was graded again"
-                      for lesson_id, change in rebuilt.items()]
-    kept = sum(1 for row in rows for note in row.notes if note.startswith(local.OUTSIDE))
-    if kept:
-        result.notices.append(f"{kept} submission(s) have scores that grading did not write "
-                              "(manual grades or extra credit); they are listed in the report")
-    result.exports = export.write_all(ws, rows)
-    if local.warehouse_rows(ws) != before:
-        raise GradingError(f"The warehouse {ws.warehouse} changed while grading; rebuild it with "
-                           "`matsuri data build --force` and grade again with --force.")
-    return result
+        return local.grade(ws, lesson, workers, force, feedback, progress, learners, execute=lambda work:
+                           run_remotely(ws, jobs, work, workers, feedback, Path(scratch), progress))
 
 
 def run_remotely(ws: Workspace, jobs, work: list[tuple[str, list[str]]], workers: int,
