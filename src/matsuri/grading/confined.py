@@ -33,7 +33,10 @@ def grading_user() -> str:
 
 
 def sandbox(warehouse: Path, memory_mb: int = 3072) -> Sandbox:
-    """The worker's sandbox (not yet open): the grading identity, the warehouse read-only."""
+    """The worker's sandbox (not yet open): the grading identity, the warehouse read-only, and
+    the theme specs (public; the kit's submission writers read them, as in the hackathon's own
+    sandbox, hackathon/runner.notebook_spec)."""
+    from matsuri import theme_spec
     from matsuri.sandbox import identities
 
     user = grading_user()
@@ -41,7 +44,12 @@ def sandbox(warehouse: Path, memory_mb: int = 3072) -> Sandbox:
         identities.create(user)
     env = {"MATSURI_WAREHOUSE": str(warehouse)}
     env |= {k: v for k, v in os.environ.items() if k == "MATSURI_LANG"}  # feedback's language
-    spec = Spec(user, Limits(memory_mb=memory_mb, threads=1), read_only=(str(warehouse),), env=env)
+    read_only = [str(warehouse)]
+    templates = theme_spec.templates_dir().resolve()
+    if templates.is_dir():
+        read_only.append(str(templates))
+        env[theme_spec.TEMPLATES_ENV] = str(templates)
+    spec = Spec(user, Limits(memory_mb=memory_mb, threads=1), read_only=tuple(read_only), env=env)
     return Sandbox(spec, "grading")
 
 
