@@ -66,6 +66,8 @@ def _answers(lesson_id: str, notebook: Path, names: tuple, warehouse: Path | Non
             raise UsageError(f"{lesson_id}: the reference notebook failed: "
                              f"{str(error).strip().splitlines()[-1]}") from None
         finally:
+            if kernel.has_kernel:  # nbclient leaves a kernel it was handed running
+                kernel.shutdown_kernel(now=True)
             for key, value in saved.items():
                 os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
         answers = {name: estimators.load(Path(folder), name) or read_exported(Path(folder), name)
