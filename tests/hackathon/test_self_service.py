@@ -22,7 +22,8 @@ from support.hackathon_kit import (
     push_predictions,
 )
 
-pytestmark = pytest.mark.slow
+# one worker for the module: its events share team names, hence the teams' system groups
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("self-service")]
 
 
 @pytest.fixture

@@ -94,7 +94,7 @@ def festival_hub(public_company, sandbox_user):
         from matsuri.hackathon.dropbox import team_group
 
         for team in ("red", "blue"):
-            subprocess.run(["groupdel", team_group(team)], capture_output=True)
+            subprocess.run(["groupdel", team_group(team, hackathon)], capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -94,7 +94,7 @@ def self_service_event(company, sandbox_prefix: str, teams=("alpha", "beta"), **
             finally:
                 festival.stop_runner()
                 for team in people:
-                    subprocess.run(["groupdel", team_group(team)], capture_output=True)
+                    subprocess.run(["groupdel", team_group(team, event.root)], capture_output=True)
     finally:
         for key, value in saved.items():
             os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)

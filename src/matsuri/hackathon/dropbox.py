@@ -54,12 +54,14 @@ def board_path(event_root: Path) -> Path:
     return Path(event_root) / "public" / BOARD_FILE
 
 
-def team_group(team: str) -> str:
-    """The system group of a team's members (at most 32 characters, as Linux allows)."""
-    name = GROUP_PREFIX + team
+def team_group(team: str, event_root: Path) -> str:
+    """The system group of a team's members: `mt-<team>-<event>` (the event as a short hash of
+    its folder, so two events on one machine may both have a team 'red'), at most 32 characters."""
+    event = hashlib.sha1(str(Path(event_root).resolve()).encode()).hexdigest()[:6]
+    name = f"{GROUP_PREFIX}{team}-{event}"
     if len(name) <= 32:
         return name
-    return f"{name[:23]}-{hashlib.sha1(team.encode()).hexdigest()[:8]}"
+    return f"{name[:23]}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
 
 
 # ------------------------------------------------------------------ organiser side (root)
@@ -90,7 +92,7 @@ def prepare(event_root: Path, teams: dict[str, list[str]]) -> list[str]:
             os.chown(folder, 0, 0, follow_symlinks=False)
             folder.chmod(0o700)
             continue
-        group = team_group(team)
+        group = team_group(team, event_root)
         if not _group_exists(group):
             subprocess.run(["groupadd", group], check=True, capture_output=True)
         os.chown(folder, 0, grp.getgrnam(group).gr_gid, follow_symlinks=False)
@@ -114,7 +116,7 @@ def problems(event_root: Path, teams: list[str]) -> list[str]:
         except FileNotFoundError:
             found.append(f"Team '{team}' has no drop box ({folder}): run `sudo matsuri hackathon init`.")
             continue
-        group = team_group(team)
+        group = team_group(team, event_root)
         if not _group_exists(group):
             found.append(f"Only the organiser can submit for team '{team}': none of its members "
                          "has an account on this machine (members are named by user name).")
@@ -158,7 +160,7 @@ def read_entry(entry: Entry, max_bytes: int) -> tuple[dict, int]:
     with contextlib.ExitStack() as stack:
         fd = stack.enter_context(open_folder(entry.path, "The drop box entry"))
         info = os.fstat(fd)
-        if info.st_uid != 0 and not member_of(info.st_uid, entry.team):
+        if info.st_uid != 0 and not member_of(info.st_uid, entry.team, entry.path.parents[2]):
             raise InvalidSubmission(
                 f"This entry was made by '{entry.owner}', who is not a member of team "
                 f"'{entry.team}', so it was not accepted. Submit from your own team's account.")
@@ -186,10 +188,10 @@ def _read_ticket(folder: int, max_bytes: int) -> dict:
     return ticket
 
 
-def member_of(uid: int, team: str) -> bool:
+def member_of(uid: int, team: str, event_root: Path) -> bool:
     try:
         user = pwd.getpwuid(uid)
-        group = grp.getgrnam(team_group(team))
+        group = grp.getgrnam(team_group(team, event_root))
     except KeyError:
         return False
     return user.pw_gid == group.gr_gid or user.pw_name in group.gr_mem

@@ -253,7 +253,7 @@ def publish(event: Event, slots: int, alive: bool) -> None:
         "open": settings.is_open(now), "starts": str(settings.starts), "ends": str(settings.ends),
         "timezone": settings.timezone, "queued": len(waiting), "max_queued": settings.max_queued,
         "max_file_mb": settings.max_file_mb, "timeout_seconds": settings.timeout_seconds,
-        "teams": {t.team: {"display_name": t.display_name, "group": dropbox.team_group(t.team),
+        "teams": {t.team: {"display_name": t.display_name, "group": dropbox.team_group(t.team, event.root),
                            "theme": t.theme} for t in teams},
         "leaderboards": boards,
     }
@@ -267,7 +267,7 @@ def publish(event: Event, slots: int, alive: bool) -> None:
             statuses[team.team] = _team_status(event, team, waiting, now)
         if folder.is_dir():
             dropbox.publish_json(folder / dropbox.STATUS_FILE, statuses[team.team],
-                                  dropbox.team_group(team.team))
+                                  dropbox.team_group(team.team, event.root))
     if settings.s3_bucket:  # SageMaker: the same, each member's status under their own name
         from matsuri.infra.aws import s3_dropbox
 
