@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from matsuri.errors import InvalidSubmission, NotFound, UsageError
+from matsuri.infra.hub.accounts import group_exists
+from matsuri.sandbox.identities import exists as account_exists
 
 TICKET_FILE = "ticket.json"
 STATUS_FILE = "status.json"
@@ -81,7 +83,7 @@ def prepare(event_root: Path, teams: dict[str, list[str]]) -> list[str]:
         folder.mkdir(exist_ok=True)
         if folder.is_symlink() or not folder.is_dir():
             raise UsageError(f"{folder} is not a folder; remove it and run this again.")
-        accounts = [m for m in members if _account_exists(m)]
+        accounts = [m for m in members if account_exists(m)]
         without = [m for m in members if m not in accounts]
         if without:
             notes.append(f"Team '{team}': {', '.join(without)} ha{'s' if len(without) == 1 else 've'} "
@@ -93,7 +95,7 @@ def prepare(event_root: Path, teams: dict[str, list[str]]) -> list[str]:
             folder.chmod(0o700)
             continue
         group = team_group(team, event_root)
-        if not _group_exists(group):
+        if not group_exists(group):
             subprocess.run(["groupadd", group], check=True, capture_output=True)
         os.chown(folder, 0, grp.getgrnam(group).gr_gid, follow_symlinks=False)
         folder.chmod(BOX_MODE)
@@ -117,7 +119,7 @@ def problems(event_root: Path, teams: list[str]) -> list[str]:
             found.append(f"Team '{team}' has no drop box ({folder}): run `sudo matsuri hackathon init`.")
             continue
         group = team_group(team, event_root)
-        if not _group_exists(group):
+        if not group_exists(group):
             found.append(f"Only the organiser can submit for team '{team}': none of its members "
                          "has an account on this machine (members are named by user name).")
             continue
@@ -208,7 +210,7 @@ def publish_json(path: Path, data: dict, group: str | None) -> None:
     partial.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
     if group is None:
         partial.chmod(0o644)
-    elif _group_exists(group):
+    elif group_exists(group):
         os.chown(partial, 0, grp.getgrnam(group).gr_gid)
         partial.chmod(0o640)
     else:
@@ -287,22 +289,6 @@ def _in_group(group: str) -> bool:
     except KeyError:
         return False
     return gid in os.getgroups() or gid == os.getgid()
-
-
-def _group_exists(name: str) -> bool:
-    try:
-        grp.getgrnam(name)
-        return True
-    except KeyError:
-        return False
-
-
-def _account_exists(name: str) -> bool:
-    try:
-        pwd.getpwnam(name)
-        return True
-    except KeyError:
-        return False
 
 
 def _user_name(uid: int) -> str:
