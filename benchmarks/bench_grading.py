@@ -30,7 +30,12 @@ side (MATSURI_GRADING_USER), lets it through to this Python with ACL entries on 
 temporary folder 0711, the company folder 0755, the .duckdb 0644). The user, its processes, the
 ACL entries and the cpuacct groups are removed at the end, also on Ctrl-C or SIGTERM.
 
-Usage: python benchmarks/bench_grading.py [--submissions N] [--rounds R]
+For a lesson of Python answers (`--course ml-101 --lesson 04-push-classifier`) later answers build
+on earlier ones, so learners alternate: even ones hand in the reference solutions, odd ones the
+released notebook untouched. Stock kernels judge a model on the validation rows; ours, on rows the
+learner never saw: the scores are expected to agree for the reference and blank notebooks.
+
+Usage: python benchmarks/bench_grading.py [--course C --lesson L] [--submissions N] [--rounds R]
 """
 
 from __future__ import annotations
@@ -63,7 +68,7 @@ from matsuri.grading.workspace import Workspace  # noqa: E402
 from matsuri.sandbox import identities  # noqa: E402
 from matsuri.warehouse.build import build  # noqa: E402
 
-LESSON = "01-reading-a-table"
+LESSON = "01-reading-a-table"  # the default; --lesson
 BIN = Path(sys.executable).parent
 SIDES = ("stock", "ours", "ours_no_sandbox")  # "ours" is sandboxed (the default), as in old results
 LABELS = {"stock": "stock sequential", "ours": "--workers 2 (sandboxed)",
@@ -72,8 +77,11 @@ CPUACCT = Path("/sys/fs/cgroup/cpuacct")
 
 
 def submissions(ws: Workspace, first: int, count: int) -> None:
-    """Learners first…first+count-1; learner i answers exercise k right when bit k of i is set."""
+    """Learners first…first+count-1; learner i answers exercise k right when bit k of i is set
+    (SQL lessons), or every exercise when i is even (Python lessons)."""
     lesson = ws.course.lesson(LESSON)
+    if any(e.kind == "python" for e in lesson.exercises):
+        return python_submissions(ws, lesson, first, count)
     refs = reference_queries(lesson)
     released = nbformat.read(ws.released_notebook(LESSON), as_version=4)
     names = [e.answer for e in lesson.exercises]
@@ -89,6 +97,31 @@ def submissions(ws: Workspace, first: int, count: int) -> None:
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / f"{LESSON}.ipynb")
         (folder / "timestamp.txt").write_text("2026-03-01 09:00:00.000000 UTC\n")
+
+
+def python_submissions(ws: Workspace, lesson, first: int, count: int) -> None:
+    source = nbformat.read(lesson.notebook, as_version=4)
+    solutions = {grade_id(c): c.source for c in source.cells if grade_id(c).endswith("-code")}
+    released = nbformat.read(ws.released_notebook(LESSON), as_version=4)
+    for i in range(first, first + count):
+        nb = nbformat.from_dict(released)
+        if i % 2 == 0:
+            for cell in nb.cells:
+                cell.source = solutions.get(grade_id(cell), cell.source)
+        folder = ws.step("submitted", f"learner{i:03d}", LESSON)
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / f"{LESSON}.ipynb")
+        (folder / "timestamp.txt").write_text("2026-03-01 09:00:00.000000 UTC\n")
+
+
+def grade_id(cell) -> str:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
+
+
+def expected_scores(lesson, count: int) -> dict[str, float]:
+    if any(e.kind == "python" for e in lesson.exercises):
+        return {f"learner{i:03d}": float(len(lesson.exercises)) * (i % 2 == 0) for i in range(count)}
+    return {f"learner{i:03d}": float(bin(i % 64).count("1")) for i in range(count)}
 
 
 def children_cpu() -> float:
@@ -225,22 +258,24 @@ def _interrupted(signum, frame):
     raise KeyboardInterrupt
 
 
-def main(count: int, rounds: int) -> int:
+def main(course_name: str, count: int, rounds: int) -> int:
     if os.geteuid() != 0:
         print("bench_grading needs root: sandboxed grading creates cgroups and switches user.")
         return 2
     signal.signal(signal.SIGTERM, _interrupted)  # clean up as on Ctrl-C
     user = f"mtbench{os.getpid()}"
     meter = CpuMeter(f"matsuri-bench-grading-{os.getpid()}")
-    course = courses.load("sql-101")
+    course = courses.load(course_name)
     try:
         identities.create(user)
         identities.let_through([user])  # ACL entries on the closed folders above Python and the kit
         uid = identities.Identity.of(user).uid
         with tempfile.TemporaryDirectory(prefix="matsuri-bench-grading-") as tmp:
             tmp = Path(tmp)
-            warehouse = build("tiny", 7, out_dir=tmp / "company", progress=False).warehouse
+            built = build("tiny", 7, out_dir=tmp / "company", progress=False)
+            warehouse = built.warehouse
             reachable(warehouse, tmp)
+            os.environ["MATSURI_LABELS"] = str(built.labels)  # the hidden rows' labels, for models
             ours, stock, trusted = (Workspace.open(course, workdir=tmp / name, warehouse=warehouse,
                                                    cell_timeout=60)
                                     for name in ("ours", "stock", "trusted"))
@@ -306,7 +341,7 @@ def main(count: int, rounds: int) -> int:
         meter.close()
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    expected = {f"learner{i:03d}": float(bin(i % 64).count("1")) for i in range(count)}
+    expected = expected_scores(course.lesson(LESSON), count)
     designed = {side: {s: v[0] for s, v in got.items()} == expected for side, got in graded.items()}
     same = (graded["stock"] == graded["ours"] == graded["ours_no_sandbox"]
             and len(graded["ours"]) == count)
@@ -327,8 +362,8 @@ def main(count: int, rounds: int) -> int:
     print(f"same scores on all three sides: {same}; scores as designed: {right} "
           f"({', '.join(f'{side} {ok}' for side, ok in designed.items())}); "
           f"sandboxed side seen running as {user}: {sandbox_seen}")
-    save("grading", {
-        "submissions": count, "rounds": rounds, "stock_seconds": stock_s,
+    save("grading" if course_name == "sql-101" else f"grading-{course_name}", {
+        "course": course_name, "lesson": LESSON, "submissions": count, "rounds": rounds, "stock_seconds": stock_s,
         "workers2_seconds": ours_s, "ratio": ratio, "cpu_seconds": cpu, "same_scores": same,
         "scores_as_designed": right,
         # new: the sandbox's cost (workers2_seconds and ratio are the sandboxed side's)
@@ -343,7 +378,10 @@ def main(count: int, rounds: int) -> int:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--course", default="sql-101")
+    parser.add_argument("--lesson", default=LESSON)
     parser.add_argument("--submissions", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args()
-    sys.exit(main(args.submissions, args.rounds))
+    LESSON = args.lesson
+    sys.exit(main(args.course, args.submissions, args.rounds))

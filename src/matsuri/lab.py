@@ -10,6 +10,8 @@ target) keep learners apart from each other and from the answers.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -21,6 +23,7 @@ from pathlib import Path
 import typer
 
 from matsuri import paths
+from matsuri.checks.messages import LANG_ENV
 from matsuri.errors import NotFound
 from matsuri.infra.local import MARKER
 from matsuri.stopping import stoppable
@@ -66,13 +69,20 @@ def lab_command(root: Path, port: int) -> list[str]:
     ]
 
 
-def lab_env(token: str) -> dict[str, str]:
-    """The festival environment plus the login token.
+def lab_env(token: str, root: Path | None = None) -> dict[str, str]:
+    """The festival environment plus the login token, and the language of the participant whose
+    workspace `root` is (the local target writes it in the marker) for the checks' feedback.
 
     Any user can read a process's command line (/proc/PID/cmdline), but only its owner and root
     can read its environment; jupyter_server takes its token from JUPYTER_TOKEN.
     """
-    return paths.festival_env() | {"JUPYTER_TOKEN": token}
+    env = paths.festival_env() | {"JUPYTER_TOKEN": token}
+    workspace = workspace_around(root) if root is not None else None
+    if workspace is not None and LANG_ENV not in os.environ:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            if language := json.loads((workspace / MARKER).read_text()).get("language"):
+                env[LANG_ENV] = language
+    return env
 
 
 def lab(
@@ -103,7 +113,7 @@ def lab(
     server = None
     try:
         with stoppable():  # Ctrl-C, SIGTERM or a closed terminal: JupyterLab stops with us
-            server = subprocess.Popen(lab_command(root, port), env=lab_env(token), cwd=root)
+            server = subprocess.Popen(lab_command(root, port), env=lab_env(token, root), cwd=root)
             server.wait()
     except KeyboardInterrupt:
         if server is None:

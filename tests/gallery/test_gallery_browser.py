@@ -28,7 +28,7 @@ from support.gallery_kit import (
     write_csv,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.xdist_group("gallery-voila")]
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 DEMO = """
 import os

@@ -15,7 +15,7 @@ import pytest
 from conftest import BIN, free_port
 from support.gallery_kit import add_team, child_commands, notebook
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("gallery-voila")]
+pytestmark = [pytest.mark.slow]
 
 
 def test_serve_prints_its_urls_answers_and_stops_on_ctrl_c(make_event):

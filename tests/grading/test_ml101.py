@@ -16,7 +16,6 @@ from matsuri.grading import course as courses
 from matsuri.grading.python_reference import reference_answers
 from support.grading_kit import rows
 
-pytestmark = pytest.mark.xdist_group("grading")
 COURSE = "ml-101"
 FOLDER = ROOT / "courses" / COURSE
 
@@ -43,9 +42,9 @@ def test_every_text_exists_in_both_languages(lesson):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("scale", "seed"), [("tiny", 42), ("small", 7)])
-def test_every_reference_solution_runs_on_another_build(tmp_path, scale, seed):
-    built = build_company(tmp_path / "company", scale=scale, seed=seed)
+def test_every_reference_solution_runs_on_another_build(tmp_path):
+    """At `small` and another seed than the graded run's (tiny, seed 7): two seeds, two scales."""
+    built = build_company(tmp_path / "company", scale="small", seed=42)
     course = courses.load(COURSE)
     for lesson in course.lessons:
         answers = reference_answers(lesson, built.warehouse, timeout=300)
@@ -70,7 +69,14 @@ def graded(public_company, grading_identity, tmp_path_factory):
         full = copy.deepcopy(released)
         for cell in full.cells:
             cell.source = solutions.get(grade_id(cell), cell.source)
-        for learner, nb in (("reference", full), ("blank", released)):
+        handed_in = [("reference", full), ("blank", released)]
+        if lesson == lessons()[0]:  # a learner who reads English hands in the English copy
+            english = nbformat.read(root / "release-by-language" / "en" / lesson / f"{lesson}.ipynb",
+                                    as_version=4)
+            for cell in english.cells:
+                cell.source = solutions.get(grade_id(cell), cell.source)
+            handed_in.append(("reference-en", english))
+        for learner, nb in handed_in:
             (submitted / learner / lesson).mkdir(parents=True)
             nbformat.write(nb, submitted / learner / lesson / f"{lesson}.ipynb")
     cli("collect", COURSE, "--from", str(submitted))
@@ -82,12 +88,19 @@ def grade_id(cell) -> str:
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
 
 
-def test_the_released_lessons_are_in_japanese_only(graded):
+def test_the_released_lessons_are_in_japanese_only_and_the_english_copies_in_english(graded):
+    """The exchange gets the course's language; `release-by-language/en/` the same lesson for
+    learners who read English: other prose, the very same code cells."""
     for lesson in lessons():
-        released = nbformat.read(graded["root"] / "release" / lesson / f"{lesson}.ipynb", as_version=4)
-        prose = [c for c in released.cells if c.cell_type == "markdown"]
-        assert prose and all(c.metadata.get("matsuri", {}).get("lang") == "ja" for c in prose)
-        assert "BEGIN SOLUTION" not in "".join(c.source for c in released.cells)
+        copies = {lang: nbformat.read(folder / lesson / f"{lesson}.ipynb", as_version=4)
+                  for lang, folder in (("ja", graded["root"] / "release"),
+                                       ("en", graded["root"] / "release-by-language" / "en"))}
+        for lang, released in copies.items():
+            prose = [c for c in released.cells if c.cell_type == "markdown"]
+            assert prose and all(c.metadata.get("matsuri", {}).get("lang") == lang for c in prose)
+            assert "BEGIN SOLUTION" not in "".join(c.source for c in released.cells)
+        code = {lang: [c.source for c in nb.cells if c.cell_type == "code"] for lang, nb in copies.items()}
+        assert code["ja"] == code["en"], lesson
 
 
 def test_reference_answers_get_every_mark_and_a_blank_notebook_none(graded):
@@ -97,6 +110,7 @@ def test_reference_answers_get_every_mark_and_a_blank_notebook_none(graded):
     for lesson, count in exercises.items():
         assert scores[("reference", lesson)] == count, lesson
         assert scores[("blank", lesson)] == 0, lesson
+    assert scores[("reference-en", lessons()[0])] == exercises[lessons()[0]]
 
 
 @pytest.mark.slow

@@ -23,7 +23,6 @@ from matsuri.grading.release import readable_text
 from matsuri.warehouse.query import connect, table_checksums
 from support.grading_kit import answered, craft, exchange_submit, hostile, once_per_run, rows
 
-pytestmark = pytest.mark.xdist_group("grading")
 COURSE = "sql-101"
 L1, L2 = "01-reading-a-table", "02-aggregates"
 TIMEOUT = "10"

@@ -23,7 +23,6 @@ from conftest import free_port, run_matsuri
 from matsuri.grading import course as courses
 from support.grading_kit import once_per_run, rows
 
-pytestmark = pytest.mark.xdist_group("grading")
 COURSES = Path(__file__).parent / "courses"
 COURSE, PS = "ps-basics", "ps1"
 SQUARES = ("def squares(n):\n    if n < 0:\n        raise ValueError('negative')\n"

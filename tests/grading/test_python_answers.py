@@ -19,7 +19,6 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from conftest import run_matsuri
 from support.grading_kit import rows
 
-pytestmark = pytest.mark.xdist_group("grading")
 COURSE, LESSON = "py-toy", "01-numbers"
 SOLUTIONS = {
     "q1": "q1_answer = int(query('SELECT count(*) AS n FROM users')['n'][0])",

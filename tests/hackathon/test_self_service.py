@@ -23,7 +23,7 @@ from support.hackathon_kit import (
 )
 
 # one worker for the module: its events share team names, hence the teams' system groups
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("self-service")]
+pytestmark = [pytest.mark.slow]
 
 
 @pytest.fixture

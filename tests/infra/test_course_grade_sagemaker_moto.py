@@ -23,8 +23,7 @@ from matsuri.grading import course as courses
 from matsuri.grading.reference import reference_queries
 from support.grading_kit import answered, rows
 
-pytestmark = [pytest.mark.xdist_group("infra-moto"),
-              pytest.mark.skipif(importlib.util.find_spec("sagemaker") is None or
+pytestmark = [pytest.mark.skipif(importlib.util.find_spec("sagemaker") is None or
                                  importlib.util.find_spec("sagemaker.core") is None,
                                  reason="the SageMaker SDK is not installed here (pip install "
                                         "'matsuri[sagemaker]'; scripts/setup.sh installs it)")]

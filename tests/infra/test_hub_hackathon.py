@@ -35,7 +35,7 @@ from support.hackathon_kit import (
     push_predictions,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("infra-hub")]
+pytestmark = [pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,7 @@ from matsuri.infra import participants, settings
 from matsuri.infra.hub import accounts, launch
 from matsuri.infra.hub.provisioner import HubProvisioner
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("infra-hub")]
+pytestmark = [pytest.mark.slow]
 CULL_SECONDS = 45
 
 

@@ -43,7 +43,6 @@ from traitlets.config.loader import PyFileConfigLoader
 from matsuri import paths
 from matsuri.infra.hub.layout import HubLayout
 
-pytestmark = pytest.mark.xdist_group("k8s-hub")  # one hub pod per run under --dist loadgroup
 MOUNT = "/usr/local/etc/jupyterhub/"
 # Who the probe spawns, with which profile, and what a fake spawner's groups are.
 PLAN = {

@@ -64,6 +64,29 @@ def test_each_workspace_gets_the_course_release(tmp_path, monkeypatch):
     assert copy.read_text() == "{}"
 
 
+def test_a_participant_who_reads_english_gets_the_english_copies_and_feedback(tmp_path, monkeypatch):
+    """participants.csv `language`: that person's workspace gets the lessons from the release's
+    copy in that language, and a lab started in it gives the checks that language."""
+    from matsuri.lab import lab_env
+
+    work = tmp_path / "work"
+    release_lesson(work, "01-ml", "ja prose")
+    english = work / "sql-101" / "release-by-language" / "en" / "01-ml"
+    english.mkdir(parents=True)
+    (english / "01-ml.ipynb").write_text("en prose")
+    monkeypatch.setenv("MATSURI_COURSE_WORK", str(work))
+    monkeypatch.delenv("MATSURI_LANG", raising=False)
+    config = settings.from_dict({"event": {"id": "fest-a"}, "local": {"root": str(tmp_path / "event")}})
+    people = participants.parse(["username,email,role,language", "ann,ann@example.com,learner,en",
+                                 "ben,ben@example.com,learner,"])
+    LocalProvisioner(config, people).apply(progress=False)
+    spaces = tmp_path / "event" / "workspaces"
+    assert (spaces / "ann" / "sql-101" / "01-ml" / "01-ml.ipynb").read_text() == "en prose"
+    assert (spaces / "ben" / "sql-101" / "01-ml" / "01-ml.ipynb").read_text() == "ja prose"
+    assert lab_env("t", spaces / "ann" / "sql-101").get("MATSURI_LANG") == "en"
+    assert "MATSURI_LANG" not in lab_env("t", spaces / "ben")  # the course's language
+
+
 def release_lesson(work, lesson, text="{}"):
     """A lesson as `matsuri course release sql-101` leaves it: its notebook and check key."""
     folder = work / "sql-101" / "release" / lesson

@@ -22,7 +22,6 @@ from matsuri.hackathon import runner, scoring, submissions
 from matsuri.infra import settings as infra_settings
 from support.hackathon_kit import WRITE_PUSH_PREDICTIONS, add_team, notebook
 
-pytestmark = pytest.mark.xdist_group("infra-moto")
 REGION = "ap-northeast-1"
 ROLE = "arn:aws:iam::123456789012:role/matsuri-processing"
 IMAGE = "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/matsuri:0.1.0"

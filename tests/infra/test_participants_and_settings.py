@@ -48,6 +48,13 @@ eve,ANN@example.com,judge,
         assert expected in message, expected
 
 
+def test_the_language_a_person_reads_is_optional_and_checked():
+    people = parse("username,email,role,言語\nann,a@b.io,learner,EN\nben,b@b.io,learner,\n")
+    assert [(p.username, p.language) for p in people] == [("ann", "en"), ("ben", "")]
+    with pytest.raises(UsageError, match="line 2, column 'language': 'fr' is not a language of the kit; use ja or en"):
+        parse("username,email,role,language\nann,a@b.io,learner,fr\n")
+
+
 @pytest.mark.parametrize("text, expected", [
     ("", "is empty"),
     ("username,email\nann,a@b.io", "missing column(s) role"),

@@ -20,7 +20,6 @@ from matsuri.errors import MatsuriError
 from matsuri.infra import settings
 from matsuri.infra.aws.processing import INPUT, OUTPUT, ProcessingRun, shard
 
-pytestmark = pytest.mark.xdist_group("infra-moto")
 REGION = "ap-northeast-1"
 # The "grader" each container runs: counts the lines of each submission (a stand-in for nbgrader).
 GRADER = """import json, os, pathlib

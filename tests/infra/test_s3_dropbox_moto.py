@@ -27,7 +27,6 @@ from infra_moto import moto_server, reset, using
 from conftest import BIN
 from support.hackathon_kit import DEFAULTS, SETTINGS, add_team, push_predictions
 
-pytestmark = pytest.mark.xdist_group("infra-moto")
 REGION = "ap-northeast-1"
 PEOPLE = """username,email,role,team
 alice,alice@example.com,learner,alpha

@@ -19,7 +19,6 @@ from matsuri.infra import participants, settings
 from matsuri.infra.aws.exchange import Where, collect, submit
 from matsuri.infra.aws.provisioner import TAG_EVENT, PresignedUnavailable, SageMakerProvisioner
 
-pytestmark = pytest.mark.xdist_group("infra-moto")
 REGION = "ap-northeast-1"
 PEOPLE = """username,email,role,team
 alice,alice@example.com,learner,kaizen

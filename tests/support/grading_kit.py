@@ -118,8 +118,8 @@ def exchange_submit(exchange: Path, course: str, lesson: str, student: str, note
 
 def once_per_run(tmp_path_factory, name: str, build):
     """Build a costly session result once for all xdist workers: the first worker builds it, the
-    others wait for it and read it back (xdist_group does not keep our tests on one worker with
-    pytest 9 and xdist 3.8, and the grading run is the costliest fixture of the area)."""
+    others wait for it and read it back (`--dist loadscope` keeps a module on one worker, but not
+    two modules that share a fixture, and the grading run is the costliest fixture of the area)."""
     base = tmp_path_factory.getbasetemp()
     shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
     with open(shared / f"{name}.lock", "w") as lock:

@@ -15,7 +15,7 @@ from matsuri.theme_spec import all_themes, template_dir
 
 THEMES = list(all_themes())  # every theme folder of templates/
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.xdist_group("themes-voila")]
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 WAIT = 120_000  # ms; a cold kernel on a busy 2-core machine
 
 

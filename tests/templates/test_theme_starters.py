@@ -16,7 +16,6 @@ from .conftest import renamed_copy, run_starter
 THEMES = list(all_themes())  # every theme folder of templates/
 
 # One worker per theme for the tiny runs, so each starter runs once and both tests read it.
-PER_THEME = [pytest.param(t, marks=pytest.mark.xdist_group(f"themes-{t}")) for t in THEMES]
 
 # what each theme predicts: the holdout table and its id column, as its spec says
 HOLDOUT = {t.id: (t.holdout_table, t.id_column) for t in all_themes().values()}
@@ -52,7 +51,7 @@ def assert_valid_submission(folder, theme, warehouse) -> None:
         assert 1 <= len(keywords) <= 20 and list(keywords["rank"]) == list(range(1, len(keywords) + 1))
 
 
-@pytest.mark.parametrize("theme", PER_THEME)
+@pytest.mark.parametrize("theme", THEMES)
 def test_starter_writes_a_valid_submission_and_a_verdict(theme, tiny_starter, tiny_company):
     run = tiny_starter(theme)
     assert_valid_submission(run.submission, theme, tiny_company.warehouse)
@@ -62,7 +61,7 @@ def test_starter_writes_a_valid_submission_and_a_verdict(theme, tiny_starter, ti
     assert run.images() >= 1, "the comparison chart is drawn"
 
 
-@pytest.mark.parametrize("theme", PER_THEME)
+@pytest.mark.parametrize("theme", THEMES)
 def test_the_hackathon_runner_accepts_and_scores_the_starters_files(theme, tiny_starter, tiny_company):
     """The contract between templates and runner, checked with the runner's own reader and scorer."""
     from matsuri.hackathon.scoring import ScoringJob, score_folder
@@ -76,7 +75,7 @@ def test_the_hackathon_runner_accepts_and_scores_the_starters_files(theme, tiny_
         assert all(np.isfinite(v) for part in scores.values() for v in part.values()), scores
 
 
-@pytest.mark.parametrize("theme", PER_THEME)
+@pytest.mark.parametrize("theme", THEMES)
 def test_starter_runs_unchanged_on_renamed_tables_and_columns(theme, tiny_starter, tiny_company, tmp_path):
     """Same data under other names, named in the parameters: the same predictions come out."""
     copy, table_names, column_names = renamed_copy(tiny_company.warehouse, tmp_path / "acme", theme)
@@ -106,7 +105,6 @@ def on_the_holdout(run, truth: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("themes-small")
 def test_push_model_beats_each_users_past_open_rate_on_the_holdout(small_company, tmp_path):
     run = run_starter("push-open-rate", small_company.warehouse, tmp_path)
     truth = labels(small_company, "SELECT delivery_id, opened FROM push_open_labels")
@@ -117,7 +115,6 @@ def test_push_model_beats_each_users_past_open_rate_on_the_holdout(small_company
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("themes-small")
 def test_call_model_finds_planted_keywords_and_beats_the_hand_written_list(small_company, tmp_path):
     run = run_starter("call-keywords", small_company.warehouse, tmp_path)
     truth = labels(small_company, "SELECT call_id, won FROM call_outcome_labels")
@@ -132,7 +129,6 @@ def test_call_model_finds_planted_keywords_and_beats_the_hand_written_list(small
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("themes-small")
 def test_ordering_model_beats_popularity_by_a_fifth_on_the_holdout(small_company, tmp_path):
     run = run_starter("product-ordering", small_company.warehouse, tmp_path)
     truth = labels(small_company, "SELECT user_id, product_id FROM ordering_labels")
@@ -143,7 +139,6 @@ def test_ordering_model_beats_popularity_by_a_fifth_on_the_holdout(small_company
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("themes-small")
 def test_churn_model_beats_the_no_recent_activity_rule_by_a_tenth_on_the_holdout(small_company, tmp_path):
     """The rule (no app event in the last 14 days) reaches about 0.63 ROC AUC on small; the
     starter's logistic regression about 0.81. Margin required: 0.10."""

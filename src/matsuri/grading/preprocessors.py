@@ -1,7 +1,8 @@
 """nbgrader preprocessors that SQL lessons need, each one step (wired in courses/nbgrader_config.py).
 
 - KeepOneLanguage: release. Prose is written once per language in the source notebook (paired
-  cells marked `metadata.matsuri.lang`); the learner's notebook keeps the course's language.
+  cells marked `metadata.matsuri.lang`); the learner's notebook keeps the course's language
+  (`matsuri course release` keeps them all, then writes one copy per language: release.py).
 - ClearSqlSolutions: release. nbgrader's stub for a Python kernel is `raise NotImplementedError()`,
   which is not SQL; a `%%sql` cell gets a SQL comment instead.
 - ForgetDuplicateIds: autograde. A copied cell keeps its grade id; nbgrader's DeduplicateIds
@@ -49,14 +50,27 @@ def is_sql_cell(cell) -> bool:
     return cell.cell_type == "code" and cell.source.lstrip().startswith("%%sql")
 
 
-class KeepOneLanguage(NbGraderPreprocessor):
-    """Drop the cells written for another language than the course's (cells without one stay)."""
+EVERY_LANGUAGE = "*"
 
-    language = Unicode("en", help="The course's language (course.toml).").tag(config=True)
+
+def cell_language(cell) -> str | None:
+    return cell.get("metadata", {}).get("matsuri", {}).get("lang")
+
+
+def only_language(nb, language: str):
+    """The notebook without the cells written for another language (cells without one stay)."""
+    nb.cells = [c for c in nb.cells if cell_language(c) in (None, language)]
+    return nb
+
+
+class KeepOneLanguage(NbGraderPreprocessor):
+    """Drop the cells written for another language than the course's."""
+
+    language = Unicode("en", help="The course's language (course.toml); '*' keeps every one.").tag(config=True)
 
     def preprocess(self, nb, resources):
-        nb.cells = [c for c in nb.cells
-                    if c.get("metadata", {}).get("matsuri", {}).get("lang", self.language) == self.language]
+        if self.language != EVERY_LANGUAGE:
+            only_language(nb, self.language)
         return nb, resources
 
 

@@ -4,6 +4,12 @@ For each lesson: nbgrader's generate_assignment (solutions cleared, hidden tests
 locked, checksums in the gradebook), then a check key computed on the real warehouse beside the
 released notebook, then nbgrader's release_assignment to the exchange. Before anything leaves,
 the released files are searched for the reference SQL: finding it stops the release.
+
+Prose written in several languages (cells marked `metadata.matsuri.lang`) is kept through
+generation, then split: `release/<lesson>/` (what the exchange gets) carries the course's
+language, and `release-by-language/<lang>/<lesson>/` one copy per language, for learners who read
+another language than the course's (participants.csv `language`). The copies differ only in prose,
+so they are graded alike.
 """
 
 from __future__ import annotations
@@ -19,8 +25,9 @@ from tqdm.auto import tqdm
 
 from matsuri.checks.key_file import KEY_FILE
 from matsuri.grading import key_builder
+from matsuri.grading.preprocessors import EVERY_LANGUAGE, cell_language, only_language
 from matsuri.grading.reference import reference_queries, require_consistent
-from matsuri.grading.workspace import GradingError, Workspace, check
+from matsuri.grading.workspace import BY_LANGUAGE, GradingError, Workspace, check
 
 
 @dataclass
@@ -43,6 +50,7 @@ def release(ws: Workspace, lesson: str | None = None, progress: bool = True) -> 
             shutil.rmtree(target)
         shutil.copytree(item.notebook.parent, target, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     api = ws.api()
+    api.config.KeepOneLanguage.language = EVERY_LANGUAGE  # split after generation: split_languages
     bar = tqdm(total=len(lessons) * 2, desc="release", unit="step", disable=not progress)
     for item in lessons:
         check(api.generate_assignment(item.id, force=True, create=True), f"Generating {item.id}")
@@ -56,6 +64,7 @@ def release(ws: Workspace, lesson: str | None = None, progress: bool = True) -> 
     for item in sql:
         refuse_leaks(ws, item)
     for item in lessons:
+        split_languages(ws, item.id)
         publish(api, item.id)
         bar.update(1)
     bar.close()
@@ -69,6 +78,23 @@ def label(notebook: Path, course: str, lesson: str) -> None:
     nb = nbformat.read(notebook, as_version=4)
     nb.metadata["matsuri"] = {"course": course, "lesson": lesson}
     nbformat.write(nb, notebook)
+
+
+def split_languages(ws: Workspace, lesson: str) -> list[str]:
+    """Write each language's copy of a released lesson, then keep the course's language in the
+    release itself. Returns the languages found (none: a lesson in one language stays as it is)."""
+    folder = ws.step("release", lesson)
+    notebooks = {path: nbformat.read(path, as_version=4) for path in sorted(folder.glob("*.ipynb"))}
+    found = sorted({lang for nb in notebooks.values() for c in nb.cells if (lang := cell_language(c))})
+    for lang in found:
+        target = ws.step(BY_LANGUAGE, lang, lesson)
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(folder, target)
+        for path, nb in notebooks.items():
+            nbformat.write(only_language(nbformat.from_dict(nb), lang), target / path.name)
+    for path, nb in notebooks.items():
+        nbformat.write(only_language(nb, ws.course.language), path)
+    return found
 
 
 def _normal(text: str) -> str:

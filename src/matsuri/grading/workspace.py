@@ -4,6 +4,7 @@ nbgrader in-process (its Python API returns success and the captured log instead
     courses/build/<course>/            (MATSURI_COURSE_WORK or --workdir replaces courses/build)
       nbgrader_config.py               written here; loads the shared courses/nbgrader_config.py
       source/ release/ submitted/ autograded/ feedback/ gradebook.db    nbgrader's own layout
+      release-by-language/<lang>/      each language's copy of release/ (bilingual courses)
       private/keys/<lesson>.json       check keys for grading (never released)
       exports/                         gradebook.csv, scores.csv, grading-report.csv, progress.*
     courses/build/exchange/            the local exchange learners fetch from and submit to
@@ -24,6 +25,7 @@ from matsuri.grading.course import Course, courses_dir
 WORK_ENV = "MATSURI_COURSE_WORK"
 EXCHANGE_ENV = "MATSURI_EXCHANGE"
 SHARED_CONFIG = "nbgrader_config.py"
+BY_LANGUAGE = "release-by-language"
 
 
 class GradingError(MatsuriError):

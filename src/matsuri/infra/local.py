@@ -60,6 +60,10 @@ class LocalProvisioner(Provisioner):
     def release(self) -> Path:
         return course_release(self.settings.event.course)
 
+    def release_for(self, person) -> Path:
+        """The release in the language this person reads (participants.csv), else the course's."""
+        return course_release(self.settings.event.course, person.language)
+
     def plan(self) -> Plan:
         actions = []
         course = self.settings.event.course
@@ -71,11 +75,11 @@ class LocalProvisioner(Provisioner):
             elif self._owner(folder) != self.settings.event.id:
                 actions.append(Action(CONFLICT, "workspace", person.username, person.username,
                                       run=lambda f=folder: self._refuse(f)))
-            elif missing := missing_files(self.release, folder / course):
+            elif missing := missing_files(self.release_for(person), folder / course):
                 lessons = sorted({f.parts[0] for f in missing})
                 actions.append(Action(UPDATE, "workspace", person.username, person.username,
                                       f"add {', '.join(lessons)} ({len(missing)} released file(s))",
-                                      run=lambda f=folder, m=missing: self._add(f, m)))
+                                      run=lambda p=person, m=missing: self._add(p, m)))
             else:
                 actions.append(Action(EXISTS, "workspace", person.username, person.username, str(folder)))
         self.apply_notes = []
@@ -96,17 +100,19 @@ class LocalProvisioner(Provisioner):
         staging = folder.with_name(f".{folder.name}.creating")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
-        lessons = staging / self.settings.event.course
-        copy_missing(self.release, lessons, missing_files(self.release, lessons))
+        lessons, release = staging / self.settings.event.course, self.release_for(person)
+        copy_missing(release, lessons, missing_files(release, lessons))
         marker = {"event": self.settings.event.id, "participant": person.username, "role": person.role,
-                  "team": person.team, "created": datetime.now(UTC).isoformat(timespec="seconds")}
+                  "team": person.team, "language": person.language,
+                  "created": datetime.now(UTC).isoformat(timespec="seconds")}
         (staging / MARKER).write_text(json.dumps(marker, ensure_ascii=False, indent=1))
         staging.rename(folder)  # atomic: a half-made workspace never looks finished
         return str(folder)
 
-    def _add(self, folder: Path, missing: list[Path]) -> str:
+    def _add(self, person, missing: list[Path]) -> str:
         """Lessons released since the workspace was made: only files it does not have."""
-        copied = copy_missing(self.release, folder / self.settings.event.course, missing)
+        folder = self.workspace(person.username)
+        copied = copy_missing(self.release_for(person), folder / self.settings.event.course, missing)
         return f"added {len(copied)} released file(s)"
 
     def apply(self, progress: bool = True) -> Report:

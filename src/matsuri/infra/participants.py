@@ -1,4 +1,5 @@
-"""participants.csv: one row per person (user name, e-mail, role, team), checked before anything is made.
+"""participants.csv: one row per person (user name, e-mail, role, team, and optionally the language
+the person reads: `ja` or `en`, else the course's), checked before anything is made.
 
 Every problem is reported at once with its line and column, so an organiser fixes the sheet in one
 pass. User names become system accounts and AWS resource names, hence the strict pattern.
@@ -22,8 +23,9 @@ RESERVED = {"root", "admin", "administrator", "daemon", "bin", "sys", "nobody", 
 COLUMNS = {  # accepted header spellings -> field
     "username": "username", "user": "username", "name": "username", "user name": "username",
     "user_name": "username", "email": "email", "e-mail": "email", "mail": "email",
-    "role": "role", "team": "team",
+    "role": "role", "team": "team", "language": "language", "lang": "language", "言語": "language",
 }
+LANGUAGES = ("ja", "en")
 MAX_SHOWN = 15
 
 
@@ -34,6 +36,7 @@ class Participant:
     role: str
     team: str = ""
     line: int = 0
+    language: str = ""  # "" reads the course's language
 
 
 def load(path: Path) -> list[Participant]:
@@ -58,7 +61,7 @@ def parse(lines: Iterable[str], source: str = "participants.csv") -> list[Partic
                          "username,email,role,team.")
     fields = [COLUMNS.get(h.strip().lower()) for h in header]
     problems = [f"line 1, column {i + 1} '{h.strip()}': unknown column; the columns are "
-                "username, email, role, team" for i, (h, f) in enumerate(zip(header, fields, strict=True))
+                "username, email, role, team, language" for i, (h, f) in enumerate(zip(header, fields, strict=True))
                 if f is None and h.strip()]
     missing = [c for c in ("username", "email", "role") if c not in fields]
     if missing:
@@ -81,7 +84,7 @@ def parse(lines: Iterable[str], source: str = "participants.csv") -> list[Partic
         problems.extend(found)
         if not found:
             people.append(Participant(record["username"], record["email"], record["role"].lower(),
-                                      record.get("team", ""), number))
+                                      record.get("team", ""), number, record.get("language", "").lower()))
     if problems:
         raise _error(source, problems)
     if not people:
@@ -117,6 +120,10 @@ def _check_row(record: dict, number: int, seen: dict, seen_mail: dict) -> list[s
     if role not in ROLES:
         out.append(f"line {number}, column 'role': '{record.get('role', '')}' is not a role; "
                    f"use {', '.join(ROLES[:-1])} or {ROLES[-1]}")
+    language = record.get("language", "")
+    if language and language.lower() not in LANGUAGES:
+        out.append(f"line {number}, column 'language': '{language}' is not a language of the kit; "
+                   f"use {' or '.join(LANGUAGES)}, or leave it empty for the course's language")
     return out
 
 

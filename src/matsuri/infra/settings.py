@@ -117,13 +117,18 @@ SECTIONS = {"event": EventSettings, "local": LocalSettings, "jupyterhub": HubSet
             "sagemaker": SageMakerSettings}
 
 
-def course_release(course: str) -> Path:
-    """The learner copies `matsuri course release` made (nbgrader's release/<lesson>/ folders)."""
+def course_release(course: str, language: str = "") -> Path:
+    """The learner copies `matsuri course release` made (nbgrader's release/<lesson>/ folders), in
+    the course's language; or, when `language` is given and the course was written in it, the
+    copies in that language."""
     import os
 
-    work = os.environ.get("MATSURI_COURSE_WORK")
+    from matsuri.grading.workspace import BY_LANGUAGE, WORK_ENV
+
+    work = os.environ.get(WORK_ENV)
     base = Path(work) if work else paths.project_root() / "courses" / "build"
-    return base / course / "release"
+    translated = base / course / BY_LANGUAGE / language
+    return translated if language and translated.is_dir() else base / course / "release"
 
 
 SETTINGS_ENV = "MATSURI_INFRA_SETTINGS"
