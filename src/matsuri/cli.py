@@ -10,6 +10,7 @@ from matsuri.errors import MatsuriError
 from matsuri.gallery.commands import app as gallery_app
 from matsuri.grading.commands import app as course_app
 from matsuri.hackathon.commands import app as hackathon_app
+from matsuri.handoff.commands import app as handoff_app
 from matsuri.infra.commands import app as infra_app
 from matsuri.lab import lab
 from matsuri.sandbox.text import printable
@@ -27,6 +28,7 @@ app.add_typer(course_app, name="course", help="Courses: release lessons, collect
 app.add_typer(hackathon_app, name="hackathon", help="Run the hackathon: teams, submissions, leaderboard, judging, awards.")
 app.add_typer(gallery_app, name="gallery", help="The judges' gallery: demos, leaderboard and rubric in Voila.")
 app.add_typer(infra_app, name="infra", help="Machines for every participant: local, JupyterHub or SageMaker.")
+app.add_typer(handoff_app, name="handoff", help="After the festival: a winning submission becomes a component (API, batch, model card).")
 
 
 def main() -> None:

@@ -4,6 +4,8 @@ The spec says everything the kit needs about a theme: its title and description 
 English), the holdout (the learners' table listing the ids to predict, and the SQL on the
 organiser's labels store that gives the truth), each prediction file with its columns and rules,
 and the metrics (from the registry in `matsuri.metrics`), one of which ranks the leaderboard.
+Its `[[kpi]]` entries are the business numbers the model should move, as weekly warehouse queries
+(`week`, `value`), which a hand-off turns into a KPI sheet for the people who run the component.
 Validation, scoring, the runner's output files, the leaderboard, the gallery, the report, `hackathon
 new` and the CLI all read themes from here; no theme id or file rule is written anywhere else.
 
@@ -38,6 +40,8 @@ KINDS = {
     "keywords": ("rank", "keyword"),            # at most k words, strongest first
 }
 LANGUAGES = ("ja", "en")
+# how a KPI's value is shown, by its unit
+KPI_UNITS = {"rate": "{:.1%}", "count": "{:,.0f}", "yen": "¥{:,.0f}", "days": "{:.1f}"}
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,17 @@ class MetricSpec:
 
 
 @dataclass(frozen=True)
+class KpiSpec:
+    name: str                      # e.g. "weekly_open_rate"
+    title: dict[str, str]          # ja and en
+    unit: str                      # a key of KPI_UNITS
+    sql: str                       # warehouse SQL returning (week DATE, value) rows
+
+    def show(self, value: float | None) -> str:
+        return "" if value is None else KPI_UNITS[self.unit].format(value)
+
+
+@dataclass(frozen=True)
 class ThemeSpec:
     id: str
     folder: Path
@@ -77,6 +92,7 @@ class ThemeSpec:
     metrics: tuple[MetricSpec, ...]
     leaderboard: str               # the metric that ranks the leaderboard by default
     library: str = ""              # the Python module its notebooks import, if the kit has one
+    kpis: tuple[KpiSpec, ...] = ()  # the weekly business numbers a hand-off reports
 
 
 def templates_dir() -> Path:
@@ -124,9 +140,14 @@ def load(folder: Path) -> ThemeSpec:
     if len(leaderboard) != 1:
         root.fail("metrics", "must mark exactly one metric with leaderboard = true (it ranks the "
                   "leaderboard unless event.toml chooses another)")
+    kpis = tuple(_kpi(Section(raw, f"kpi[{i}]", path, "theme spec"))
+                 for i, raw in enumerate(root.take("kpi", list, [])))
+    kpi_names = [k.name for k in kpis]
+    if len(set(kpi_names)) != len(kpi_names):
+        root.fail("kpi", f"names a KPI twice ({', '.join(kpi_names)})")
     root.done()
     return ThemeSpec(theme_id, Path(folder), title, description, table, id_column, labels_sql,
-                     files, tuple(metrics), leaderboard[0], library)
+                     files, tuple(metrics), leaderboard[0], library, kpis)
 
 
 def _languages(section: Section) -> dict[str, str]:
@@ -183,6 +204,17 @@ def _metric(section: Section, files: tuple[PredictionFile, ...], registry) -> Me
                      f"{'higher' if entry.higher_is_better else 'lower'} values are better")
     shown = section.take("format", str, entry.format, _format_check)
     return MetricSpec(name, base, file.name, entry.higher_is_better, shown)
+
+
+def _kpi(section: Section) -> KpiSpec:
+    name = section.take("name", str, check=_identifier)
+    title = _languages(section.sub("title"))
+    unit = section.take("unit", str, check=lambda v: None if v in KPI_UNITS else
+                        f"must be one of {', '.join(KPI_UNITS)}{strict_toml.suggestion(v, KPI_UNITS)}")
+    sql = section.take("sql", str, check=not_blank,
+                       hint="warehouse SQL returning one row per week: columns week and value")
+    section.done()
+    return KpiSpec(name, title, unit, sql)
 
 
 def _format_check(value: str) -> str | None:

@@ -47,6 +47,7 @@ class NotebookJob:
     max_bytes: int        # largest output file accepted
     team: str = ""        # for messages: who handed it in, and which submission it is
     submission_id: int = 0
+    extra_outputs: tuple[str, ...] = ()  # files taken out besides the themes' (a hand-off's model)
 
 
 @dataclass
@@ -134,7 +135,7 @@ def _run(job: NotebookJob, box: Sandbox | None, workdir: Path) -> RunResult:
     finally:
         if box is not None:
             box.end_processes()  # nothing of the run may go on while its files are read
-    outputs = find_outputs(workdir)
+    outputs = find_outputs(workdir, job.extra_outputs)
     if "predictions.csv" not in outputs:
         raise InvalidSubmission(
             f"{name} ran to the end but wrote no predictions.csv into its working folder. Save "
@@ -222,24 +223,24 @@ def failure_message(settings: Settings, executed: Path, error: Exception, usage:
             "opens in JupyterLab and runs from top to bottom, then submit again.")
 
 
-def _regular_files(folder: Path) -> dict[str, Path]:
+def _regular_files(folder: Path, extra: tuple[str, ...] = ()) -> dict[str, Path]:
     """The known output names directly in `folder`, looked at without following links (a link
     or special file by that name is kept, to be refused with a clear message when copied)."""
     try:
         entries = list(os.scandir(folder))
     except OSError:
         return {}
-    return {e.name: Path(e.path) for e in entries
-            if e.name in theme_spec.output_files() and not e.is_dir(follow_symlinks=False)}
+    names = set(theme_spec.output_files()) | set(extra)
+    return {e.name: Path(e.path) for e in entries if e.name in names and not e.is_dir(follow_symlinks=False)}
 
 
-def find_outputs(workdir: Path) -> dict[str, Path]:
+def find_outputs(workdir: Path, extra: tuple[str, ...] = ()) -> dict[str, Path]:
     """Output files at the top of the run folder, else in exactly one of its sub-folders."""
-    found = _regular_files(workdir)
+    found = _regular_files(workdir, extra)
     if "predictions.csv" in found:
         return found
     subfolders = [Path(e.path) for e in os.scandir(workdir) if e.is_dir(follow_symlinks=False)]
-    candidates = [f for f in (_regular_files(d) for d in subfolders) if "predictions.csv" in f]
+    candidates = [f for f in (_regular_files(d, extra) for d in subfolders) if "predictions.csv" in f]
     return candidates[0] if len(candidates) == 1 else {}
 
 

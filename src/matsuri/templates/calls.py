@@ -204,3 +204,27 @@ def win_probability(model, text: str, call=None) -> float:
         "rep_id": [call["rep_id"] if call is not None else -1],
     })
     return float(model.predict_proba(row)[0, 1])
+
+
+# --- Hand-off (matsuri.handoff): how a trained model of this theme is served -------------------
+HANDOFF = {
+    "model": "model",
+    "baseline": "rules",
+    "baseline_kind": "human",          # the words a sales manager wrote down (HAND_WRITTEN)
+    "baseline_name": {"ja": "営業マネージャーが書いたキーワード", "en": "the sales manager's keywords"},
+    "inputs": ["call_id", "rep_id", "duration_sec", "transcript"],
+    "time": "called_at",
+    "label": "won",
+}
+
+
+def serving_rows(con) -> pd.DataFrame:
+    """Every call a model can score (its words found in `prepare`)."""
+    from matsuri.templates.tables import read
+
+    return read(con, LOAD_SQL)
+
+
+def prepare(rows: pd.DataFrame) -> pd.DataFrame:
+    """The words of each transcript: what the model reads."""
+    return rows.assign(words=tokenize_all(rows["transcript"].fillna(""), progress=False))

@@ -330,3 +330,23 @@ def verdict_ja(verdict) -> str:
         return f"ML モデルは {c.metric} でルールに勝っています（{numbers}、差 {c.gain:+.3f}）。"
     return (f"ML モデルは {c.metric} でルールに勝っていません（{numbers}）。予測は書き出しますが、"
             "検証で勝つモデルができるまでは、ルールの予測を提出するのが誠実な選択です。")
+
+
+# --- Hand-off (matsuri.handoff): how a trained model of this theme is served -------------------
+HANDOFF = {
+    "model": "model",
+    "baseline": "rule",
+    "baseline_kind": "rule",
+    "baseline_name": {"ja": "直近14日間に利用がない人", "en": "no app event in the last 14 days"},
+    "inputs": ["user_id", "plan", "tenure_days", "events_14d", "events_28d", "events_15_56d",
+               "days_since_last_event", "pushes_28d", "pushes_ever", "pushes_opened"],
+    "time": "cutoff_at",
+    "label": "churned",
+}
+
+
+def serving_rows(con) -> pd.DataFrame:
+    """Every user a model can score, with what the warehouse shows before their cutoff."""
+    from matsuri.templates.tables import read
+
+    return read(con, LOAD_SQL)

@@ -85,8 +85,42 @@ def _ranked(scores: pd.DataFrame, k: int) -> pd.DataFrame:
     return scores[scores["rank"] <= k].reset_index(drop=True)
 
 
+def _plain(state: dict) -> dict:
+    """A fitted model's state with tables as {column: array}: what skops can save (matsuri.handoff)
+    without trusting pandas' own classes."""
+    out = {}
+    for name, value in state.items():
+        if isinstance(value, pd.DataFrame):
+            out[name] = {"frame": {c: value[c].to_numpy() for c in value.columns}}
+        elif isinstance(value, pd.Series):
+            out[name] = {"series": {"index": value.index.to_numpy(), "values": value.to_numpy(),
+                                    "name": value.name}}
+        else:
+            out[name] = value
+    return out
+
+
+def _tables(state: dict) -> dict:
+    out = {}
+    for name, value in state.items():
+        if isinstance(value, dict) and "frame" in value:
+            out[name] = pd.DataFrame(value["frame"])
+        elif isinstance(value, dict) and "series" in value:
+            part = value["series"]
+            out[name] = pd.Series(part["values"], index=part["index"], name=part["name"])
+        else:
+            out[name] = value
+    return out
+
+
 class Popularity:
     """The baseline: everyone sees the products the most people have bought."""
+
+    def __getstate__(self) -> dict:
+        return _plain(self.__dict__)
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(_tables(state))
 
     def fit(self, purchases: pd.DataFrame) -> Popularity:
         buyers = purchases.groupby("product_id")["user_id"].nunique()
@@ -113,6 +147,8 @@ class WhatComesNext:
 
     def __init__(self, recency: float = 0.1, popularity_weight: float = 0.1, min_pairs: int = 2):
         self.recency, self.popularity_weight, self.min_pairs = recency, popularity_weight, min_pairs
+
+    __getstate__, __setstate__ = Popularity.__getstate__, Popularity.__setstate__
 
     def fit(self, purchases: pd.DataFrame) -> WhatComesNext:
         orders = purchases[["user_id", "order_id", "ordered_at"]].drop_duplicates("order_id")
@@ -174,3 +210,30 @@ def name_products(ranked: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
             r"《(\d+)》", lambda m: f"「{names.get(int(m.group(1)), m.group(1))}」", regex=True
         )
     return out
+
+
+# --- Hand-off (matsuri.handoff): how a trained model of this theme is served -------------------
+HANDOFF = {
+    "model": "nxt",
+    "baseline": "popular",
+    "baseline_kind": "naive",
+    "baseline_name": {"ja": "全員に売れ筋を表示", "en": "best sellers for everyone"},
+    "inputs": ["user_id"],             # a customer; what they bought so far comes from the warehouse
+    "time": "last_order_at",
+    "label": "",
+}
+
+
+def serving_rows(con) -> pd.DataFrame:
+    """Every customer a model can rank products for, with the time of their latest order."""
+    from matsuri.templates.tables import read
+
+    return read(con, "SELECT user_id, max(ordered_at) AS last_order_at FROM orders GROUP BY 1 ORDER BY 1")
+
+
+def serve(model, rows: pd.DataFrame, con) -> pd.DataFrame:
+    """Each customer's products, ranked from everything they bought so far."""
+    from matsuri.templates.tables import read
+
+    history = read(con, LOAD_SQL)
+    return model.recommend(rows["user_id"], history)[["user_id", "product_id", "rank"]]

@@ -176,3 +176,24 @@ def open_rate_by_hour(model, users: pd.DataFrame, title: str, category: str, seg
     if hours_seen is not None:
         rates[~rates.index.isin(list(hours_seen))] = float("nan")
     return rates
+
+
+# --- Hand-off (matsuri.handoff): how a trained model of this theme is served -------------------
+HANDOFF = {
+    "model": "model",                  # the starter's variables: the trained model, the baseline
+    "baseline": "baseline",
+    "baseline_kind": "naive",
+    "baseline_name": {"ja": "ユーザーの過去の開封率", "en": "the user's past open rate"},
+    # what a request row carries: the push as it will be sent, and the user's history so far
+    "inputs": ["delivery_id", "send_hour", "weekday", "category", "target_segment", "title",
+               "personalized", "past_deliveries", "past_opens"],
+    "time": "delivered_at",            # a batch's date range filters on it
+    "label": "opened",
+}
+
+
+def serving_rows(con) -> pd.DataFrame:
+    """Every delivery a model can score, with the user's history as known when it was sent."""
+    from matsuri.templates.tables import read
+
+    return with_history(read(con, LOAD_SQL))
