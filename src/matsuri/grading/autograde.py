@@ -1,8 +1,10 @@
 """`matsuri course grade`: screen submissions, autograde them in parallel, report every learner.
 
-nbgrader grades one submission at a time. Here N worker processes (`--workers`) each grade their
-share with nbgrader's own engine, against one gradebook in WAL mode (writers take turns, readers
-never block), forking its kernels from a warm process (forkserver.py). Grading keys are computed
+nbgrader grades one submission at a time. Here N worker processes (`--workers`) grade with
+nbgrader's own engine, against one gradebook in WAL mode (writers take turns, readers never
+block), forking their kernels from a warm process (forkserver.py). Each worker is handed the next
+notebook as soon as it is free, whatever its lesson: a long notebook of one lesson never leaves
+the other workers waiting for it. Grading keys are computed
 first from the reference queries on this warehouse.
 Nothing a learner sends stops the batch: unreadable notebooks are skipped and reported, endless
 cells are interrupted by the per-cell timeout, and a failing submission is reported as failed.
@@ -99,11 +101,11 @@ def grade(ws: Workspace, lesson: str | None = None, workers: int = 1, force: boo
     before = warehouse_rows(ws)
     plans = [_plan(ws, item, learners, len(lessons) == 1, force or item.id in rebuilt)
              for item in lessons]
+    work = [(lesson_id, todo) for lesson_id, _, todo in plans]
     if execute is None:
-        outcomes = {lesson_id: run_workers(ws, lesson_id, todo, workers, feedback, progress, sandbox)
-                    for lesson_id, _, todo in plans}
+        outcomes = run_workers(ws, work, workers, feedback, progress, sandbox)
     else:
-        outcomes = execute([(lesson_id, todo) for lesson_id, _, todo in plans])
+        outcomes = execute(work)
     rows: list[Row] = []
     for lesson_id, screened, todo in plans:
         found = lesson_rows(ws, lesson_id, screened, set(todo), outcomes.get(lesson_id, {}))
@@ -208,32 +210,50 @@ def warehouse_rows(ws: Workspace) -> str:
         return warehouse_signature(con)
 
 
-def run_workers(ws: Workspace, lesson: str, students: list[str], workers: int, feedback: bool,
-                progress: bool, sandbox: bool = True) -> dict[str, dict]:
-    """Grade `students` with up to `workers` processes; returns each student's outcome."""
-    if not students:
-        return {}
-    shares = [students[i::workers] for i in range(min(workers, len(students)))]
+def run_workers(ws: Workspace, work: list[tuple[str, list[str]]], workers: int, feedback: bool,
+                progress: bool, sandbox: bool = True) -> dict[str, dict[str, dict]]:
+    """Grade every (lesson, student) of `work` with up to `workers` processes, each given its next
+    notebook when it reports the last one; returns {lesson: {student: outcome}}."""
+    tasks = [(lesson, student) for lesson, students in work for student in students]
+    outcomes: dict[str, dict[str, dict]] = {lesson: {} for lesson, _ in work}
+    if not tasks:
+        return outcomes
     env = dict(os.environ) | ws.kernel_env()
     lines: queue.Queue = queue.Queue()
-    procs = []
     logs = ws.root / "logs"
     logs.mkdir(exist_ok=True)
-    for number, share in enumerate(shares, 1):
+    procs = []
+    for number in range(1, min(workers, len(tasks)) + 1):
         cmd = [sys.executable, "-m", "matsuri.grading.worker", "--root", str(ws.root),
-               "--lesson", lesson, *(["--no-feedback"] if not feedback else []),
-               *([] if sandbox else ["--no-sandbox"]), *share]
-        with open(logs / f"grade-{lesson}-worker{number}.log", "w") as log:  # nbgrader's own log
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True,
-                                    env=env, cwd=ws.root)
-        threading.Thread(target=_pump, args=(proc, lines), daemon=True).start()
+               *(["--no-feedback"] if not feedback else []), *([] if sandbox else ["--no-sandbox"])]
+        with open(logs / f"grade-worker{number}.log", "w") as log:  # nbgrader's own log
+            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                                    text=True, env=env, cwd=ws.root)
+        threading.Thread(target=_pump, args=(proc, len(procs), lines), daemon=True).start()
         procs.append(proc)
-    outcomes: dict[str, dict] = {}
-    bar = tqdm(total=len(students), desc=f"grade {lesson}", unit="notebook", disable=not progress)
+    waiting = iter(tasks)
+
+    def hand(proc: subprocess.Popen) -> None:
+        """The next notebook to this worker, or, when none is left, the end of its work."""
+        task = next(waiting, None)
+        try:
+            if task is None:
+                proc.stdin.close()
+            else:
+                proc.stdin.write(json.dumps(task) + "\n")
+                proc.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            pass  # the worker died: its notebook is reported as not graded
+
+    lessons = len(work)
+    bar = tqdm(total=len(tasks), desc=f"grade {work[0][0] if lessons == 1 else ws.course.name}",
+               unit="notebook", disable=not progress)
     finished = 0
     try:
+        for proc in procs:
+            hand(proc)
         while finished < len(procs):
-            line = lines.get()
+            number, line = lines.get()
             if line is None:
                 finished += 1
                 continue
@@ -241,8 +261,11 @@ def run_workers(ws: Workspace, lesson: str, students: list[str], workers: int, f
                 outcome = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            outcomes[outcome["student"]] = outcome
+            outcomes.setdefault(outcome["lesson"], {})[outcome["student"]] = outcome
             bar.update(1)
+            if lessons > 1:
+                bar.set_postfix_str(outcome["lesson"])
+            hand(procs[number])
     except KeyboardInterrupt:
         for proc in procs:
             proc.terminate()
@@ -254,10 +277,10 @@ def run_workers(ws: Workspace, lesson: str, students: list[str], workers: int, f
     return outcomes
 
 
-def _pump(proc: subprocess.Popen, lines: queue.Queue) -> None:
+def _pump(proc: subprocess.Popen, number: int, lines: queue.Queue) -> None:
     for line in proc.stdout:
-        lines.put(line)
-    lines.put(None)
+        lines.put((number, line))
+    lines.put((number, None))
 
 
 def lesson_rows(ws: Workspace, lesson: str, screened: list[Screened], graded: set[str],

@@ -1,9 +1,9 @@
-"""One grading worker: autograde (and write feedback for) a share of one lesson's submissions.
+"""One grading worker: autograde (and write feedback for) the submissions it is handed.
 
-Run by `matsuri course grade --workers N` as N processes, each with its own students, so N
-notebooks execute at once. Prints one JSON line per student, which the parent turns into
-progress and the grading report. Every student is graded on its own: one failure never stops
-the others.
+Run by `matsuri course grade --workers N` as N processes, so N notebooks execute at once. Reads
+one JSON line `["lesson", "student"]` at a time from stdin (the next is sent when this one is
+reported) and prints one JSON line per notebook, which the parent turns into progress and the
+grading report. Every notebook is graded on its own: one failure never stops the others.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def kernel_key(root: Path, lesson: str) -> tempfile.TemporaryDirectory:
 
 def grade_one(api, lesson: str, student: str, feedback: bool) -> dict:
     started = time.perf_counter()
-    outcome = {"student": student, "ok": True, "error": ""}
+    outcome = {"lesson": lesson, "student": student, "ok": True, "error": ""}
     steps = [("autograde", lambda: api.autograde(lesson, student, force=True, create=True))]
     if feedback:
         steps.append(("feedback", lambda: api.generate_feedback(lesson, student, force=True)))
@@ -66,10 +66,8 @@ def explain(step: str, log: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--root", required=True, type=Path)
-    parser.add_argument("--lesson", required=True)
     parser.add_argument("--no-feedback", action="store_true")
     parser.add_argument("--no-sandbox", action="store_true", help="trusted: kernels as this user")
-    parser.add_argument("students", nargs="+")
     args = parser.parse_args(argv)
 
     from nbgrader.apps.api import NbGraderAPI
@@ -82,11 +80,12 @@ def main(argv: list[str] | None = None) -> int:
         box = None if args.no_sandbox else stack.enter_context(
             confined.sandbox(Path(os.environ[WAREHOUSE_ENV])))
         stack.enter_context(forkserver.running(box))  # kernels forked warm: see forkserver.py
-        for student in args.students:
+        for line in sys.stdin:
+            lesson, student = json.loads(line)
             forkserver.reset()  # nothing of the last notebook reaches this one
-            with kernel_key(args.root, args.lesson) as folder:
+            with kernel_key(args.root, lesson) as folder:
                 os.environ[KEYS_ENV] = folder  # the kernel nbgrader starts next inherits it
-                outcome = grade_one(api, args.lesson, student, not args.no_feedback)
+                outcome = grade_one(api, lesson, student, not args.no_feedback)
                 del os.environ[KEYS_ENV]
             print(json.dumps(outcome), flush=True)
     return 0

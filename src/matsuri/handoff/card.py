@@ -270,7 +270,8 @@ def _limits(c: dict, t: dict) -> list[Block]:
 
 
 def _calling(c: dict, t: dict) -> list[Block]:
-    row = {i["name"]: _example(i, c["trained_on"]) for i in c["inputs"]}
+    real = c.get("examples") or []  # a row of the theme's own data, when the pack has one
+    row = real[0] if real else {i["name"]: _example(i, c["trained_on"]) for i in c["inputs"]}
     body = json.dumps({REQUEST: [row]}, ensure_ascii=False, indent=2)
     start, end = _next_month(c["trained_on"].get("to"))
     host = f"http://localhost:{PORT}"
