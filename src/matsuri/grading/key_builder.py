@@ -113,10 +113,10 @@ def write_all(course: Course, lessons: list[Lesson], warehouse: Path | None, fol
               *, for_learners: bool) -> dict[str, KeyBuild]:
     """Build and write one key per lesson; `folder_of(lesson)` says where its file goes."""
     from matsuri.checks.key_file import KEY_FILE
-    from matsuri.grading.python_reference import reference_answers
+    from matsuri.grading.python_reference import all_reference_answers
 
     builds = {}
-    answers = {lesson.id: reference_answers(lesson, warehouse, course.cell_timeout * 5) for lesson in lessons}
+    answers = all_reference_answers(lessons, warehouse, course.cell_timeout * 5)
     with reference_connection(warehouse) as con:
         for lesson in lessons:
             built = build(course, lesson, con, for_learners=for_learners, answers=answers[lesson.id])

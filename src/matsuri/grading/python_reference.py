@@ -26,6 +26,16 @@ for __var in {names!r}:
 """
 
 
+def all_reference_answers(lessons: list[Lesson], warehouse: Path | None, timeout: int = 300,
+                          workers: int = 2) -> dict[str, dict]:
+    """{lesson id: its reference answers}, `workers` notebooks at a time (each in its own kernel)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        found = pool.map(lambda lesson: reference_answers(lesson, warehouse, timeout), lessons)
+        return {lesson.id: answers for lesson, answers in zip(lessons, found, strict=True)}
+
+
 def reference_answers(lesson: Lesson, warehouse: Path | None, timeout: int = 300) -> dict:
     """{answer variable: DataFrame} for the lesson's Python exercises (run once per notebook
     version and warehouse: releasing builds two keys from the same answers)."""
@@ -53,23 +63,19 @@ def _answers(lesson_id: str, notebook: Path, names: tuple, warehouse: Path | Non
     nb.cells = [c for c in nb.cells if not nbgrader_meta(c).get("grade")]  # the checks need the key
     with tempfile.TemporaryDirectory(prefix="matsuri-reference-") as folder:
         nb.cells.append(nbformat.v4.new_code_cell(EXPORT.format(names=list(names), folder=folder)))
-        saved = {k: os.environ.get(k) for k in (REFERENCE_ENV, WAREHOUSE_ENV)}
-        os.environ[REFERENCE_ENV] = "1"
-        if warehouse:
-            os.environ[WAREHOUSE_ENV] = str(warehouse)
+        env = dict(os.environ) | {REFERENCE_ENV: "1"} | ({WAREHOUSE_ENV: str(warehouse)} if warehouse else {})
         from jupyter_client.manager import KernelManager
 
         kernel = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(folder) / "k"))
         try:  # IPC sockets in its own folder: no port, nothing else on the machine can talk to it
-            NotebookClient(nb, km=kernel, timeout=timeout, resources={"metadata": {"path": folder}}).execute()
+            NotebookClient(nb, km=kernel, timeout=timeout,
+                           resources={"metadata": {"path": folder}}).execute(env=env)
         except CellExecutionError as error:
             raise UsageError(f"{lesson_id}: the reference notebook failed: "
                              f"{str(error).strip().splitlines()[-1]}") from None
         finally:
             if kernel.has_kernel:  # nbclient leaves a kernel it was handed running
                 kernel.shutdown_kernel(now=True)
-            for key, value in saved.items():
-                os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
         answers = {name: estimators.load(Path(folder), name) or read_exported(Path(folder), name)
                    for name in names}
     missing = [name for name, value in answers.items()
