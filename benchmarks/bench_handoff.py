@@ -5,8 +5,8 @@ submitted and scored (trusted run), then `matsuri handoff` (trusted run) to a pa
 
 Measured:
 - latency of POST /predict for 1 row and for 1,000 rows (median, p99 over --rounds requests, one
-  client, keep-alive), uvicorn on 127.0.0.1 with 2 worker processes (the 2 cores);
-- requests per second with 1-row requests from 8 concurrent clients for --seconds;
+  client, keep-alive), uvicorn on 127.0.0.1 with 1 and with 2 worker processes (the 2 cores);
+- requests per second with 1-row requests from 8 concurrent clients for --seconds, each way;
 - the same rows predicted in this process: the notebook's own call (`model.predict_proba` on the
   DataFrame) and the component's `predict` (which the service calls), median of --rounds.
 
@@ -116,30 +116,36 @@ def main() -> None:
                 timed(lambda f=frame: comp.model.predict_proba(f[seen]), args.rounds))
             result["in_process"][f"component_{n}"] = median(
                 timed(lambda f=frame: component.predict(comp.library, comp.spec, comp.model, f), args.rounds))
-        port = 8765
         env = dict(os.environ, PYTHONPATH=str(pack / "vendor"), MATSURI_TEMPLATES=str(pack / "vendor" / "templates"),
                    MATSURI_COMPONENT=str(pack))
-        command = [sys.executable, "-m", "uvicorn", "--factory", "matsuri.handoff.service:from_environment",
-                   "--host", "127.0.0.1", "--port", str(port), "--workers", "2", "--log-level", "warning"]
-        url = f"http://127.0.0.1:{port}"
-        with servers.running("component", command, f"{url}/health", env=env, cwd=pack, timeout=120):
-            with httpx.Client(base_url=url, timeout=60) as client:
-                for n, body in bodies.items():
-                    client.post("/predict", json=body).raise_for_status()  # warm both workers' paths
-                    rounds = args.rounds if n == 1 else max(20, args.rounds // 4)
-                    took = timed(lambda b=body: client.post("/predict", json=b).raise_for_status(), rounds)
-                    result["service"][f"rows_{n}"] = {"median": median(took), "p99": p99(took), "requests": rounds}
-            result["service"]["requests_per_second_1_row"] = throughput(f"{url}/predict", bodies[1], args.seconds)
+        for workers in (1, 2):
+            port = 8765 + workers
+            command = [sys.executable, "-m", "uvicorn", "--factory", "matsuri.handoff.service:from_environment",
+                       "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+                       "--log-level", "warning"]
+            url = f"http://127.0.0.1:{port}"
+            side = result["service"].setdefault(f"workers_{workers}", {})
+            with servers.running("component", command, f"{url}/health", env=env, cwd=pack, timeout=120):
+                time.sleep(3)  # every worker up
+                with httpx.Client(base_url=url, timeout=60) as client:
+                    for n, body in bodies.items():
+                        client.post("/predict", json=body).raise_for_status()
+                        rounds = args.rounds if n == 1 else max(20, args.rounds // 4)
+                        took = timed(lambda b=body: client.post("/predict", json=b).raise_for_status(), rounds)
+                        side[f"rows_{n}"] = {"median": median(took), "p99": p99(took), "requests": rounds}
+                side["requests_per_second_1_row"] = throughput(f"{url}/predict", bodies[1], args.seconds)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    for n in (1, 1000):
-        s = result["service"][f"rows_{n}"]
-        notebook, own = result["in_process"][f"notebook_{n}"], result["in_process"][f"component_{n}"]
-        print(f"{n:>5} row(s): service median {s['median'] * 1000:.1f} ms, p99 {s['p99'] * 1000:.1f} ms; "
-              f"in-process notebook predict {notebook * 1000:.2f} ms, component.predict {own * 1000:.2f} ms; "
-              f"service / notebook {s['median'] / notebook:.1f}×")
-    print(f"1-row requests from 8 clients, uvicorn with 2 workers: "
-          f"{result['service']['requests_per_second_1_row']:.0f} requests/s")
+    for workers in (1, 2):
+        side = result["service"][f"workers_{workers}"]
+        for n in (1, 1000):
+            s = side[f"rows_{n}"]
+            notebook, own = result["in_process"][f"notebook_{n}"], result["in_process"][f"component_{n}"]
+            print(f"uvicorn --workers {workers}, {n:>5} row(s): median {s['median'] * 1000:.1f} ms, "
+                  f"p99 {s['p99'] * 1000:.1f} ms; in-process notebook predict {notebook * 1000:.2f} ms, "
+                  f"component.predict {own * 1000:.2f} ms; service / notebook {s['median'] / notebook:.1f}×")
+        print(f"uvicorn --workers {workers}: {side['requests_per_second_1_row']:.0f} requests/s "
+              "(1-row requests from 8 clients)")
     save("handoff", result)
 
 
