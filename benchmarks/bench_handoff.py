@@ -36,6 +36,7 @@ from matsuri import paths, servers  # noqa: E402
 from matsuri.handoff import bundle, component  # noqa: E402
 
 THEME = "push-open-rate"
+POOL = f"mtbench{os.getpid()}"
 
 
 def p99(values: list[float]) -> float:
@@ -52,7 +53,7 @@ def make_pack(tmp: Path) -> Path:
     built = build("tiny", 7, out_dir=tmp / "company", progress=False)
     os.environ["MATSURI_WAREHOUSE"], os.environ["MATSURI_LABELS"] = str(built.warehouse), str(built.labels)
     (tmp / "event").mkdir()
-    (tmp / "event" / "event.toml").write_text(SETTINGS.format(**DEFAULTS | {"run_as": "mtbench", "timeout": 600}),
+    (tmp / "event" / "event.toml").write_text(SETTINGS.format(**DEFAULTS | {"run_as": POOL, "timeout": 600}),
                                               encoding="utf-8")
     event, _ = init_event(tmp / "event")
     add_team(event, "alpha", ["Aki"])
@@ -135,7 +136,11 @@ def main() -> None:
                         side[f"rows_{n}"] = {"median": median(took), "p99": p99(took), "requests": rounds}
                 side["requests_per_second_1_row"] = throughput(f"{url}/predict", bodies[1], args.seconds)
     finally:
+        from matsuri.sandbox import identities
+
         shutil.rmtree(tmp, ignore_errors=True)
+        for user in identities.pool(POOL, 3):  # the event's identities, made by its init
+            identities.remove(user)
     for workers in (1, 2):
         side = result["service"][f"workers_{workers}"]
         for n in (1, 1000):
