@@ -69,6 +69,8 @@ def make(event: Event, team: str, out: Path, submission_id: int | None = None, m
          sandbox: bool = True, force: bool = False) -> Pack:
     started = dt.datetime.now(dt.UTC)
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out} is a file; give --out a folder to write the component into.")
     if out.exists() and any(out.iterdir()) and not force:
         raise UsageError(f"{out} is not empty; choose a new folder, or pass --force to replace it.")
     chosen = choose(event, team, submission_id)
@@ -123,7 +125,8 @@ def describe(event: Event, chosen: Submission, spec, library, kept: Path, job, t
         kind = next(f.kind for f in spec.files if f.required)
         base = {"library": spec.library, "id": spec.id_column, "kind": kind}
         needs_inputs(library, base, model, rows, handoff["inputs"], captured["model"]["features_in"], con)
-        holdout = rows[rows[spec.id_column].isin(theme_holdout(con, spec))]
+        # every id to predict, with its row (a ranking's customer may have no row: no order yet)
+        holdout = pd.DataFrame({spec.id_column: theme_holdout(con, spec)}).merge(rows, how="left")
         metrics = {"where": {"ja": "ホールドアウト（非公開部分）", "en": "the holdout (private part)"},
                    "model": scoring.score_folder(_scoring(job, kept))["private"], "baselines": []}
         if (kept / component.BASELINE_FILE).is_file():
