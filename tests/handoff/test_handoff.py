@@ -177,6 +177,7 @@ def test_a_ranking_component_serves_what_its_batch_writes(festival, tmp_path):
     with TestClient(create_app(pack, str(company.warehouse))) as client:
         answer = client.post("/predict", json={"rows": [{"user_id": int(u)} for u in users]})
     assert answer.status_code == 200, answer.text
+    duckdb.connect(str(company.warehouse), read_only=True).close()  # the stopped app let go of it
     served = pd.DataFrame(answer.json()["predictions"]).sort_values(["user_id", "rank"], ignore_index=True)
     expected = written[written["user_id"].isin(users)].sort_values(["user_id", "rank"], ignore_index=True)
     assert served.astype("int64").equals(expected.astype("int64"))

@@ -11,6 +11,7 @@ $MATSURI_COMPONENT (default: the current one), as the pack's Dockerfile does.
 """
 
 # no `from __future__ import annotations`: FastAPI reads the request model built inside create_app
+import contextlib
 import datetime as dt
 import os
 import threading
@@ -81,7 +82,14 @@ def create_app(folder: str | Path, warehouse: str | None = None, max_rows: int =
     data = _open(comp, warehouse) if needs_data else None
     lock = threading.Lock()  # one DuckDB connection, one query at a time
     title = spec["title"].get("en", spec["theme"])
-    app = FastAPI(title=f"{title} — team {spec['team_name']}",
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        if data is not None:  # DuckDB keeps a file open while any connection to it lives
+            data.close()
+
+    app = FastAPI(lifespan=lifespan, title=f"{title} — team {spec['team_name']}",
                   description=f"{spec['description'].get('en', '')}\n\nModel: {spec['model']['summary']} "
                               f"(submission {spec['submission']}).", version=str(spec["submission"]))
 
