@@ -5,7 +5,8 @@
 #   - one real system account per participant (LocalProcessSpawner): private homes, and nbgrader
 #     records each submission under the learner's own name;
 #   - groups learners / instructors / judges, and nbgrader's nbgrader-<course> / formgrade-<course>;
-#   - JupyterLab per user with the nbgrader extensions, a shared exchange;
+#   - JupyterLab per user with the nbgrader extensions, a shared exchange, set up as a learner's
+#     `matsuri lab` (in Japanese by default, no Jupyter news, no grading tools);
 #   - services, each with only the scopes it needs: the course's formgrader, the judges' gallery
 #     (behind a login gate), the idle culler, and a read-only status service for `matsuri infra status`.
 # The same settings, for Kubernetes, are in k8s/values.yaml (a test keeps the two consistent).
@@ -86,7 +87,8 @@ server_env = {
     "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin",
     "MATSURI_WAREHOUSE": S["warehouse"],
     "PLOOMBER_STATS_ENABLED": "false",
-    # nbgrader_config.py (exchange, hub courses); grading tools hidden from participants' servers
+    # nbgrader_config.py (exchange, hub courses), and the learners' lab settings (matsuri.lab):
+    # Japanese by default, no Jupyter news, grading tools hidden from participants' servers
     "JUPYTER_CONFIG_PATH": S["jupyter_config_dir"],
     "JUPYTERHUB_ACTIVITY_INTERVAL": str(S["activity_interval_seconds"]),
     # `matsuri hackathon submit` and the starters' submit button hand in to this event's drop box

@@ -6,6 +6,9 @@ course sources and grading keys. The contents API and /files/ refuse `../`, hidd
 symlinks leading out (`lab_contents`). Kernels and terminals start in the folder but run as whoever
 started the lab and can read what that account can: only separate accounts (the JupyterHub
 target) keep learners apart from each other and from the answers.
+
+A learner's lab (a workspace) reads the kit's learners' Jupyter config first (`LEARNERS_CONFIG`);
+the organisers' lab reads none of it and stays as JupyterLab ships.
 """
 
 from __future__ import annotations
@@ -27,6 +30,23 @@ from matsuri.checks.messages import LANG_ENV
 from matsuri.errors import NotFound
 from matsuri.infra.local import MARKER
 from matsuri.stopping import stoppable
+
+LEARNERS_CONFIG = Path(__file__).with_name("learners_lab")
+"""The Jupyter config folder of every learner's lab, first on its JUPYTER_CONFIG_PATH (the hub's
+servers get the same files in the event's config folder): JupyterLab in Japanese, no Jupyter news
+and no question about it, nbgrader's authoring and grading tools hidden (the assignment list and
+validate stay). Only defaults: a learner may still choose English under Settings → Language (their
+own settings win), and the kit writes nothing in anyone's home."""
+
+
+ENGLISH_CONFIG = Path(__file__).with_name("learners_lab_en")
+"""Put before LEARNERS_CONFIG for a participant who reads English (participants.csv `language`)."""
+
+
+def learners_config_files() -> dict[str, str]:
+    """The learners' config files by their path inside a Jupyter config folder."""
+    return {p.relative_to(LEARNERS_CONFIG).as_posix(): p.read_text(encoding="utf-8")
+            for p in sorted(LEARNERS_CONFIG.rglob("*.json"))}
 
 
 def first_free_port(start: int) -> int:
@@ -70,18 +90,25 @@ def lab_command(root: Path, port: int) -> list[str]:
 
 
 def lab_env(token: str, root: Path | None = None) -> dict[str, str]:
-    """The festival environment plus the login token, and the language of the participant whose
-    workspace `root` is (the local target writes it in the marker) for the checks' feedback.
+    """The festival environment plus the login token; for a participant's workspace also the
+    learners' Jupyter config and their language for the checks' feedback (the local target writes
+    it in the marker).
 
     Any user can read a process's command line (/proc/PID/cmdline), but only its owner and root
     can read its environment; jupyter_server takes its token from JUPYTER_TOKEN.
     """
     env = paths.festival_env() | {"JUPYTER_TOKEN": token}
     workspace = workspace_around(root) if root is not None else None
-    if workspace is not None and LANG_ENV not in os.environ:
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            if language := json.loads((workspace / MARKER).read_text()).get("language"):
-                env[LANG_ENV] = language
+    if workspace is None:
+        return env
+    language = ""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        language = json.loads((workspace / MARKER).read_text()).get("language") or ""
+    folders = [str(ENGLISH_CONFIG)] if language == "en" else []
+    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
+        filter(None, [*folders, str(LEARNERS_CONFIG), env.get("JUPYTER_CONFIG_PATH")]))
+    if language and LANG_ENV not in os.environ:
+        env[LANG_ENV] = language
     return env
 
 

@@ -3,6 +3,7 @@ before it removes?"""
 
 from __future__ import annotations
 
+import os
 import tarfile
 
 from conftest import run_matsuri
@@ -83,8 +84,10 @@ def test_a_participant_who_reads_english_gets_the_english_copies_and_feedback(tm
     spaces = tmp_path / "event" / "workspaces"
     assert (spaces / "ann" / "sql-101" / "01-ml" / "01-ml.ipynb").read_text() == "en prose"
     assert (spaces / "ben" / "sql-101" / "01-ml" / "01-ml.ipynb").read_text() == "ja prose"
-    assert lab_env("t", spaces / "ann" / "sql-101").get("MATSURI_LANG") == "en"
-    assert "MATSURI_LANG" not in lab_env("t", spaces / "ben")  # the course's language
+    ann, ben = lab_env("t", spaces / "ann" / "sql-101"), lab_env("t", spaces / "ben")
+    assert ann.get("MATSURI_LANG") == "en" and "MATSURI_LANG" not in ben  # ben: the course's language
+    assert ann["JUPYTER_CONFIG_PATH"].split(os.pathsep)[0].endswith("learners_lab_en")  # JupyterLab too
+    assert ben["JUPYTER_CONFIG_PATH"].split(os.pathsep)[0].endswith("learners_lab")
 
 
 def release_lesson(work, lesson, text="{}"):

@@ -78,7 +78,14 @@ class Session:
         shell = self.shell
         os.environ["PLOOMBER_STATS_ENABLED"] = "false"  # jupysql telemetry stays off
         if "sql" not in shell.extension_manager.loaded:
-            shell.run_line_magic("load_ext", "sql")
+            # Loading, jupysql looks for its settings in the first pyproject.toml above the
+            # notebook (in a local workspace, the kit's own) and in ~/.jupysql/config, and says so
+            # below the setup cell: "pip install toml" without the `toml` package, tips naming those
+            # files with it. The kit sets jupysql up itself (just below): not for learners' eyes.
+            from IPython.utils.capture import capture_output
+
+            with capture_output():
+                shell.run_line_magic("load_ext", "sql")
         for setting in ("displaycon = False", "autopandas = True", "feedback = 0"):
             shell.run_line_magic("config", f"SqlMagic.{setting}")
         shell.user_ns["__matsuri__"] = self

@@ -4,7 +4,8 @@ state_dir/
   hub.json           everything jupyterhub_config.py needs (written by apply, root only)
   .matsuri-event.json   marks the folder as this event's
   secrets/           shared password, the status service's token (root only)
-  jupyter-config/    nbgrader_config.py shared by every server (exchange, hub course roles)
+  jupyter-config/    nbgrader_config.py shared by every server (exchange, hub course roles), and the
+                     learners' lab settings (Japanese, no news, no grading tools: matsuri.lab)
   gallery-config/    voila.json: the gallery's Voila serves under the hub's /services/gallery/
   grader-config/     the formgrader service's own config path (the grading tools stay enabled there)
   exchange/          nbgrader's exchange (world-writable with the sticky bit, as nbgrader needs)
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from matsuri import paths
 from matsuri.infra.participants import ROLES
+from matsuri.lab import learners_config_files
 
 
 class HubLayout:
@@ -136,17 +138,16 @@ class HubLayout:
     def hub_json_text(self) -> str:
         return json.dumps(self.hub_settings(), ensure_ascii=False, indent=1, sort_keys=True) + "\n"
 
-    # Participants' servers show the assignment list, not the instructor's grading tools.
-    HIDDEN_LAB = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
-                  "@jupyter/nbgrader:course-list")
-    HIDDEN_SERVER = ("nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list")
-
+    # Participants' servers are learners' labs, as `matsuri lab` starts them in a workspace: the
+    # assignment list, not the instructor's grading tools; Japanese; no Jupyter news.
     def lab_page_config(self) -> str:
-        return json.dumps({"disabledExtensions": dict.fromkeys(self.HIDDEN_LAB, True)}, indent=1) + "\n"
+        return learners_config_files()["labconfig/page_config.json"]
+
+    def lab_defaults(self) -> str:
+        return learners_config_files()["labconfig/default_setting_overrides.json"]
 
     def server_config(self) -> str:
-        extensions = dict.fromkeys(self.HIDDEN_SERVER, False)
-        return json.dumps({"ServerApp": {"jpserver_extensions": extensions}}, indent=1) + "\n"
+        return learners_config_files()["jupyter_server_config.json"]
 
     def voila_config(self) -> str:
         """Voila behind the hub lives under /services/gallery/ (read from the gallery's config path)."""

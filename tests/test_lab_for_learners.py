@@ -1,0 +1,182 @@
+"""Is a learner's JupyterLab (`matsuri lab` in a workspace, and a participant's server on the hub)
+in Japanese by default, without Jupyter news, nbgrader's authoring and grading tools or jupysql's
+notices below the setup cell, while the organisers' lab stays as JupyterLab ships?"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import BIN, ROOT, free_port, run_matsuri
+from matsuri import lab, servers
+from matsuri.infra import participants, settings
+from matsuri.infra.hub.layout import HubLayout
+from matsuri.infra.hub.provisioner import HubProvisioner
+from matsuri.infra.local import MARKER, LocalProvisioner
+
+LANGUAGE = "@jupyterlab/translation-extension:plugin"
+NEWS = "@jupyterlab/apputils-extension:notification"
+AUTHORING = {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
+             "@jupyter/nbgrader:course-list"}
+LESSON = "01-reading-a-table"
+
+
+def what_jupyterlab_reads(env: dict[str, str], monkeypatch) -> tuple[dict, dict]:
+    """The setting defaults and the page config a JupyterLab started with `env` works out, as
+    jupyterlab_server does at start (overrides and page_config.json of every labconfig folder)."""
+    from jupyterlab.commands import get_app_dir
+    from jupyterlab_server.config import get_static_page_config
+    from jupyterlab_server.settings_utils import _get_overrides
+
+    if "JUPYTER_CONFIG_PATH" in env:
+        monkeypatch.setenv("JUPYTER_CONFIG_PATH", env["JUPYTER_CONFIG_PATH"])
+    else:
+        monkeypatch.delenv("JUPYTER_CONFIG_PATH", raising=False)
+    overrides, error = _get_overrides(str(Path(get_app_dir()) / "settings"))
+    assert not error
+    return overrides, get_static_page_config(level="all")
+
+
+def workspace_in(base: Path) -> Path:
+    workspace = base / "event" / "workspaces" / "ann"
+    workspace.mkdir(parents=True)
+    (workspace / MARKER).write_text(json.dumps({"event": "fest", "participant": "ann"}))
+    return workspace
+
+
+def test_a_learners_lab_is_japanese_without_news_or_grading_tools(tmp_path, monkeypatch):
+    monkeypatch.delenv("JUPYTER_CONFIG_PATH", raising=False)
+    env = lab.lab_env("t", workspace_in(tmp_path) / "sql-101")
+    assert env["JUPYTER_CONFIG_PATH"].split(os.pathsep)[0] == str(lab.LEARNERS_CONFIG)
+    overrides, page = what_jupyterlab_reads(env, monkeypatch)
+    assert overrides[LANGUAGE]["locale"] == "ja_JP"
+    assert overrides[NEWS]["fetchNews"] == "false"  # "Never": no news, and no question about it
+    assert AUTHORING <= {name for name, off in page["disabledExtensions"].items() if off}
+    assert "@jupyter/nbgrader:assignment-list" not in page["disabledExtensions"]
+    server = json.loads((lab.LEARNERS_CONFIG / "jupyter_server_config.json").read_text())
+    assert server["ServerApp"]["jpserver_extensions"] == {
+        "nbgrader.server_extensions.formgrader": False, "nbgrader.server_extensions.course_list": False}
+
+
+def test_the_organisers_lab_stays_as_jupyterlab_ships(tmp_path, monkeypatch):
+    monkeypatch.delenv("JUPYTER_CONFIG_PATH", raising=False)
+    for root in (ROOT, tmp_path):  # the project, or any folder given that is no workspace
+        env = lab.lab_env("t", root)
+        assert str(lab.LEARNERS_CONFIG) not in env.get("JUPYTER_CONFIG_PATH", "")
+        overrides, page = what_jupyterlab_reads(env, monkeypatch)
+        assert overrides.get(LANGUAGE, {}).get("locale") != "ja_JP"
+        assert NEWS not in overrides
+        assert not AUTHORING & set(page.get("disabledExtensions", {}))
+
+
+def test_a_learner_may_still_choose_english_and_the_japanese_pack_is_installed(tmp_path, monkeypatch):
+    """The kit sets defaults only: what a learner picks under Settings → Language wins."""
+    from jupyterlab.commands import get_app_dir
+    from jupyterlab_server.settings_utils import get_settings
+    from jupyterlab_server.translation_utils import get_language_packs
+
+    assert "ja_JP" in get_language_packs()[0]
+    overrides, _ = what_jupyterlab_reads(lab.lab_env("t", workspace_in(tmp_path)), monkeypatch)
+    schemas = str(Path(get_app_dir()) / "schemas")
+    mine = tmp_path / "user-settings" / "@jupyterlab" / "translation-extension"
+    mine.mkdir(parents=True)
+    for chosen, shown in ((None, "ja_JP"), ("en", "en")):
+        if chosen:
+            (mine / "plugin.jupyterlab-settings").write_text(json.dumps({"locale": chosen}))
+        found, _ = get_settings("", schemas, str(tmp_path / "user-settings"), schema_name=LANGUAGE,
+                                overrides=overrides)
+        default = found["schema"]["properties"]["locale"]["default"]  # the overrides land here
+        assert found["settings"].get("locale", default) == shown  # as the page composes them
+
+
+def test_the_hubs_servers_get_the_same_files(tmp_path, monkeypatch):
+    """One VM: apply writes them where participants' servers look (JUPYTER_CONFIG_PATH, from
+    hub.json); Kubernetes: values.yaml mounts the same content there."""
+    event = settings.load().replace("jupyterhub", state_dir=str(tmp_path / "hub"))
+    people = participants.parse(["username,email,role", "ann,ann@example.com,learner"])
+    layout = HubLayout(event, people)
+    config_dir = Path(layout.hub_settings()["jupyter_config_dir"])
+    shipped = lab.learners_config_files()
+    writes = {Path(a.name): a for a in HubProvisioner(event, people).plan().actions
+              if Path(a.name).is_relative_to(config_dir) and a.name.endswith(".json")}
+    assert set(writes) == {config_dir / name for name in shipped}
+    for action in writes.values():
+        action.run()
+    assert {name: (config_dir / name).read_text() for name in shipped} == shipped
+    overrides, page = what_jupyterlab_reads({"JUPYTER_CONFIG_PATH": str(config_dir)}, monkeypatch)
+    assert overrides[LANGUAGE]["locale"] == "ja_JP" and overrides[NEWS]["fetchNews"] == "false"
+    assert AUTHORING <= set(page["disabledExtensions"])
+
+    single = yaml.safe_load((ROOT / "infra" / "jupyterhub" / "k8s" / "values.yaml").read_text())["singleuser"]
+    mounted = {f["mountPath"]: f.get("data") for f in single["extraFiles"].values()}
+    k8s_dir = single["extraEnv"]["JUPYTER_CONFIG_PATH"]
+    assert {name: mounted.get(f"{k8s_dir}/{name}") for name in shipped} == {
+        name: json.loads(text) for name, text in shipped.items()}
+
+
+# --- in a real browser ------------------------------------------------------------------------
+@pytest.fixture
+def learners_workspace(tmp_path, tiny_company, monkeypatch):
+    """ann's workspace as the local target makes it, with lesson 1 of sql-101 as released, inside a
+    project-like folder (a pyproject.toml above it, as in the kit's own event/ folder)."""
+    work = tmp_path / "course-work"
+    run_matsuri(["course", "release", "sql-101", "--lesson", LESSON, "--workdir", str(work),
+                 "--warehouse", str(tiny_company.warehouse)], timeout=300)
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "pyproject.toml").write_text("[project]\nname = 'fest'\n")
+    monkeypatch.setenv("MATSURI_COURSE_WORK", str(work))
+    config = settings.from_dict({"event": {"id": "fest-ja"}, "local": {"root": str(project / "event")}})
+    people = participants.parse(["username,email,role", "ann,ann@example.com,learner"])
+    LocalProvisioner(config, people).apply(progress=False)
+    workspace = project / "event" / "workspaces" / "ann"
+    assert (workspace / "sql-101" / LESSON / f"{LESSON}.ipynb").is_file()
+    return workspace
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_a_learner_sees_a_japanese_lab_without_news_grading_tools_or_jupysql_notices(
+        learners_workspace, tiny_company, browser, tmp_path):
+    port, token = free_port(), "learner-ja-test-token"
+    env = {k: v for k, v in os.environ.items() if k not in ("JUPYTER_CONFIG_PATH", "MATSURI_LANG")}
+    env |= {"MATSURI_WAREHOUSE": str(tiny_company.warehouse), "JUPYTER_TOKEN": token,
+            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
+    with servers.running("matsuri lab", [BIN / "matsuri", "lab", "--port", str(port)],
+                         f"http://127.0.0.1:{port}/api/status?token={token}", env=env,
+                         cwd=learners_workspace, log=tmp_path / "lab.log", grace=30):
+        page = browser.new_page()
+        try:
+            notebook = f"sql-101/{LESSON}/{LESSON}.ipynb"
+            page.goto(f"http://127.0.0.1:{port}/lab/tree/{notebook}?token={token}", timeout=120_000)
+            menu = page.locator("#jp-menu-panel")
+            menu.get_by_text("ファイル", exact=True).wait_for(timeout=120_000)
+            assert menu.get_by_text("File", exact=True).count() == 0
+
+            disabled = json.loads(page.locator("#jupyter-config-data").text_content())["disabledExtensions"]
+            assert AUTHORING <= set(disabled)
+            assert page.locator("#nbgrader-create_assignemnt").count() == 0  # its right-hand panel
+            menu.get_by_text("Nbgrader", exact=True).click()  # the items of disabled plugins are hidden
+            items = page.locator(".lm-Menu .lm-Menu-item:not(.lm-mod-hidden)")
+            items.first.wait_for(timeout=30_000)
+            assert [t.strip() for t in items.all_inner_texts()] == ["Assignment List"]  # no Formgrader, Create…
+            page.keyboard.press("Escape")
+
+            page.get_by_text("Python 3 (ipykernel) | アイドル").wait_for(timeout=120_000)
+            setup = page.locator(".jp-CodeCell").filter(has_text="from matsuri.checks import start").first
+            setup.locator(".jp-InputArea-editor").click()
+            page.keyboard.press("Shift+Enter")
+            output = setup.locator(".jp-OutputArea")
+            output.get_by_text(f"sql-101 · {LESSON}").wait_for(timeout=120_000)
+            assert "toml" not in output.inner_text() and "jupysql" not in output.inner_text()
+
+            time.sleep(5)  # the news question comes a moment after the page is ready
+            toasts = page.locator(".Toastify__toast").all_inner_texts()
+            assert not [t for t in toasts if "ニュース" in t or "news" in t.lower()], toasts
+        finally:
+            page.close()
