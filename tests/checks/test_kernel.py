@@ -96,8 +96,10 @@ def test_does_an_empty_sql_cell_say_so(learner):
 
 def test_are_missing_columns_named(learner):
     text = message(learner, "check_columns")
-    assert "missing the column(s) `category`, `price`, `launched_at`" in text
+    assert "missing the column(s) category, price, launched_at" in text
     assert "q1.hint()" in text
+    box = "\n".join(errors(learner[0]["check_columns"])[0].traceback)  # as the error box shows it
+    assert "`" not in box and "\x1b[1;34mcategory\x1b[22;39m" in box  # code in bold blue
 
 
 def test_does_a_correct_answer_pass_quietly(learner):
@@ -125,7 +127,7 @@ def test_are_row_count_and_order_explained(learner):
 
 def test_does_a_value_difference_name_the_column_without_the_answer(learner, tiny_company):
     text = message(learner, "check_values")
-    assert "column(s) `price` differ" in text
+    assert "column(s) price differ" in text
     from matsuri.warehouse.query import connect
 
     with connect(tiny_company.warehouse) as con:
@@ -167,7 +169,7 @@ def test_does_the_hidden_test_catch_an_answer_not_made_by_sql(learner):
     assert "Correct!" in message(learner, "by_hand")
     assert "must come from a SQL cell" in message(learner, "by_hand_hidden")
     assert "Correct!" in message(learner, "overwrite")
-    assert "was `q3_result` changed" in message(learner, "overwrite_hidden")
+    assert "was q3_result changed" in message(learner, "overwrite_hidden")
     assert not errors(learner[0]["honest_hidden"])
 
 

@@ -31,10 +31,11 @@ class Feedback:
         return "\n".join(parts)
 
     def ansi(self) -> list[str]:
-        """Lines for an error box: the title in colour, then the message. No traceback."""
+        """Lines for an error box: the title in colour, then the message, `code` in bold blue (an
+        error box shows no Markdown: backticks would reach the learner as they are)."""
         icon = STYLES[self.kind][2]
         head = f"\x1b[1;{ANSI[self.kind]}m{icon} {self.title}\x1b[0m"
-        body = "\n".join(self.lines + ([self.code] if self.code else []))
+        body = "\n".join([_ansi_code(line) for line in self.lines] + ([self.code] if self.code else []))
         return [f"{head}\n{body}" if body else head]
 
     def _repr_html_(self) -> str:
@@ -60,3 +61,11 @@ def _inline_code(text: str) -> str:
     return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(pieces)).replace(
         "\n", "<br>"
     )
+
+
+def _ansi_code(text: str) -> str:
+    """`code` spans in bold blue; the rest as it is."""
+    pieces = text.split("`")
+    if len(pieces) % 2 == 0:  # an unpaired backtick: not code, leave the line alone
+        return text
+    return "".join(f"\x1b[1;34m{p}\x1b[22;39m" if i % 2 else p for i, p in enumerate(pieces))
