@@ -38,6 +38,26 @@ def test_new_copies_the_template_and_sets_the_theme(make_event, templates):
         new_workspace(event, "sushi", "call-keywords", templates)
 
 
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_a_teams_starter_keeps_the_events_language(make_event, tmp_path, language):
+    """A template's prose comes in ja/en pairs of cells; the team's copy keeps the event's."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    folder = tmp_path / "templates" / "push-open-rate"
+    folder.mkdir(parents=True)
+    cells = [new_markdown_cell("開封率を予測します。", metadata={"matsuri": {"lang": "ja"}}),
+             new_markdown_cell("Predict the open rate.", metadata={"matsuri": {"lang": "en"}}),
+             new_code_cell("x = 1")]
+    nbformat.write(new_notebook(cells=cells), folder / "starter.ipynb")
+    event = make_event(language=language)
+    add_team(event, "sushi", ["Aki"])
+    team = new_workspace(event, "sushi", "push-open-rate", tmp_path / "templates")
+    kept = nbformat.read(team.workspace / "starter.ipynb", as_version=4).cells
+    prose = {"ja": "開封率を予測します。", "en": "Predict the open rate."}[language]
+    assert [c.source for c in kept] == [prose, "x = 1"]
+
+
 def test_new_explains_a_missing_template_or_disabled_theme(make_event, templates, tmp_path):
     """Are a theme without a template and an unknown theme refused with what to check?"""
     event = make_event()

@@ -27,6 +27,7 @@ name = "テストまつり"
 starts = {starts}
 ends = {ends}
 timezone = "Asia/Tokyo"
+language = "{language}"
 split_seed = 11
 
 [teams]
@@ -88,7 +89,7 @@ demo_memory_mb = 3072
 DEFAULTS = dict(starts="2020-01-01", ends="2099-12-31", run_as="matsuri-test", identities=3,
                 timeout=60, memory_mb=4096, max_processes=256, folder_mb=1024,
                 max_file_mb=5, daily_limit=50, total_limit=100, slots=2, max_queued=100, judges='["佐藤", "鈴木"]',
-                extra_themes="")
+                extra_themes="", language="ja")
 
 
 @contextlib.contextmanager

@@ -65,6 +65,7 @@ class Settings:
     max_queued: int = 100          # submissions waiting at once before the drop box says "full"
     s3_bucket: str = ""            # SageMaker: teams hand in through this event bucket (s3_dropbox)
     s3_region: str = ""            # its region (default: AWS_DEFAULT_REGION, else ap-northeast-1)
+    language: str = "ja"           # the prose a team's copy of a template keeps: ja | en
 
     @property
     def zone(self) -> ZoneInfo:
@@ -152,6 +153,8 @@ def parse(data: dict, path: Path) -> Settings:
     except (ZoneInfoNotFoundError, ValueError):
         event.fail("event.timezone", f"is not a known time zone ('{timezone}'); use a name like Asia/Tokyo")
     seed = event.take("split_seed", int, 2026, at_least(0))
+    language = event.take("language", str, "ja",
+                          check=lambda v: None if v in ("ja", "en") else "must be \"ja\" or \"en\"")
     event.done()
 
     teams = root.sub("teams")
@@ -226,7 +229,7 @@ def parse(data: dict, path: Path) -> Settings:
         path, name, starts, ends, timezone, seed, min_size, max_size, run_as, identities, timeout,
         memory, max_processes, cpu_weight, folder_mb, max_file, threads, themes, (scale[0], scale[1]), criteria, tuple(judges), metric_weight,
         rubric_weight, preheat, pool_size, cull, demo_memory, backend=backend, slots=slots,
-        max_queued=max_queued, s3_bucket=s3_bucket, s3_region=s3_region,
+        max_queued=max_queued, s3_bucket=s3_bucket, s3_region=s3_region, language=language,
     )
 
 

@@ -107,7 +107,21 @@ def new_workspace(event: Event, team: str, theme: str, templates: Path | None = 
     tmp = current.workspace.with_name(f".{team}.copying")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(source, tmp, ignore=SKIP)
+    for notebook in tmp.glob("*.ipynb"):
+        keep_language(notebook, event.settings.language)
     tmp.rename(current.workspace)
     with event.connect() as con, store.write(con):
         con.execute("UPDATE teams SET theme = ? WHERE team = ?", (theme, team))
     return get_team(event, team)
+
+
+def keep_language(notebook: Path, language: str) -> None:
+    """A template's prose is written in pairs of cells, one per language (like the courses'); the
+    team's copy keeps the event's language."""
+    import nbformat
+
+    from matsuri.grading.preprocessors import cell_language, only_language
+
+    nb = nbformat.read(notebook, as_version=4)
+    if any(cell_language(c) for c in nb.cells):
+        nbformat.write(only_language(nb, language), notebook)
