@@ -1,5 +1,5 @@
 """Does Japanese text use the glossary's words (courses/glossary.toml) rather than bare English
-ones: lesson prose, exercises, theme specs, check feedback and the model card?"""
+ones: lesson and starter prose, exercises, theme specs, check feedback and the model card?"""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def english_left(text: str) -> list[str]:
 
 def japanese_texts():
     """(where, text) for every Japanese text learners, teams and judges read."""
-    for path in sorted(ROOT.glob("courses/*/source/*/*.ipynb")):
+    for path in sorted([*ROOT.glob("courses/*/source/*/*.ipynb"), *ROOT.glob("templates/*/*.ipynb")]):
         for number, cell in enumerate(nbformat.read(path, as_version=4).cells):
             if cell.cell_type == "markdown" and cell.metadata.get("matsuri", {}).get("lang") == "ja":
                 yield f"{path.relative_to(ROOT)} cell {number}", cell.source
