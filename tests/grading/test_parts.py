@@ -113,7 +113,8 @@ def test_does_screening_refuse_another_lesson_in_plain_words(tmp_path, released)
     result = screen("f", write(tmp_path / "f.ipynb", other), released)
     assert result.problem.startswith("this notebook is lesson 02-aggregates, handed in as " + L1)
     setup_only = source_notebook()  # no metadata: the setup cell's start(...) says which lesson
-    setup_only.cells[1].source = setup_only.cells[1].source.replace(L1, "03-joins")
+    setup = next(c for c in setup_only.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "setup")
+    setup.source = setup.source.replace(L1, "03-joins")
     assert "lesson 03-joins" in screen("g", write(tmp_path / "g.ipynb", setup_only), released).problem
 
 

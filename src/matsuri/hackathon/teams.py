@@ -122,6 +122,9 @@ def keep_language(notebook: Path, language: str) -> None:
 
     from matsuri.grading.preprocessors import cell_language, only_language
 
-    nb = nbformat.read(notebook, as_version=4)
+    try:
+        nb = nbformat.read(notebook, as_version=4)
+    except Exception:  # not a notebook nbformat reads: copied as it is, like any other file
+        return
     if any(cell_language(c) for c in nb.cells):
         nbformat.write(only_language(nb, language), notebook)
