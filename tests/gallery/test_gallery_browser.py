@@ -15,18 +15,16 @@ import pytest
 from conftest import free_port
 from matsuri.gallery.server import serve
 from matsuri.hackathon import report
-from matsuri.hackathon.event import init_event
 from matsuri.hackathon.rubric import summary
 from matsuri.hackathon.submissions import submit
 from support.gallery_kit import (
-    DEFAULTS,
-    SETTINGS,
     add_team,
     child_commands,
     notebook,
     push_predictions,
     write_csv,
 )
+from support.hackathon_fixtures import event_for_module
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -55,12 +53,8 @@ display(w.VBox([who, hour, answer]))
 @pytest.fixture(scope="module")
 def gallery(tmp_path_factory, public_company, sandbox_user):
     """An event with three teams (two with demos, two scored) served by a real Voila."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MATSURI_WAREHOUSE", str(public_company.warehouse))
-        patch.setenv("MATSURI_LABELS", str(public_company.labels))
-        folder = tmp_path_factory.mktemp("gallery-event")
-        (folder / "event.toml").write_text(SETTINGS.format(**DEFAULTS | {"run_as": sandbox_user}), encoding="utf-8")
-        event, _ = init_event(folder)
+    folder = tmp_path_factory.mktemp("gallery-event")
+    with event_for_module(folder, public_company, sandbox_user) as event:
         for team, name, seed in (("alpha", "アルファ", 1), ("beta", "ベータ", 2), ("gamma", "ガンマ", None)):
             add_team(event, team, "push-open-rate", display_name=name)
             if seed is not None:

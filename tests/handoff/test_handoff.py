@@ -26,22 +26,15 @@ from matsuri.errors import NotFound, UsageError
 from matsuri.hackathon.submissions import submit
 from matsuri.hackathon.teams import add_team, new_workspace
 from matsuri.handoff import batch, bundle, component
-from support.hackathon_kit import DEFAULTS, SETTINGS
+from support.hackathon_fixtures import event_for_module
 
 PERIOD = ("2026-01-01", "2026-02-01")  # a month of the tiny company's data
 
 
 @pytest.fixture(scope="module")
 def festival(tmp_path_factory, public_company, sandbox_user):
-    from matsuri.hackathon.event import init_event
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MATSURI_WAREHOUSE", str(public_company.warehouse))
-        mp.setenv("MATSURI_LABELS", str(public_company.labels))
-        folder = tmp_path_factory.mktemp("handoff-event")
-        values = DEFAULTS | {"run_as": sandbox_user, "timeout": 600}
-        (folder / "event.toml").write_text(SETTINGS.format(**values), encoding="utf-8")
-        event, _ = init_event(folder)
+    folder = tmp_path_factory.mktemp("handoff-event")
+    with event_for_module(folder, public_company, sandbox_user, timeout=600) as event:
         scored = {}
         for team, theme in (("alpha", "push-open-rate"), ("beta", "product-ordering")):
             add_team(event, team, [team.title()])

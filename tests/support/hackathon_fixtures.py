@@ -10,6 +10,7 @@ Loaded for every test by tests/conftest.py (`pytest_plugins`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -68,6 +69,21 @@ def sandbox_user():
     finally:
         for user in users:
             identities.remove(user)
+
+
+@contextlib.contextmanager
+def event_for_module(folder: Path, company: Company, sandbox_user: str, **overrides):
+    """An initialised Event in `folder` for a module-scoped fixture (warehouse and labels set in
+    the environment while it lasts), its notebooks run by the session's sandbox users."""
+    from matsuri.hackathon.event import init_event
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MATSURI_WAREHOUSE", str(company.warehouse))
+        patch.setenv("MATSURI_LABELS", str(company.labels))
+        values = DEFAULTS | {"run_as": sandbox_user} | overrides
+        (folder / "event.toml").write_text(SETTINGS.format(**values), encoding="utf-8")
+        event, _ = init_event(folder)
+        yield event
 
 
 @pytest.fixture

@@ -93,7 +93,7 @@ def carry_out(event: Event, submission_id: int, warehouse: Path | None = None,
         copy = next((folder / "source").glob("*.ipynb"))
         name = event.settings.backend if row.sandbox else "trusted"
         # the local sandbox runs as the team's identity; elsewhere (SageMaker) the job is the box
-        user = _require_sandbox(event, get_team(event, row.team).slot, job) if name == "sandbox" else ""
+        user = require_sandbox(event, get_team(event, row.team).slot, job) if name == "sandbox" else ""
         run = runner.NotebookJob(copy, folder, files, event.settings, job.warehouse, user,
                                  job.max_bytes, row.team, submission_id)
         runner.backend(name).run(run)
@@ -144,7 +144,7 @@ def _log_outcome(folder: Path, name: str, status: str, message: str | None) -> N
         log.write(printable(line) + "\n")
 
 
-def _require_sandbox(event: Event, slot: int, job: scoring.ScoringJob) -> str:
+def require_sandbox(event: Event, slot: int, job: scoring.ScoringJob) -> str:
     """The team's identity, once this machine can sandbox it; a clear UsageError otherwise."""
     from matsuri.sandbox import identities
     from matsuri.sandbox.box import require

@@ -100,7 +100,7 @@ def rerun(event: Event, chosen: Submission, source: Path, tmp: Path, job, model:
     kept = tmp / "kept"
     user = ""
     if sandbox:
-        user = submissions._require_sandbox(event, get_team(event, chosen.team).slot, job)
+        user = submissions.require_sandbox(event, get_team(event, chosen.team).slot, job)
     run = runner.NotebookJob(copy, copy.parent, kept, event.settings, job.warehouse, user,
                              max(job.max_bytes, MAX_MODEL_BYTES), chosen.team, chosen.id,
                              extra_outputs=capture.FILES)
@@ -136,6 +136,7 @@ def describe(event: Event, chosen: Submission, spec, library, kept: Path, job, t
             write_predictions(folder, spec, component.predict(library, base, baseline, holdout, con))
             metrics["baselines"].append({"name": handoff["baseline_name"], "kind": handoff["baseline_kind"],
                                          "scores": scoring.score_folder(_scoring(job, folder))["private"]})
+        inputs = component.describe_inputs(rows, handoff["inputs"])
         label, time = handoff["label"], handoff["time"]
         learned = rows[rows[label].notna()] if label else rows
         build = warehouse_build(con)
@@ -149,7 +150,8 @@ def describe(event: Event, chosen: Submission, spec, library, kept: Path, job, t
         "submission": chosen.id, "submitted_at": chosen.submitted_at,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "kit_version": __version__,
         "kind": base["kind"], "id": spec.id_column, "label": label, "time": time,
-        "inputs": component.describe_inputs(rows, handoff["inputs"]),
+        "inputs": inputs,
+        "examples": component.examples(rows, inputs),
         "features": features(model, handoff["inputs"]),
         "model": {"class": captured["model"]["class"], "summary": captured["model"]["summary"],
                   "variable": captured["model"]["variable"], "file": component.MODEL_FILE},

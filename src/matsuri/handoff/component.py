@@ -51,6 +51,21 @@ def describe_inputs(rows: pd.DataFrame, names: list[str]) -> list[dict]:
 ARRAY_HELPERS = {"asarray", "asanyarray"}  # what scikit-learn keeps a reference to for array input
 
 
+def records(table: pd.DataFrame) -> list[dict]:
+    """Rows as JSON-ready dicts with Python numbers (full precision, as the batch table has them)."""
+    return [{k: v.item() if hasattr(v, "item") else v for k, v in row.items()}
+            for row in table.to_dict(orient="records")]
+
+
+def examples(rows: pd.DataFrame, inputs: list[dict], count: int = 3) -> list[dict]:
+    """A few rows of the theme's own data as a request carries them (for /docs, README, card)."""
+    shown = rows[[i["name"] for i in inputs]].head(count).copy()
+    for item in inputs:
+        if item["type"] == "datetime":
+            shown[item["name"]] = shown[item["name"]].map(lambda t: t.isoformat())
+    return records(shown)
+
+
 def trusted(dotted: str) -> bool:
     """What a model file may name: classes of scikit-learn, numpy and scipy, scikit-learn's own
     functions and numpy's array conversions, and the kit's theme code (shipped in vendor/).

@@ -23,7 +23,6 @@ def write(out: Path, spec: dict, source: Path, kept: Path, theme, warehouse: Pat
     for name in (component.MODEL_FILE, component.BASELINE_FILE):
         if (kept / name).is_file():
             shutil.copyfile(kept / name, out / name)
-    spec = spec | {"examples": examples(spec, warehouse)}
     (out / component.DESCRIPTION).write_text(json.dumps(spec, ensure_ascii=False, indent=1), encoding="utf-8")
     vendor(out / "vendor", theme)
     nbformat.write(batch_notebook(spec), out / "batch.ipynb")
@@ -34,23 +33,6 @@ def write(out: Path, spec: dict, source: Path, kept: Path, theme, warehouse: Pat
     (out / "cron.txt").write_text(cron_line(), encoding="utf-8")
     documents(out, spec, theme, warehouse)
     (out / "README.md").write_text(readme(spec), encoding="utf-8")
-
-
-def examples(spec: dict, warehouse: Path) -> list[dict]:
-    """Three rows of the theme's own data, as a request would carry them (for /docs and the card)."""
-    import importlib
-
-    from matsuri.handoff.service import records
-    from matsuri.templates.tables import open_warehouse
-
-    library = importlib.import_module(spec["library"])
-    names = [i["name"] for i in spec["inputs"]]
-    with open_warehouse(str(warehouse), library.NEEDS) as con:
-        rows = library.serving_rows(con)[names].head(3)
-    for item in spec["inputs"]:
-        if item["type"] == "datetime":
-            rows[item["name"]] = rows[item["name"]].map(lambda t: t.isoformat())
-    return records(rows)
 
 
 def vendor(folder: Path, theme) -> None:

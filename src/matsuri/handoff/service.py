@@ -116,15 +116,9 @@ def create_app(folder: str | Path, warehouse: str | None = None, max_rows: int =
                 table = component.predict(comp.library, spec, comp.model, rows, data)
         else:
             table = component.predict(comp.library, spec, comp.model, rows)
-        return {"predictions": records(table), "submission": spec["submission"]}
+        return {"predictions": component.records(table), "submission": spec["submission"]}
 
     return app
-
-
-def records(table: pd.DataFrame) -> list[dict]:
-    """Rows as JSON-ready dicts with Python numbers (full precision, as the batch table has them)."""
-    return [{k: v.item() if hasattr(v, "item") else v for k, v in row.items()}
-            for row in table.to_dict(orient="records")]
 
 
 def _open(comp: component.Component, warehouse: str | None):
