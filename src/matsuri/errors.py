@@ -10,9 +10,18 @@ from __future__ import annotations
 
 
 class MatsuriError(Exception):
-    """An error meant for a person: its message is shown as is, without a traceback."""
+    """An error meant for a person: its message is shown as is, without a traceback.
+
+    Messages learners read may also carry a Japanese text (`ja`); `text(lang)` picks one."""
 
     exit_code = 1
+
+    def __init__(self, *args, ja: str = ""):
+        super().__init__(*args)
+        self.ja = ja
+
+    def text(self, lang: str = "en") -> str:
+        return self.ja if lang == "ja" and self.ja else str(self)
 
 
 class UsageError(MatsuriError):

@@ -79,6 +79,23 @@ class KpiSpec:
         return "" if value is None else KPI_UNITS[self.unit].format(value)
 
 
+SPLITS = ("time", "random")  # how the model builder keeps labelled rows aside for validation
+
+
+@dataclass(frozen=True)
+class BuilderSpec:
+    """What the no-code model builder (matsuri.builder) starts from: one query whose columns become
+    candidate features. Labelled rows have the label; rows to predict have NULL there."""
+
+    sql: str                       # warehouse SQL, prefilled and editable
+    label: str                     # true/false column, NULL on the rows to predict
+    baseline: str                  # a column of the query: the naive baseline's score
+    features: tuple[str, ...]      # ticked when the builder opens
+    split: str = "time"            # a key of SPLITS
+    time: str = ""                 # split = "time": the most recent rows go to validation
+    group: str = ""                # rows of one group (a push, a user) stay on one side
+
+
 @dataclass(frozen=True)
 class ThemeSpec:
     id: str
@@ -93,6 +110,7 @@ class ThemeSpec:
     leaderboard: str               # the metric that ranks the leaderboard by default
     library: str = ""              # the Python module its notebooks import, if the kit has one
     kpis: tuple[KpiSpec, ...] = ()  # the weekly business numbers a hand-off reports
+    builder: BuilderSpec | None = None  # the model builder's starting point, if it offers one
 
 
 def templates_dir() -> Path:
@@ -145,9 +163,10 @@ def load(folder: Path) -> ThemeSpec:
     kpi_names = [k.name for k in kpis]
     if len(set(kpi_names)) != len(kpi_names):
         root.fail("kpi", f"names a KPI twice ({', '.join(kpi_names)})")
+    builder = _builder(root.sub("builder")) if "builder" in data else None
     root.done()
     return ThemeSpec(theme_id, Path(folder), title, description, table, id_column, labels_sql,
-                     files, tuple(metrics), leaderboard[0], library, kpis)
+                     files, tuple(metrics), leaderboard[0], library, kpis, builder)
 
 
 def _languages(section: Section) -> dict[str, str]:
@@ -215,6 +234,23 @@ def _kpi(section: Section) -> KpiSpec:
                        hint="warehouse SQL returning one row per week: columns week and value")
     section.done()
     return KpiSpec(name, title, unit, sql)
+
+
+def _builder(section: Section) -> BuilderSpec:
+    sql = section.take("sql", str, check=not_blank, hint="warehouse SQL, one row per example")
+    label = section.take("label", str, check=_identifier)
+    baseline = section.take("baseline", str, check=_identifier)
+    features = section.take("features", list, check=_some("feature column"))
+    if not all(isinstance(f, str) and IDENTIFIER.match(f) for f in features):
+        section.fail(section.key("features"), "must list column names like send_hour")
+    split = section.take("split", str, "time", lambda v: None if v in SPLITS else
+                         f"must be one of {', '.join(SPLITS)}")
+    time = section.take("time", str, "", _identifier)
+    if split == "time" and not time:
+        section.fail(section.key("time"), "is missing: a time split needs the column that orders rows")
+    group = section.take("group", str, "", _identifier)
+    section.done()
+    return BuilderSpec(sql, label, baseline, tuple(features), split, time, group)
 
 
 def _format_check(value: str) -> str | None:

@@ -14,6 +14,7 @@ from matsuri.hackathon.event import Event
 
 TEAM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 SKIP = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", ".*")
+BUILDER_NOTEBOOK = "builder.ipynb"  # the no-code model builder, in every workspace whose theme offers it
 
 
 @dataclass
@@ -109,10 +110,22 @@ def new_workspace(event: Event, team: str, theme: str, templates: Path | None = 
     shutil.copytree(source, tmp, ignore=SKIP)
     for notebook in tmp.glob("*.ipynb"):
         keep_language(notebook, event.settings.language)
+    if theme_spec.get(theme).builder is not None:
+        _write_builder(tmp / BUILDER_NOTEBOOK, event.settings.language)
     tmp.rename(current.workspace)
     with event.connect() as con, store.write(con):
         con.execute("UPDATE teams SET theme = ? WHERE team = ?", (theme, team))
     return get_team(event, team)
+
+
+def _write_builder(path: Path, language: str) -> None:
+    """The model builder's notebook (matsuri.builder), unless the template ships its own."""
+    import nbformat
+
+    from matsuri.builder.notebook import launcher
+
+    if not path.exists():
+        nbformat.write(launcher(language if language in ("ja", "en") else "ja"), path)
 
 
 def keep_language(notebook: Path, language: str) -> None:
