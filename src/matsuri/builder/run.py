@@ -160,7 +160,7 @@ def validate(data: Data, progress: Progress = lambda step: None) -> Result:
     positives = int(valid[label].sum())
     return Result(recipe.model, metric.name, metric.higher_is_better, values,
                   len(train), len(valid), positives,
-                  valid[spec.builder.group].nunique() if spec.builder.group else len(valid))
+                  valid[spec.builder.group].nunique() if spec.builder.group else len(valid), spec.builder.group)
 
 
 def measure(data: Data, rows: pd.DataFrame, scores: np.ndarray) -> float:

@@ -29,8 +29,8 @@ SENTENCES = {
         "en": "Trained on {train:,} rows, validated on {valid:,} rows ({positives:,} with outcome yes).",
     },
     "groups": {
-        "ja": "検証の行は {units:,} のまとまり（通知やユーザー）ごとに取り分けています。",
-        "en": "Validation rows were kept aside in {units:,} whole groups (pushes or users).",
+        "ja": "検証の行は {group} ごとにまとめて取り分けています（{units:,} 件）。",
+        "en": "Validation rows were kept aside by whole {group} ({units:,} of them).",
     },
 }
 
@@ -45,6 +45,7 @@ class Result:
     valid_rows: int
     positives: int                 # validation rows whose outcome is yes
     valid_units: int               # validation groups (pushes, users) or rows
+    group: str = ""                # the column whose values were kept together
 
     def better(self, a: float, b: float) -> bool:
         return a > b if self.higher_is_better else a < b
@@ -81,7 +82,8 @@ class Result:
     def sizes(self, lang: str = "en") -> str:
         text = SENTENCES["sizes"][lang].format(train=self.train_rows, valid=self.valid_rows, positives=self.positives)
         if self.valid_units != self.valid_rows:
-            text += (" " if lang == "en" else "") + SENTENCES["groups"][lang].format(units=self.valid_units)
+            text += (" " if lang == "en" else "") + SENTENCES["groups"][lang].format(units=self.valid_units,
+                                                                                            group=self.group)
         return text
 
     def figures(self) -> dict[str, str]:
