@@ -82,6 +82,7 @@ def builder(theme: str | None = None, lang: str | None = None, warehouse: str | 
     feature_box = w.VBox(layout=full)
     choice = w.Dropdown(options=[(models.TITLES[m][lang], m) for m in MODEL_NAMES], value="logistic",
                         layout=w.Layout(width="min(100%, 24em)"))
+    choice.add_class("matsuri-builder-model")
     rule = w.Textarea(placeholder=RULE_EXAMPLE.format(column="…"), layout=w.Layout(width="100%", height="4em"))
     rule.add_class("matsuri-builder-rule")
     run_button = w.Button(description=t["run"], button_style="primary", icon="play")
@@ -92,6 +93,9 @@ def builder(theme: str | None = None, lang: str | None = None, warehouse: str | 
     chart = w.Output()
     save_button = w.Button(description=t["save"], icon="save")
     submit_button = w.Button(description=f"{t['submit']}", button_style="success", icon="paper-plane")
+    for button, name in ((run_query, "load"), (reset, "reset"), (run_button, "run"), (save_button, "save"),
+                         (submit_button, "submit")):
+        button.add_class(f"matsuri-builder-{name}")
     for button in (run_button, save_button, submit_button):
         button.disabled = True
     saved = w.HTML()

@@ -1,0 +1,95 @@
+"""A participant who knows a little SQL and no Python: in their own server, as a Voila page, they
+edit the builder's query, tick the new column, pick a model, run, save and submit, and read the
+score. The saved notebook, run again with papermill, gives the same figures and the same file."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import shutil
+import time
+
+import pytest
+
+from matsuri import theme_spec
+from matsuri.builder.notebook import launcher
+from support.festival import self_service_event
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+
+@pytest.fixture
+def festival(public_company, sandbox_user):
+    with self_service_event(public_company, sandbox_user) as made:
+        yield made
+
+
+def test_a_participant_builds_saves_and_submits_a_model_without_python(festival, browser, tmp_path):
+    import nbformat
+    import papermill
+
+    from matsuri.hackathon.records import get_submission
+    from support.lab import jupyterlab
+
+    festival.start_runner()
+    # the team's workspace as `hackathon new` makes it: the theme's spec and the builder notebook
+    nbformat.write(launcher("ja"), tmp_path / "builder.ipynb")
+    shutil.copy(theme_spec.get("push-open-rate").folder / "theme.toml", tmp_path / "theme.toml")
+    for name in ("builder.ipynb", "theme.toml"):
+        festival.give("alpha", tmp_path / name)
+    home = festival.home("alpha")
+    env = {"MATSURI_EVENT": str(festival.event.root), "MATSURI_WAREHOUSE": str(festival.company.warehouse)}
+    clicks = 0
+    with jupyterlab(home, env, as_user=festival.people["alpha"]) as url, \
+            contextlib.closing(browser.new_page(viewport={"width": 1366, "height": 900})) as page:
+        started = time.monotonic()
+        page.goto(url.format(path="").replace("/lab/tree/", "/voila/render/builder.ipynb"), timeout=120_000)
+        app = page.locator(".matsuri-builder")
+        app.locator(".matsuri-builder-feature").first.wait_for(timeout=120_000)
+        opened = time.monotonic() - started
+
+        query = app.locator(".matsuri-builder-sql textarea")
+        query.fill(query.input_value().replace("p.personalized, h.push_id",
+                                               "p.personalized, length(p.title) AS title_chars, h.push_id"))
+        app.locator(".matsuri-builder-load").click()
+        clicks += 1
+        added = app.locator(".matsuri-builder-feature", has_text="title_chars").locator("input")
+        added.wait_for(timeout=60_000)
+        added.check()
+        clicks += 1
+        app.locator(".matsuri-builder-model select").select_option(label="勾配ブースティング")
+        clicks += 1
+        app.locator(".matsuri-builder-run").click()
+        clicks += 1
+        verdict = app.locator(".matsuri-verdict")
+        verdict.wait_for(timeout=120_000)
+        assert "ベースライン" in verdict.inner_text()
+        shown = {m: app.locator(f".matsuri-figure[data-method='{m}']").inner_text() for m in ("baseline", "boosting")}
+        assert app.locator(".matsuri-builder-result").get_by_text("学習").count() == 1
+
+        app.locator(".matsuri-builder-submit").click()  # saves, then hands the saved notebook in
+        clicks += 1
+        scored = app.locator(".matsuri-builder-submission .matsuri-submit-scored")
+        scored.wait_for(timeout=240_000)
+        to_score = time.monotonic() - started
+        text = scored.inner_text()
+        page.screenshot(path=str(tmp_path / "builder.png"), full_page=True)
+
+    stored = festival.rows("alpha")
+    assert [(r["status"], r["kind"]) for r in stored] == [("scored", "notebook")]
+    submission = get_submission(festival.event, stored[0]["id"])
+    assert f"roc_auc {submission.public['roc_auc']:.4f}" in text
+
+    saved = home / "builder-model.ipynb"
+    recipe = nbformat.read(saved, as_version=4).cells[1].source
+    assert "title_chars" in recipe and "'boosting'" in recipe
+    papermill.execute_notebook(saved, tmp_path / "ran.ipynb", cwd=tmp_path, progress_bar=False, kernel_name="python3",
+                               parameters={"output_dir": str(tmp_path / "again"),
+                                           "warehouse": str(festival.company.warehouse)})
+    again = nbformat.read(tmp_path / "ran.ipynb", as_version=4)
+    html = "".join(o.get("data", {}).get("text/html", "") for c in again.cells for o in c.get("outputs", []))
+    assert {m: v for m, v in re.findall(r"data-method='(\w+)'>([\d.]+)<", html)} == shown
+    assert (tmp_path / "again" / "predictions.csv").read_bytes() == (submission.folder / "files" / "predictions.csv").read_bytes()
+    (tmp_path / "figures.json").write_text(json.dumps({"opened_s": opened, "to_score_s": to_score, "clicks": clicks}))
+    print(f"builder: first widget {opened:.1f} s, scored submission after {to_score:.1f} s and {clicks} clicks")
