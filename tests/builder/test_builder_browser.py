@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import shutil
 import time
 
 import pytest
@@ -19,9 +18,23 @@ from support.festival import self_service_event
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
-@pytest.fixture
-def festival(public_company, sandbox_user):
-    with self_service_event(public_company, sandbox_user) as made:
+# per theme: a column the participant adds to the query (text found, text put instead), the model
+ADDED = {
+    "push-open-rate": ("p.personalized, h.push_id", "p.personalized, length(p.title) AS title_chars, h.push_id",
+                       "title_chars", "勾配ブースティング"),
+    "churn": ("u.plan, u.age_band,", "u.plan, u.age_band, u.channel,", "channel", "ロジスティック回帰"),
+    "call-keywords": ("a.industry, a.employees_band,", "a.industry, a.employees_band, a.prefecture,",
+                      "prefecture", "ロジスティック回帰"),
+    "product-ordering": ("pr.category, pr.price", "pr.category, pr.price, pr.launched_at", "launched_at",
+                         "ロジスティック回帰"),
+}
+
+
+@pytest.fixture(params=sorted(ADDED))
+def festival(request, public_company, sandbox_user):
+    extra = "[themes.churn]\npublic_share = 0.3\n" if request.param == "churn" else ""
+    with self_service_event(public_company, sandbox_user, theme=request.param, extra_themes=extra) as made:
+        made.theme = request.param
         yield made
 
 
@@ -33,11 +46,12 @@ def test_a_participant_builds_saves_and_submits_a_model_without_python(festival,
     from support.lab import jupyterlab
 
     festival.start_runner()
-    # the team's workspace as `hackathon new` makes it: the theme's spec and the builder notebook
-    nbformat.write(launcher("ja"), tmp_path / "builder.ipynb")
-    shutil.copy(theme_spec.get("push-open-rate").folder / "theme.toml", tmp_path / "theme.toml")
-    for name in ("builder.ipynb", "theme.toml"):
-        festival.give("alpha", tmp_path / name)
+    # the builder notebook `hackathon new` puts in a team's workspace
+    theme = festival.theme
+    find, put, column, model = ADDED[theme]
+    metric = theme_spec.get(theme).leaderboard
+    nbformat.write(launcher(theme, "ja"), tmp_path / "builder.ipynb")
+    festival.give("alpha", tmp_path / "builder.ipynb")
     home = festival.home("alpha")
     env = {"MATSURI_EVENT": str(festival.event.root), "MATSURI_WAREHOUSE": str(festival.company.warehouse)}
     clicks = 0
@@ -50,22 +64,23 @@ def test_a_participant_builds_saves_and_submits_a_model_without_python(festival,
         opened = time.monotonic() - started
 
         query = app.locator(".matsuri-builder-sql textarea")
-        query.fill(query.input_value().replace("p.personalized, h.push_id",
-                                               "p.personalized, length(p.title) AS title_chars, h.push_id"))
+        assert find in query.input_value()
+        query.fill(query.input_value().replace(find, put))
         app.locator(".matsuri-builder-load").click()
         clicks += 1
-        added = app.locator(".matsuri-builder-feature", has_text="title_chars").locator("input")
+        added = app.locator(".matsuri-builder-feature", has_text=column).locator("input")
         added.wait_for(timeout=60_000)
         added.check()
         clicks += 1
-        app.locator(".matsuri-builder-model select").select_option(label="勾配ブースティング")
+        app.locator(".matsuri-builder-model select").select_option(label=model)
         clicks += 1
         app.locator(".matsuri-builder-run").click()
         clicks += 1
         verdict = app.locator(".matsuri-verdict")
         verdict.wait_for(timeout=120_000)
         assert "ベースライン" in verdict.inner_text()
-        shown = {m: app.locator(f".matsuri-figure[data-method='{m}']").inner_text() for m in ("baseline", "boosting")}
+        chosen = "boosting" if model == "勾配ブースティング" else "logistic"
+        shown = {m: app.locator(f".matsuri-figure[data-method='{m}']").inner_text() for m in ("baseline", chosen)}
         assert app.locator(".matsuri-builder-result").get_by_text("学習").count() == 1
 
         app.locator(".matsuri-builder-submit").click()  # saves, then hands the saved notebook in
@@ -79,11 +94,11 @@ def test_a_participant_builds_saves_and_submits_a_model_without_python(festival,
     stored = festival.rows("alpha")
     assert [(r["status"], r["kind"]) for r in stored] == [("scored", "notebook")]
     submission = get_submission(festival.event, stored[0]["id"])
-    assert f"roc_auc {submission.public['roc_auc']:.4f}" in text
+    assert f"{metric} {submission.public[metric]:.4f}" in text
 
     saved = home / "builder-model.ipynb"
     recipe = nbformat.read(saved, as_version=4).cells[1].source
-    assert "title_chars" in recipe and "'boosting'" in recipe
+    assert column in recipe and f"'{chosen}'" in recipe
     papermill.execute_notebook(saved, tmp_path / "ran.ipynb", cwd=tmp_path, progress_bar=False, kernel_name="python3",
                                parameters={"output_dir": str(tmp_path / "again"),
                                            "warehouse": str(festival.company.warehouse)})
@@ -92,4 +107,4 @@ def test_a_participant_builds_saves_and_submits_a_model_without_python(festival,
     assert {m: v for m, v in re.findall(r"data-method='(\w+)'>([\d.]+)<", html)} == shown
     assert (tmp_path / "again" / "predictions.csv").read_bytes() == (submission.folder / "files" / "predictions.csv").read_bytes()
     (tmp_path / "figures.json").write_text(json.dumps({"opened_s": opened, "to_score_s": to_score, "clicks": clicks}))
-    print(f"builder: first widget {opened:.1f} s, scored submission after {to_score:.1f} s and {clicks} clicks")
+    print(f"builder ({theme}): first widget {opened:.1f} s, scored submission after {to_score:.1f} s and {clicks} clicks")

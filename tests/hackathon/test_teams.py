@@ -29,7 +29,8 @@ def test_new_copies_the_template_and_sets_the_theme(make_event, templates):
     add_team(event, "sushi", ["Aki", "Ben"], "寿司チーム")
     team = new_workspace(event, "sushi", "push-open-rate", templates)
     copied = sorted(str(p.relative_to(team.workspace)) for p in team.workspace.rglob("*"))
-    assert copied == ["README.md", "demo.ipynb", "helpers", "helpers/features.py", "starter.ipynb"]
+    assert copied == ["README.md", "builder.ipynb", "demo.ipynb", "helpers", "helpers/features.py", "starter.ipynb"]
+    assert "builder('push-open-rate')" in (team.workspace / "builder.ipynb").read_text()  # the no-code builder
     assert team.theme == "push-open-rate" and team.display_name == "寿司チーム"
     assert [t.team for t in list_teams(event)] == ["sushi"]
     with pytest.raises(AlreadyExists, match="already has a workspace"):

@@ -65,9 +65,10 @@ class Festival:
 
 
 @contextlib.contextmanager
-def self_service_event(company, sandbox_prefix: str, teams=("alpha", "beta"), **settings) -> Iterator[Festival]:
-    """An event in a folder others can pass through, one real account per team (theme
-    push-open-rate), the drop boxes made as `init` makes them; the runner stopped at the end."""
+def self_service_event(company, sandbox_prefix: str, teams=("alpha", "beta"), theme: str = "push-open-rate",
+                       **settings) -> Iterator[Festival]:
+    """An event in a folder others can pass through, one real account per team (all on `theme`),
+    the drop boxes made as `init` makes them; the runner stopped at the end."""
     from matsuri.hackathon.dropbox import team_group
     from matsuri.hackathon.event import init_event
     from matsuri.hackathon.service import prepare_boxes
@@ -86,7 +87,7 @@ def self_service_event(company, sandbox_prefix: str, teams=("alpha", "beta"), **
             people = dict(zip(teams, accounts, strict=True))
             event, _ = init_event(root)
             for team, account in people.items():
-                add_team(event, team, "push-open-rate", members=[account])
+                add_team(event, team, theme, members=[account])
             assert prepare_boxes(event) == []
             festival = Festival(event, company, people)
             try:

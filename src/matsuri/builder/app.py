@@ -1,7 +1,7 @@
 """The model builder as one ipywidgets app: in a JupyterLab notebook, or as a Voila page.
 
     from matsuri.builder.app import builder
-    builder()          # the theme of this team's workspace (its theme.toml)
+    builder("push-open-rate")   # or builder(): the theme of this workspace's theme.toml
 
 Top to bottom, labels above controls (it must fit a phone): the query, its columns as features,
 the model, Run, the verdict and chart, then Save as notebook and Submit.
@@ -96,6 +96,7 @@ def builder(theme: str | None = None, lang: str | None = None, warehouse: str | 
     for button, name in ((run_query, "load"), (reset, "reset"), (run_button, "run"), (save_button, "save"),
                          (submit_button, "submit")):
         button.add_class(f"matsuri-builder-{name}")
+        button.layout.width = "auto"  # the whole label, in either language
     for button in (run_button, save_button, submit_button):
         button.disabled = True
     saved = w.HTML()

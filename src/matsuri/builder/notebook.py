@@ -117,11 +117,11 @@ LAUNCHER = {
 }
 
 
-def launcher(lang: str = "ja") -> nbformat.NotebookNode:
+def launcher(theme: str, lang: str = "ja") -> nbformat.NotebookNode:
     """The notebook a team workspace gets: it only opens the app (for JupyterLab and Voila)."""
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_markdown_cell(LAUNCHER[lang]),
-        nbformat.v4.new_code_cell("from matsuri.builder.app import builder\n\nbuilder()"),
+        nbformat.v4.new_code_cell(f"from matsuri.builder.app import builder\n\nbuilder({theme!r})"),
     ])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
     return nb

@@ -111,21 +111,21 @@ def new_workspace(event: Event, team: str, theme: str, templates: Path | None = 
     for notebook in tmp.glob("*.ipynb"):
         keep_language(notebook, event.settings.language)
     if theme_spec.get(theme).builder is not None:
-        _write_builder(tmp / BUILDER_NOTEBOOK, event.settings.language)
+        _write_builder(tmp / BUILDER_NOTEBOOK, theme, event.settings.language)
     tmp.rename(current.workspace)
     with event.connect() as con, store.write(con):
         con.execute("UPDATE teams SET theme = ? WHERE team = ?", (theme, team))
     return get_team(event, team)
 
 
-def _write_builder(path: Path, language: str) -> None:
+def _write_builder(path: Path, theme: str, language: str) -> None:
     """The model builder's notebook (matsuri.builder), unless the template ships its own."""
     import nbformat
 
     from matsuri.builder.notebook import launcher
 
     if not path.exists():
-        nbformat.write(launcher(language if language in ("ja", "en") else "ja"), path)
+        nbformat.write(launcher(theme, language if language in ("ja", "en") else "ja"), path)
 
 
 def keep_language(notebook: Path, language: str) -> None:
