@@ -108,3 +108,27 @@ def test_a_participant_builds_saves_and_submits_a_model_without_python(festival,
     assert (tmp_path / "again" / "predictions.csv").read_bytes() == (submission.folder / "files" / "predictions.csv").read_bytes()
     (tmp_path / "figures.json").write_text(json.dumps({"opened_s": opened, "to_score_s": to_score, "clicks": clicks}))
     print(f"builder ({theme}): first widget {opened:.1f} s, scored submission after {to_score:.1f} s and {clicks} clicks")
+
+
+def test_the_builder_runs_inside_jupyterlab_too(tiny_company, browser, tmp_path):
+    """The same app in a notebook cell of JupyterLab (English this time): run the cell, press Run."""
+    import nbformat
+
+    from support.lab import jupyterlab
+
+    nbformat.write(launcher("churn", "en"), tmp_path / "builder.ipynb")
+    env = {"PATH": __import__("os").environ["PATH"], "MATSURI_WAREHOUSE": str(tiny_company.warehouse),
+           "MATSURI_LANG": "en", "HOME": str(tmp_path)}
+    with jupyterlab(tmp_path, env) as url, contextlib.closing(browser.new_page()) as page:
+        page.goto(url.format(path="builder.ipynb"), timeout=120_000)
+        page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=120_000)
+        cell = page.locator(".jp-CodeCell").filter(has_text="builder(")
+        cell.locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Shift+Enter")
+        app = cell.locator(".matsuri-builder")
+        app.locator(".matsuri-builder-feature").first.wait_for(timeout=120_000)
+        app.locator(".matsuri-builder-run").click()
+        verdict = app.locator(".matsuri-verdict")
+        verdict.wait_for(timeout=120_000)
+        assert "logistic regression" in verdict.inner_text().lower()
+        app.locator(".jp-OutputArea-output img").first.wait_for(timeout=30_000)  # the chart
