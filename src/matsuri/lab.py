@@ -36,7 +36,7 @@ LEARNERS_CONFIG = Path(__file__).with_name("learners_lab")
 servers get the same files in the event's config folder): JupyterLab in Japanese, no Jupyter news
 and no question about it, nbgrader's authoring and grading tools hidden (the assignment list and
 validate stay). Only defaults: a learner may still choose English under Settings → Language (their
-own settings win), and the kit writes nothing in anyone's home."""
+own settings win), and the kit writes no settings in anyone's home."""
 
 
 ENGLISH_CONFIG = Path(__file__).with_name("learners_lab_en")

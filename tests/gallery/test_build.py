@@ -50,11 +50,12 @@ def test_build_snapshots_only_demos_each_with_a_sandboxed_kernel(make_event, pub
             assert box["env"]["MATSURI_CACHE"] == str(gallery.scratch / "cache" / team)
             assert box["writable"] == [str(gallery.scratch / "cache" / team)]
             assert spec["interrupt_mode"] == "message" and "LABELS" not in json.dumps(spec)
-        for name in ("index.ipynb", "rubric.ipynb"):
+        for name in ("index.ipynb", "rubric.ipynb", "funnel.ipynb"):
             app = nbformat.read(gallery.root / name, as_version=4)
             assert app.metadata["kernelspec"]["name"] == "python3" and len(app.cells) == 1
         notebooks = sorted(p.relative_to(gallery.root).as_posix() for p in gallery.root.rglob("*.ipynb"))
-        assert notebooks == ["demos/alpha/demo.ipynb", "demos/beta/demo.ipynb", "index.ipynb", "rubric.ipynb"]
+        assert notebooks == ["demos/alpha/demo.ipynb", "demos/beta/demo.ipynb", "funnel.ipynb",
+                             "index.ipynb", "rubric.ipynb"]
     finally:
         shutil.rmtree(gallery.scratch, ignore_errors=True)
 

@@ -64,8 +64,9 @@ def test_warm_pools_run_only_demos_each_as_its_team_and_nothing_of_a_team_as_roo
         preheated = {t: (cache / t / "preheated").read_text() for t in uids}
     assert preheated == {t: str(uid) for t, uid in uids.items()}  # each demo ran as its own team
     assert sorted(owners["sandboxed"]) == sorted(uids.values())
-    assert set(owners.get("plain", [])) <= {0} and len(owners.get("plain", [])) <= 2  # index, rubric
-    assert notebooks == ["demos/alpha/demo.ipynb", "demos/beta/demo.ipynb", "index.ipynb", "rubric.ipynb"]
+    assert set(owners.get("plain", [])) <= {0} and len(owners.get("plain", [])) <= 3  # index, rubric, funnel
+    assert notebooks == ["demos/alpha/demo.ipynb", "demos/beta/demo.ipynb", "funnel.ipynb", "index.ipynb",
+                         "rubric.ipynb"]
     assert not marker.exists()
     assert _left(set(uids.values())) == []  # stopping the gallery ended every demo's sandbox
 

@@ -55,6 +55,17 @@ def test_the_language_a_person_reads_is_optional_and_checked():
         parse("username,email,role,language\nann,a@b.io,learner,fr\n")
 
 
+def test_the_job_and_the_activity_log_opt_out_are_optional_and_checked():
+    people = parse("username,email,role,職種,activity log\nann,a@b.io,learner,営業,No\n"
+                   "ben,b@b.io,learner,data engineer,\ncat,c@b.io,learner,,yes\n")
+    assert [(p.username, p.job, p.activity_log) for p in people] == [
+        ("ann", "営業", False), ("ben", "data engineer", True), ("cat", "", True)]
+    with pytest.raises(UsageError) as caught:
+        parse(f"username,email,role,job,activity_log\nann,a@b.io,learner,{'x' * 61},maybe\n")
+    assert "line 2, column 'job': longer than 60 characters" in str(caught.value)
+    assert "line 2, column 'activity_log': 'maybe' is neither yes nor no" in str(caught.value)
+
+
 @pytest.mark.parametrize("text, expected", [
     ("", "is empty"),
     ("username,email\nann,a@b.io", "missing column(s) role"),

@@ -43,7 +43,18 @@ class Exercise:
         return [render("try_hint", self._lang, ex=self.key.name)] if self.key.hints else []
 
     def check(self) -> None:
-        """Say whether the answer is right, and if not, how it differs."""
+        """Say whether the answer is right, and if not, how it differs (and note the outcome in
+        the learner's activity log)."""
+        from matsuri.checks.activity import outcome_of
+
+        try:
+            self._check()
+        except Exception as error:
+            self._session.note(self.key.name, "check", outcome_of(error))
+            raise
+        self._session.note(self.key.name, "check", outcome_of(None))
+
+    def _check(self) -> None:
         with quiet():
             value = self._session.value(self.key.answer)
             if self.key.estimator:  # says right or not itself, with the model's score
@@ -105,6 +116,7 @@ class Exercise:
 
     def hint(self) -> None:
         """Show the next hint; each call reveals a little more."""
+        self._session.note(self.key.name, "hint")
         hints = pick(self.key.hints, self._lang) or []
         if not hints:
             self._session.show(Feedback("hint", render("no_hints", self._lang)))
@@ -119,6 +131,7 @@ class Exercise:
 
     def solution(self) -> None:
         """Show the reference query, if the organiser allows it in the course settings."""
+        self._session.note(self.key.name, "solution")
         if not self.key.solution:
             message = render("solution_disabled", self._lang, ex=self.key.name)
             self._session.show(Feedback("info", render("solution_title", self._lang), [message]))

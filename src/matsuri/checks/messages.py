@@ -174,6 +174,16 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "Solutions are not available in this course. Try `{ex}.hint()`, or ask a mentor.",
         "ja": "このコースでは解答例は公開されていません。`{ex}.hint()` を試すか、メンターに聞いてください。",
     },
+    "activity_off": {
+        "en": "Your activity log is off in {folder}, and what it held is deleted. To turn it on "
+              "again, delete the file {off}.",
+        "ja": "{folder} のアクティビティ記録を止め、これまでの記録を削除しました。再開するには "
+              "{off} を削除してください。",
+    },
+    "activity_nothing": {
+        "en": "Nothing is recorded here: this folder is not a learner's workspace.",
+        "ja": "ここでは何も記録されていません（このフォルダーは受講者のワークスペースではありません）。",
+    },
     "empty_query": {
         "en": "This SQL cell has no query yet: write your query below the comment line, then run "
               "the cell.",

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from matsuri.checks import activity, messages, sqlcells
 from matsuri.checks import key_file as keys
-from matsuri.checks import messages, sqlcells
 from matsuri.checks.display import Feedback
 from matsuri.checks.exercise import Exercise
 from matsuri.checks.outcomes import NotAttempted, Outcome, SqlProblem, Uncheckable
@@ -46,8 +46,13 @@ class Session:
         self.sql_sources: dict[str, str] = {}
         self.exercises = {e.name: Exercise(e, self) for e in key.exercises}
         self._cell: str = ""
+        self.workspace = activity.workspace()  # where the activity log goes; None: not logged
 
     # --- what exercises use -------------------------------------------------------------
+    def note(self, exercise: str, event: str, outcome: str | None = None) -> None:
+        """One line in the learner's activity log (matsuri.checks.activity); never raises."""
+        activity.record(self.workspace, self.key.course, self.key.lesson, exercise, event, outcome)
+
     def value(self, name: str):
         return self.shell.user_ns.get(name)
 

@@ -1,4 +1,5 @@
-"""The gallery's two apps, run inside Voila kernels: the index and the judges' rubric.
+"""The gallery's apps, run inside Voila kernels: the index and the judges' rubric (the festival
+funnel's page is `matsuri.funnel.page`).
 
 Both read the event state store (never the labels: the leaderboard is already scores). With
 preheated kernels, each app does its imports first and then waits for the real page request, so
@@ -25,7 +26,7 @@ CSS = """<style>
 </style>"""
 
 
-def _wait_for_page() -> None:
+def wait_for_page() -> None:
     """In a preheated kernel, block until a browser actually asks for the page."""
     if os.environ.get("VOILA_PREHEAT") == "True":
         from voila.utils import wait_for_request
@@ -77,7 +78,7 @@ def index_app():
     from matsuri.plotting import use_japanese_font
 
     use_japanese_font()  # loads matplotlib and the font while the kernel is still warming up
-    _wait_for_page()
+    wait_for_page()
     event = open_event()
     final = os.environ.get(BOARD_ENV) == "final"
     board_of = leaderboard.final_board if final else leaderboard.public_board
@@ -88,7 +89,8 @@ def index_app():
     which = "最終順位 (private)" if final else "暫定リーダーボード (public)"
     header = widgets.HTML(
         f"<h1>{escape(event.settings.name)}</h1><p>{event.settings.starts} – {event.settings.ends} · "
-        f"{which} · <a href=\"{_render_url('rubric.ipynb')}\" target=\"_blank\">審査フォーム (rubric)</a></p>"
+        f"{which} · <a href=\"{_render_url('rubric.ipynb')}\" target=\"_blank\">審査フォーム (rubric)</a>"
+        f" · <a href=\"{_render_url('funnel.ipynb')}\" target=\"_blank\">参加ファネル (funnel)</a></p>"
     )
     chart = widgets.Image(value=png, format="png", layout=widgets.Layout(max_width="820px"))
     chart.add_class("matsuri-leaderboard")
@@ -207,5 +209,5 @@ def rubric_app() -> None:
 
     from matsuri.hackathon.event import open_event
 
-    _wait_for_page()
+    wait_for_page()
     display(RubricForm(open_event()).box)  # the widgets' callbacks keep the form alive

@@ -5,6 +5,7 @@
       site/                         the folder Voila serves:
         index.ipynb                 the index app (leaderboard chart, one card per team)
         rubric.ipynb                the judges' rubric app
+        funnel.ipynb                the festival funnel (matsuri.funnel.page), for organisers and managers
         demos/<team>/demo.ipynb     a snapshot of each team's workspace: its demo and data files,
                                     no other notebook (nothing of a team is ever run but its demo)
         share/                      put on JUPYTER_PATH for the Voila server:
@@ -41,6 +42,7 @@ CDN_LINK = re.compile(r"[ \t]*<link[^>]+https://cdn\.jsdelivr\.net[^>]*>[ \t]*\n
 APPS = {
     "index.ipynb": ("from matsuri.gallery.apps import index_app\n\nindex_app()", "ギャラリー"),
     "rubric.ipynb": ("from matsuri.gallery.apps import rubric_app\n\nrubric_app()", "審査"),
+    "funnel.ipynb": ("from matsuri.funnel.page import funnel_app\n\nfunnel_app()", "参加ファネル"),
 }
 
 

@@ -45,6 +45,7 @@ def serve_command(
     with serve(opened, port, token, preheat, final, log=sys.stderr) as running:  # Voila's log on ours
         typer.secho(f"Gallery: {running.url}", fg="green", bold=True)
         typer.echo(f"Rubric for judges: {running.page('rubric.ipynb')}")
+        typer.echo(f"Festival funnel: {running.page('funnel.ipynb')}")
         for team, url in demo_urls(running).items():
             typer.echo(f"  demo of {team}: {url}")
         typer.echo("Press Ctrl-C to stop.")

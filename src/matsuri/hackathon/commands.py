@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from matsuri.funnel.commands import baseline_command, funnel_command
 from matsuri.theme_spec import shown
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
@@ -456,6 +457,10 @@ def report_command(
 
     path = write(_event(ctx), out)
     _say(f"Awards report: {path}", fg="green")
+
+
+app.command("funnel")(funnel_command)
+app.command("baseline")(baseline_command)
 
 
 @app.command("rescore")

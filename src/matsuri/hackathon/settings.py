@@ -21,6 +21,7 @@ class ThemeSettings:
     public_share: float
     daily_limit: int
     total_limit: int
+    baseline: float | None = None  # the baseline's public score on `metric` (the funnel's "beat the baseline")
 
 
 @dataclass(frozen=True)
@@ -115,8 +116,9 @@ def _theme(section: Section, spec) -> ThemeSettings:
     total = section.take("total_limit", int, 50, at_least(1))
     if total < daily:
         section.fail(section.key("total_limit"), f"({total}) must not be smaller than daily_limit ({daily})")
+    baseline = section.take("baseline", float, None)
     section.done()
-    return ThemeSettings(spec.id, metric, share, daily, total)
+    return ThemeSettings(spec.id, metric, share, daily, total, baseline)
 
 
 def _criteria(rubric: Section) -> tuple[Criterion, ...]:

@@ -1,9 +1,11 @@
 """`--target local`: one workspace folder per participant on this machine (a workshop of ten).
 
-Each folder carries a marker naming the event and gets the course release (`matsuri course
-release`) in `<course>/`; applying again adds lessons released since, copying only files a
-workspace does not have, so a learner's edited notebooks are never replaced. Destroy removes only
-marked folders, and archives each one first so nobody's work is lost.
+Each folder carries a marker naming the event (the learner runtime finds the workspace by it and
+keeps its activity log in `.matsuri/`, switched off for whoever participants.csv marks
+`activity_log = no`) and gets the course release (`matsuri course release`) in `<course>/`;
+applying again adds lessons released since, copying only files a workspace does not have, so a
+learner's edited notebooks are never replaced. Destroy removes only marked folders, and archives
+each one first so nobody's work is lost.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from matsuri import paths
+from matsuri.checks import activity
 from matsuri.errors import AlreadyExists
 from matsuri.infra.base import (
     CONFLICT,
@@ -106,6 +109,9 @@ class LocalProvisioner(Provisioner):
                   "team": person.team, "language": person.language,
                   "created": datetime.now(UTC).isoformat(timespec="seconds")}
         (staging / MARKER).write_text(json.dumps(marker, ensure_ascii=False, indent=1))
+        if not person.activity_log:  # participants.csv activity_log = no: their checks log nothing
+            (staging / activity.FOLDER).mkdir(mode=0o700)
+            (staging / activity.FOLDER / activity.OFF_FILE).touch()
         staging.rename(folder)  # atomic: a half-made workspace never looks finished
         return str(folder)
 

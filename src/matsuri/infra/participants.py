@@ -1,5 +1,7 @@
 """participants.csv: one row per person (user name, e-mail, role, team, and optionally the language
-the person reads: `ja` or `en`, else the course's), checked before anything is made.
+the person reads: `ja` or `en`, else the course's; their job, which tells engineers from everyone
+else in the festival funnel; and `activity_log = no` for someone who opts out of the learner activity
+log), checked before anything is made.
 
 Every problem is reported at once with its line and column, so an organiser fixes the sheet in one
 pass. User names become system accounts and AWS resource names, hence the strict pattern.
@@ -24,8 +26,12 @@ COLUMNS = {  # accepted header spellings -> field
     "username": "username", "user": "username", "name": "username", "user name": "username",
     "user_name": "username", "email": "email", "e-mail": "email", "mail": "email",
     "role": "role", "team": "team", "language": "language", "lang": "language", "言語": "language",
+    "job": "job", "job title": "job", "job_title": "job", "職種": "job",
+    "activity_log": "activity_log", "activity log": "activity_log", "activity-log": "activity_log",
 }
 LANGUAGES = ("ja", "en")
+YES, NO = ("yes", "true", "1", "はい"), ("no", "false", "0", "いいえ")  # activity_log; empty is yes
+MAX_JOB = 60
 MAX_SHOWN = 15
 
 
@@ -37,6 +43,8 @@ class Participant:
     team: str = ""
     line: int = 0
     language: str = ""  # "" reads the course's language
+    job: str = ""       # free text (matsuri.funnel.jobs tells engineers apart); "" unknown
+    activity_log: bool = True  # False: this person opted out of the learner activity log
 
 
 def load(path: Path) -> list[Participant]:
@@ -61,7 +69,7 @@ def parse(lines: Iterable[str], source: str = "participants.csv") -> list[Partic
                          "username,email,role,team.")
     fields = [COLUMNS.get(h.strip().lower()) for h in header]
     problems = [f"line 1, column {i + 1} '{h.strip()}': unknown column; the columns are "
-                "username, email, role, team, language" for i, (h, f) in enumerate(zip(header, fields, strict=True))
+                "username, email, role, team, language, job, activity_log" for i, (h, f) in enumerate(zip(header, fields, strict=True))
                 if f is None and h.strip()]
     missing = [c for c in ("username", "email", "role") if c not in fields]
     if missing:
@@ -84,7 +92,9 @@ def parse(lines: Iterable[str], source: str = "participants.csv") -> list[Partic
         problems.extend(found)
         if not found:
             people.append(Participant(record["username"], record["email"], record["role"].lower(),
-                                      record.get("team", ""), number, record.get("language", "").lower()))
+                                      record.get("team", ""), number, record.get("language", "").lower(),
+                                      record.get("job", ""),
+                                      record.get("activity_log", "").lower() not in NO))
     if problems:
         raise _error(source, problems)
     if not people:
@@ -124,6 +134,13 @@ def _check_row(record: dict, number: int, seen: dict, seen_mail: dict) -> list[s
     if language and language.lower() not in LANGUAGES:
         out.append(f"line {number}, column 'language': '{language}' is not a language of the kit; "
                    f"use {' or '.join(LANGUAGES)}, or leave it empty for the course's language")
+    if len(record.get("job", "")) > MAX_JOB:
+        out.append(f"line {number}, column 'job': longer than {MAX_JOB} characters; write the job "
+                   "name only (for example 'sales' or 'data engineer')")
+    logging = record.get("activity_log", "").lower()
+    if logging and logging not in YES + NO:
+        out.append(f"line {number}, column 'activity_log': '{record['activity_log']}' is neither yes "
+                   "nor no; write no for someone who opts out of the activity log, else yes or nothing")
     return out
 
 
