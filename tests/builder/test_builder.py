@@ -173,3 +173,16 @@ def _figures(path) -> dict[str, str]:
     nb = nbformat.read(path, as_version=4)
     html = "".join(out.get("data", {}).get("text/html", "") for cell in nb.cells for out in cell.get("outputs", []))
     return dict(re.findall(r"data-method='(\w+)'>([\d.]+)<", html))
+
+
+def test_thresholds_build_a_rule_one_condition_at_a_time(con):
+    from matsuri.builder.models import with_threshold
+
+    rule = with_threshold("", "events_14d", "<=", "0")
+    rule = with_threshold(rule, "plan", "=", "free")
+    assert rule == "CASE WHEN events_14d <= 0 AND plan = 'free' THEN 1 ELSE 0 END"
+    assert with_threshold("events_14d < 2", "tenure_days", ">", 30) == "CASE WHEN tenure_days > 30 THEN 1 ELSE 0 END"
+    with pytest.raises(UsageError, match="not a column name"):
+        with_threshold("", "x; DROP TABLE users", ">", 1)
+    recipe, data = started(con, "churn", model="rule", rule=rule)
+    assert run.validate(data).values["rule"] > 0.5

@@ -32,6 +32,7 @@ TEXT = {
     "rule": {"ja": "ルール（任意・SQL の式）: 書くと、結果にルールも並びます",
              "en": "Rule (optional, a SQL expression): when written, it is compared too"},
     "run": {"ja": "実行", "en": "Run"},
+    "threshold": {"ja": "しきい値を追加", "en": "Add threshold"},
     "save": {"ja": "ノートブックとして保存", "en": "Save as notebook"},
     "submit": {"ja": "提出する", "en": "Submit"},
     "saved": {"ja": "保存しました: {name}（Run All で同じ結果になります）", "en": "Saved: {name} (Run All gives the same results)"},
@@ -85,6 +86,11 @@ def builder(theme: str | None = None, lang: str | None = None, warehouse: str | 
     choice.add_class("matsuri-builder-model")
     rule = w.Textarea(placeholder=RULE_EXAMPLE.format(column="…"), layout=w.Layout(width="100%", height="4em"))
     rule.add_class("matsuri-builder-rule")
+    limit_column = w.Dropdown(options=[], layout=w.Layout(width="12em"))
+    limit_operator = w.Dropdown(options=list(models.OPERATORS), value=">=", layout=w.Layout(width="5em"))
+    limit_value = w.Text(placeholder="3", layout=w.Layout(width="8em"))
+    add_limit = w.Button(description=t["threshold"], icon="plus", layout=w.Layout(width="auto"))
+    add_limit.add_class("matsuri-builder-threshold")
     run_button = w.Button(description=t["run"], button_style="primary", icon="play")
     progress = w.IntProgress(min=0, max=1, layout=w.Layout(width="min(100%, 24em)", visibility="hidden"))
     step = w.HTML()
@@ -144,8 +150,17 @@ def builder(theme: str | None = None, lang: str | None = None, warehouse: str | 
             ticks[name] = (tick, kinds)
             lines.append(w.HBox([tick, kinds], layout=w.Layout(flex_flow="row wrap")))
         feature_box.children = lines
+        limit_column.options = list(data.candidates)
         rows_line.value = t["rows"].format(known=len(data.labelled), todo=len(data.to_predict))
         run_button.disabled = False
+
+    def threshold(_) -> None:
+        say()
+        try:
+            rule.value = models.with_threshold(rule.value, limit_column.value or "", limit_operator.value,
+                                               limit_value.value)
+        except MatsuriError as error:
+            say(error)
 
     def restore(_) -> None:
         sql.value = recipe.sql
@@ -209,6 +224,7 @@ def builder(theme: str | None = None, lang: str | None = None, warehouse: str | 
 
     run_query.on_click(load)
     reset.on_click(restore)
+    add_limit.on_click(threshold)
     run_button.on_click(go)
     save_button.on_click(save)
     submit_button.on_click(submit)
@@ -223,6 +239,7 @@ def builder(theme: str | None = None, lang: str | None = None, warehouse: str | 
         heading, label("query"), sql, w.HBox([run_query, reset], layout=w.Layout(flex_flow="row wrap")),
         message, rows_line, label("features"), feature_box,
         label("model"), choice, w.HTML(_escape(t["rule"])), rule,
+        w.HBox([limit_column, limit_operator, limit_value, add_limit], layout=w.Layout(flex_flow="row wrap")),
         w.HBox([run_button, progress], layout=w.Layout(flex_flow="row wrap", align_items="center")), step,
         figures, chart, w.HBox([save_button, submit_button], layout=w.Layout(flex_flow="row wrap")),
         saved, submitted,

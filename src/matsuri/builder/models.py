@@ -3,6 +3,7 @@ they are fitted on training rows only and compared on the same validation rows."
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import duckdb
@@ -12,6 +13,8 @@ import pandas as pd
 from matsuri.errors import UsageError
 from matsuri.templates import columns
 
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+THRESHOLDS = re.compile(r"CASE WHEN (.+) THEN 1 ELSE 0 END", re.DOTALL)  # what with_threshold writes
 TITLES = {
     "baseline": {"ja": "ベースライン（単純な予測）", "en": "the naive baseline"},
     "rule": {"ja": "ルール（SQL）", "en": "a rule (SQL)"},
@@ -63,6 +66,28 @@ class RuleScore:
             con.close()
         values = next(iter(found.values()))
         return np.nan_to_num(np.ma.filled(values.astype("float64"), np.nan), nan=0.0)
+
+
+OPERATORS = (">=", ">", "<=", "<", "=", "<>")
+
+
+def with_threshold(rule: str, column: str, operator: str, value) -> str:
+    """Add one threshold to a rule: `CASE WHEN a >= 3 AND b = 'x' THEN 1 ELSE 0 END` grows by one
+    condition (AND); any other rule text is replaced by a rule with this threshold alone."""
+    if operator not in OPERATORS:
+        raise UsageError(f"Unknown comparison '{operator}': use one of {' '.join(OPERATORS)}.")
+    if not IDENTIFIER.fullmatch(column):
+        raise UsageError(f"'{column}' is not a column name.")
+    text = str(value).strip()
+    try:
+        float(text)
+        literal = text
+    except ValueError:
+        literal = "'" + text.replace("'", "''") + "'"
+    condition = f"{column} {operator} {literal}"
+    found = THRESHOLDS.fullmatch(rule.strip())
+    conditions = f"{found.group(1)} AND {condition}" if found else condition
+    return f"CASE WHEN {conditions} THEN 1 ELSE 0 END"
 
 
 class Learned:
