@@ -10,6 +10,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from matsuri import theme_spec
 from matsuri.builder.notebook import launcher
@@ -28,6 +29,10 @@ ADDED = {
     "product-ordering": ("pr.category, pr.price", "pr.category, pr.price, pr.launched_at", "launched_at",
                          "ロジスティック回帰"),
 }
+
+
+# a rule made with the threshold controls (compared beside the model)
+THRESHOLD = {"churn": ("events_14d", "<=", "0")}
 
 
 @pytest.fixture(params=sorted(ADDED))
@@ -74,13 +79,26 @@ def test_a_participant_builds_saves_and_submits_a_model_without_python(festival,
         clicks += 1
         app.locator(".matsuri-builder-model select").select_option(label=model)
         clicks += 1
+        if theme in THRESHOLD:
+            limit, operator, value = THRESHOLD[theme]
+            controls = app.locator(".matsuri-builder-threshold").locator("xpath=..")
+            controls.locator("select").nth(0).select_option(limit)
+            controls.locator("select").nth(1).select_option(operator)
+            controls.locator("input").fill(value)
+            app.locator(".matsuri-builder-threshold").click()
+            expect(app.locator(".matsuri-builder-rule textarea")).to_have_value(
+                f"CASE WHEN {limit} {operator} {value} THEN 1 ELSE 0 END", timeout=30_000)
         app.locator(".matsuri-builder-run").click()
         clicks += 1
         verdict = app.locator(".matsuri-verdict")
         verdict.wait_for(timeout=120_000)
+        if theme in THRESHOLD:
+            assert float(app.locator(".matsuri-figure[data-method='rule']").inner_text()) > 0.5
         assert "ベースライン" in verdict.inner_text()
         chosen = "boosting" if model == "勾配ブースティング" else "logistic"
-        shown = {m: app.locator(f".matsuri-figure[data-method='{m}']").inner_text() for m in ("baseline", chosen)}
+        figures = app.locator(".matsuri-figure")
+        shown = {figures.nth(i).get_attribute("data-method"): figures.nth(i).inner_text() for i in range(figures.count())}
+        assert {"baseline", chosen} <= set(shown)
         assert app.locator(".matsuri-builder-result").get_by_text("学習").count() == 1
 
         app.locator(".matsuri-builder-submit").click()  # saves, then hands the saved notebook in
