@@ -101,22 +101,27 @@ class Theme:
 
     def score(self, tables: dict[str, pd.DataFrame], key: AnswerKey, rows: np.ndarray) -> dict[str, float]:
         """Every metric of the spec, on the subset of ids in `rows` (a boolean mask over key.ids)."""
+        import numpy as np
+
         from matsuri import metrics as registry
 
         files = {f.name: f for f in self.spec.files}
         found: dict[str, float] = {}
+        chosen_rows: dict[str, tuple] = {}
         for metric in self.spec.metrics:
             file, entry = files[metric.file], registry.METRICS[metric.base]
             if file.kind in ("probability", "value"):
-                truth = key.labels.iloc[:, 1].to_numpy(dtype=bool if file.kind == "probability" else float)
-                predicted = tables[file.name][file.columns[1]].to_numpy()
-                found[metric.name] = entry.compute(truth[rows], predicted[rows])
+                if file.name not in chosen_rows:  # the same rows for every metric of the file
+                    truth = key.labels.iloc[:, 1].to_numpy(dtype=bool if file.kind == "probability" else float)
+                    chosen_rows[file.name] = (truth[rows], tables[file.name][file.columns[1]].to_numpy()[rows])
+                found[metric.name] = entry.compute(*chosen_rows[file.name])
             elif file.kind == "ranking":
-                chosen = key.ids[rows]
-                ranked = tables[file.name]
-                relevant = key.labels[key.labels[self.id_column].isin(chosen)]
-                found |= registry.ranking_scores(ranked[ranked[self.id_column].isin(chosen)], relevant,
-                                                 k=file.k, id=self.id_column, item=file.item)
+                if metric.name not in found:  # one pass gives every ranking metric of the file
+                    chosen = key.ids[rows]
+                    ranked = tables[file.name]
+                    relevant = key.labels[np.isin(key.labels[self.id_column].to_numpy(), chosen)]
+                    found |= registry.ranking_scores(ranked[np.isin(ranked[self.id_column].to_numpy(), chosen)],
+                                                     relevant, k=file.k, id=self.id_column, item=file.item)
             else:  # keywords: a team's list, whatever the rows
                 words = tables[file.name]["keyword"].tolist() if file.name in tables else []
                 found[metric.name] = float(len(registry.keyword_hits(words, key.extra.get(file.name, []),
