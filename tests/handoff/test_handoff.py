@@ -178,6 +178,42 @@ def test_a_ranking_component_serves_what_its_batch_writes(festival, tmp_path):
         festival["scored"]["beta"].private["ndcg@10"])
 
 
+def test_a_model_trained_on_a_column_added_in_sql_hands_off_and_serves(festival, tmp_path):
+    """A team adds the user's age band to its starter's SQL cell: the component reads rows with the
+    team's query, takes the column as an input, and answers what its batch job writes."""
+    from fastapi.testclient import TestClient
+
+    from matsuri.handoff.service import create_app
+    from support.sql_starters import add_column
+
+    event, company = festival["event"], festival["company"]
+    add_team(event, "delta", ["Dee"])
+    workspace = new_workspace(event, "delta", "push-open-rate", paths.project_root() / "templates").workspace
+    add_column(workspace / "starter.ipynb", workspace / "starter.ipynb", "push-open-rate")
+    scored = submit(event, "delta", workspace / "starter.ipynb")
+    assert scored.status == "scored", scored.message
+    pack = bundle.make(event, "delta", tmp_path / "pack")
+    assert pack.spec["extra"] == {"age_band": "category"} and "u.age_band" in pack.spec["query"]
+    assert {"name": "age_band", "type": "string", "nullable": False} in pack.spec["inputs"]
+    assert pack.spec["metrics"]["model"]["roc_auc"] == pytest.approx(scored.private["roc_auc"])
+    result = batch.run(pack.folder, *PERIOD, output=tmp_path / "scores.duckdb", table="scored",
+                       warehouse=str(company.warehouse))
+    with duckdb.connect(str(result.output), read_only=True) as con:
+        written = con.execute("SELECT delivery_id, probability FROM scored").df().set_index("delivery_id")
+    names = [i["name"] for i in pack.spec["inputs"]]
+    rows = json.loads(period_rows(pack.folder, company)[names].head(20).to_json(orient="records"))
+    other = dict(rows[0], age_band="60s+" if rows[0]["age_band"] != "60s+" else "20s")
+    with TestClient(create_app(pack.folder)) as client:
+        answer = client.post("/predict", json={"rows": rows})
+        changed = client.post("/predict", json={"rows": [other]})
+        missing = client.post("/predict", json={"rows": [{k: v for k, v in rows[0].items() if k != "age_band"}]})
+    assert answer.status_code == 200, answer.text
+    served = pd.DataFrame(answer.json()["predictions"])
+    assert (served["probability"].to_numpy() == written.loc[served["delivery_id"], "probability"].to_numpy()).all()
+    assert changed.json()["predictions"][0]["probability"] != served["probability"].iloc[0], "the model reads it"
+    assert missing.status_code == 422 and "field 'age_band'" in missing.json()["message"]
+
+
 def test_the_timer_and_service_units_pass_systemd_analyze(festival, tmp_path):
     analyze = shutil.which("systemd-analyze")
     if analyze is None:

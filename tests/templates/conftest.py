@@ -44,15 +44,16 @@ class StarterRun:
         return pd.read_csv((self.baseline if baseline else self.submission) / name)
 
 
-def run_starter(theme: str, warehouse: Path, out: Path, **parameters) -> StarterRun:
-    """Execute templates/<theme>/starter.ipynb in a real kernel, as the hackathon runner would."""
+def run_starter(theme: str, warehouse: Path, out: Path, notebook: Path | None = None, **parameters) -> StarterRun:
+    """Execute templates/<theme>/starter.ipynb (or an edited copy, `notebook`) in a real kernel, as
+    the hackathon runner would."""
     import papermill
 
     out.mkdir(parents=True, exist_ok=True)
     executed = out / "starter.ipynb"
     started = time.perf_counter()
     papermill.execute_notebook(
-        str(ROOT / "templates" / theme / "starter.ipynb"), str(executed),
+        str(notebook or ROOT / "templates" / theme / "starter.ipynb"), str(executed),
         parameters={"warehouse": str(warehouse), "output_dir": str(out / "submission"),
                     "baseline_dir": str(out / "baseline"), **parameters},
         kernel_name="python3", cwd=str(out), progress_bar=False,

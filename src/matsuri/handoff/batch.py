@@ -43,7 +43,7 @@ def period(start: str = "", end: str = "", days: int = 7) -> tuple[pd.Timestamp,
 
 def rows_between(comp: component.Component, con, begin: pd.Timestamp, stop: pd.Timestamp) -> pd.DataFrame:
     """The theme's rows whose time falls in [begin, stop)."""
-    rows = comp.library.serving_rows(con)
+    rows = comp.library.serving_rows(con, comp.spec.get("query"))
     when = pd.to_datetime(rows[comp.spec["time"]])
     return rows[(when >= begin) & (when < stop)].reset_index(drop=True)
 

@@ -119,12 +119,18 @@ def describe(event: Event, chosen: Submission, spec, library, kept: Path, job, t
     handoff = library.HANDOFF
     captured = json.loads((kept / capture.CAPTURED).read_text(encoding="utf-8"))
     model = component.load_model(kept / component.MODEL_FILE)
+    # the team's own load query (its SQL cell; run read-only, without file access) and the columns
+    # it added: a request carries those too
+    used = captured.get("data", {})
+    query = used.get("query") or None
     con = open_warehouse(str(job.warehouse), library.NEEDS)
     try:
-        rows = library.serving_rows(con)
+        rows = library.serving_rows(con, query)
         kind = next(f.kind for f in spec.files if f.required)
-        base = {"library": spec.library, "id": spec.id_column, "kind": kind}
-        needs_inputs(library, base, model, rows, handoff["inputs"], captured["model"]["features_in"], con)
+        base = {"library": spec.library, "id": spec.id_column, "kind": kind, "query": query}
+        names = [*handoff["inputs"], *(c for c in used.get("extra", {})
+                                       if c in rows.columns and c not in handoff["inputs"])]
+        needs_inputs(library, base, model, rows, names, captured["model"]["features_in"], con)
         # every id to predict, with its row (a ranking's customer may have no row: no order yet)
         holdout = pd.DataFrame({spec.id_column: theme_holdout(con, spec)}).merge(rows, how="left")
         metrics = {"where": {"ja": "ホールドアウト（非公開部分）", "en": "the holdout (private part)"},
@@ -136,7 +142,7 @@ def describe(event: Event, chosen: Submission, spec, library, kept: Path, job, t
             write_predictions(folder, spec, component.predict(library, base, baseline, holdout, con))
             metrics["baselines"].append({"name": handoff["baseline_name"], "kind": handoff["baseline_kind"],
                                          "scores": scoring.score_folder(_scoring(job, folder))["private"]})
-        inputs = component.describe_inputs(rows, handoff["inputs"])
+        inputs = component.describe_inputs(rows, names)
         label, time = handoff["label"], handoff["time"]
         learned = rows[rows[label].notna()] if label else rows
         build = warehouse_build(con)
@@ -151,8 +157,9 @@ def describe(event: Event, chosen: Submission, spec, library, kept: Path, job, t
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "kit_version": __version__,
         "kind": base["kind"], "id": spec.id_column, "label": label, "time": time,
         "inputs": inputs,
+        "query": query, "extra": {c: k for c, k in used.get("extra", {}).items() if c in names},
         "examples": component.examples(rows, inputs),
-        "features": features(model, handoff["inputs"]),
+        "features": features(model, names),
         "model": {"class": captured["model"]["class"], "summary": captured["model"]["summary"],
                   "variable": captured["model"]["variable"], "file": component.MODEL_FILE},
         "trained_on": {"warehouse": Path(job.warehouse).name, "build": stamp.get("build", ""),
@@ -201,8 +208,9 @@ def needs_inputs(library, base: dict, model, rows: pd.DataFrame, inputs: list[st
     if missing:
         raise UsageError(
             f"The model reads column(s) {', '.join(missing)}, which the theme's standard rows "
-            f"({library.__name__}.serving_rows) do not have: they come from the notebook's own "
-            "query. Add them to serving_rows and HANDOFF['inputs'], or train on the standard rows.")
+            f"({library.__name__}.serving_rows, with the query the notebook kept) do not have. Keep "
+            f"the notebook's query in `{library.HANDOFF.get('query', 'load_sql')}` (as the starter "
+            "does), or train on the standard rows.")
     if hasattr(library, "serve"):
         return
     sample = rows.head(CHECKED_ROWS)

@@ -45,9 +45,19 @@ def keep(namespace: dict, theme: str, folder: str | Path, model: str = "", basel
         found[role] = {"variable": var, "class": f"{type(value).__module__}.{type(value).__qualname__}",
                        "summary": summary(value),
                        "features_in": [str(c) for c in getattr(value, "feature_names_in_", [])]}
+    found["data"] = data(namespace, library.HANDOFF)
     out = folder / CAPTURED
     out.write_text(json.dumps(found, ensure_ascii=False, indent=1), encoding="utf-8")
     return out
+
+
+def data(namespace: dict, handoff: dict) -> dict:
+    """The load query the notebook ran (its SQL cell) and the columns it added, {column: kind}:
+    what the component must read to serve the model. Empty when the notebook kept neither."""
+    query = namespace.get(handoff.get("query", ""))
+    extra = namespace.get(handoff.get("extra", ""))
+    return {"query": query if isinstance(query, str) else "",
+            "extra": {str(c): str(k) for c, k in extra.items()} if isinstance(extra, dict) else {}}
 
 
 def cell(theme: str, model: str = "", baseline: str = "") -> str:

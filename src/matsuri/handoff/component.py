@@ -111,8 +111,8 @@ def predict(library, spec: dict, model, rows: pd.DataFrame, con=None) -> pd.Data
     carry (the label, times used only to build history) are given as empty."""
     if hasattr(library, "prepare"):
         rows = library.prepare(rows)
-    if hasattr(library, "serve"):
-        return library.serve(model, rows, con).reset_index(drop=True)
+    if hasattr(library, "serve"):  # read with the team's own load query, when it kept one
+        return library.serve(model, rows, con, spec.get("query")).reset_index(drop=True)
     seen = getattr(model, "feature_names_in_", None)
     features = rows.reindex(columns=list(seen)) if seen is not None else rows
     p = np.asarray(model.predict_proba(features))[:, 1]

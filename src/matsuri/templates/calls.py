@@ -20,7 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from matsuri.templates import japanese
+from matsuri.templates import extras, japanese
 
 NEEDS = {
     "sales_calls": ["call_id", "rep_id", "called_at", "duration_sec", "transcript", "outcome"],
@@ -36,6 +36,10 @@ SELECT call_id, rep_id, called_at, duration_sec, transcript, NULL AS won
 FROM holdout_sales_calls
 ORDER BY called_at, call_id
 """
+
+# What LOAD_SQL returns: the model reads these by name. A column added to the query (in the
+# starter's SQL cell) is an extra feature the model reads too (extra_columns, make_model).
+COLUMNS = ["call_id", "rep_id", "called_at", "duration_sec", "transcript", "won"]
 
 # What a sales manager might write down before looking at any data: the baseline to beat.
 HAND_WRITTEN = {
@@ -113,13 +117,20 @@ class PhraseVectorizer(TransformerMixin, BaseEstimator):
         return sparse.csr_matrix((data, (rows, cols)), shape=(len(word_lists), width))
 
 
-def make_model(strength: float = 0.3):
+def extra_columns(frame: pd.DataFrame) -> dict[str, str]:
+    """The columns a participant added to LOAD_SQL, each with its kind (number, category, text, time)."""
+    return extras.found(frame, [*COLUMNS, "words"], needed=COLUMNS, taken=["words"])
+
+
+def make_model(strength: float = 0.3, extra: dict[str, str] | None = None):
     """The ML baseline: phrases + call length + rep, then a logistic regression whose weights are
-    the words' effects."""
+    the words' effects. extra: {column: kind} of columns added to the query (extra_columns)."""
+    extra = dict(extra or {})
     columns = make_column_transformer(
         (PhraseVectorizer(), "words"),
         (StandardScaler(), ["duration_sec"]),
         (OneHotEncoder(handle_unknown="ignore", min_frequency=5), ["rep_id"]),
+        *([(extras.encoder(extra), list(extra))] if extra else []),
     )
     return make_pipeline(columns, LogisticRegression(C=strength, max_iter=2000))
 
@@ -210,6 +221,8 @@ def win_probability(model, text: str, call=None) -> float:
 HANDOFF = {
     "model": "model",
     "baseline": "rules",
+    "query": "load_sql",               # the query the starter's SQL cell ran, and the columns it added
+    "extra": "extra",
     "baseline_kind": "human",          # the words a sales manager wrote down (HAND_WRITTEN)
     "baseline_name": {"ja": "営業マネージャーが書いたキーワード", "en": "the sales manager's keywords"},
     "inputs": ["call_id", "rep_id", "duration_sec", "transcript"],
@@ -218,11 +231,12 @@ HANDOFF = {
 }
 
 
-def serving_rows(con) -> pd.DataFrame:
-    """Every call a model can score (its words found in `prepare`)."""
+def serving_rows(con, query: str | None = None) -> pd.DataFrame:
+    """Every call a model can score (its words found in `prepare`); `query`: the team's own load
+    query, else LOAD_SQL."""
     from matsuri.templates.tables import read
 
-    return read(con, LOAD_SQL)
+    return read(con, query or LOAD_SQL)
 
 
 def prepare(rows: pd.DataFrame) -> pd.DataFrame:

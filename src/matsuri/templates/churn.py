@@ -21,6 +21,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from matsuri.errors import UsageError
+from matsuri.templates import extras
 
 # The tables and columns this theme reads (our names; see matsuri.templates.tables for renaming).
 NEEDS = {
@@ -78,6 +79,11 @@ LEFT JOIN pushes s USING (user_id)
 ORDER BY p.user_id
 """
 
+# What LOAD_SQL returns: the model reads these by name. A column added to the query (in the
+# starter's SQL cell) is an extra feature the model reads too (extra_columns, make_model).
+COLUMNS = ["user_id", "cutoff_at", "churned", "plan", "tenure_days", "events_14d", "events_28d",
+           "events_15_56d", "days_since_last_event", "pushes_28d", "pushes_ever", "pushes_opened"]
+
 RECENT_DAYS, EARLIER_DAYS = 14, 42  # the last two weeks, against the six weeks before them
 NUMERIC = ["fall", "recent_events", "month_events", "days_quiet", "pushes_28d", "unopened_pushes",
            "never_opened", "tenure"]
@@ -111,10 +117,16 @@ def fall(frame: pd.DataFrame) -> pd.Series:
     return np.log2((before + 1) / (frame["events_14d"] + 1)).clip(lower=0).rename("fall")
 
 
-def add_features(frame: pd.DataFrame) -> pd.DataFrame:
-    """The columns the model reads, derived from the loaded ones (first step of the pipeline)."""
+def extra_columns(frame: pd.DataFrame) -> dict[str, str]:
+    """The columns a participant added to LOAD_SQL, each with its kind (number, category, text, time)."""
+    return extras.found(frame, COLUMNS, needed=COLUMNS, taken=NUMERIC + CATEGORICAL)
+
+
+def add_features(frame: pd.DataFrame, extra=()) -> pd.DataFrame:
+    """The columns the model reads, derived from the loaded ones (first step of the pipeline), and
+    the extra columns as they are."""
     never = (frame["pushes_opened"] == 0).astype(float)
-    return pd.DataFrame({
+    features = pd.DataFrame({
         "fall": fall(frame),
         "recent_events": np.log1p(frame["events_14d"]),
         "month_events": np.log1p(frame["events_28d"]),
@@ -125,24 +137,31 @@ def add_features(frame: pd.DataFrame) -> pd.DataFrame:
         "tenure": np.log1p(frame["tenure_days"].clip(lower=0)),
         "plan": frame["plan"].astype(str),
     }, index=frame.index)
+    return pd.concat([features, frame[list(extra)]], axis=1) if extra else features
 
 
-def make_model(kind: str = "logistic", strength: float = 1.0, seed: int = 0):
+def make_model(kind: str = "logistic", strength: float = 1.0, seed: int = 0,
+               extra: dict[str, str] | None = None):
     """The ML baseline: features above, then a logistic regression (its weights read as reasons),
-    or `kind="boosting"`, a gradient-boosted tree ensemble on the same features."""
+    or `kind="boosting"`, a gradient-boosted tree ensemble on the same features.
+    extra: {column: kind} of columns added to the query (extra_columns), read as columns.py says."""
+    extra = dict(extra or {})
     if kind == "logistic":
         columns = make_column_transformer(
-            (StandardScaler(), NUMERIC), (OneHotEncoder(handle_unknown="ignore"), CATEGORICAL))
+            (StandardScaler(), NUMERIC), (OneHotEncoder(handle_unknown="ignore"), CATEGORICAL),
+            *([(extras.encoder(extra), list(extra))] if extra else []))
         learner = LogisticRegression(C=strength, max_iter=1000)
     elif kind == "boosting":
         columns = make_column_transformer(
             ("passthrough", NUMERIC),
-            (OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1), CATEGORICAL))
+            (OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1), CATEGORICAL),
+            *([(extras.encoder(extra, dense=True), list(extra))] if extra else []))
         learner = HistGradientBoostingClassifier(max_iter=150, learning_rate=0.05, max_leaf_nodes=15,
                                                  min_samples_leaf=40, random_state=seed)
     else:
         raise UsageError(f"Unknown model kind '{kind}': use \"logistic\" or \"boosting\".")
-    return make_pipeline(FunctionTransformer(add_features), columns, learner)
+    features = FunctionTransformer(add_features, kw_args={"extra": list(extra)} if extra else None)
+    return make_pipeline(features, columns, learner)
 
 
 # Rules a product manager might write before looking at any model: the baselines to beat.
@@ -213,25 +232,29 @@ REASONS = {  # model feature -> the reason it belongs to
 
 def reason_effects(model, frame: pd.DataFrame, reference: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per user and reason, how far it moves the log-odds of churning away from the average user
-    of `reference` (default: `frame` itself). A logistic model's terms simply add up."""
+    of `reference` (default: `frame` itself). A logistic model's terms simply add up. A column
+    added to the query is a reason of its own."""
     features, columns, regression = model[0], model[1], model[-1]
     if not isinstance(regression, LogisticRegression):
         raise UsageError("Reasons come from the logistic model: use make_model(\"logistic\").")
-    X = np.asarray(columns.transform(features.transform(frame)), dtype=float)
-    ref = X if reference is None else np.asarray(columns.transform(features.transform(reference)), dtype=float)
+    X = _dense(columns.transform(features.transform(frame)))
+    ref = X if reference is None else _dense(columns.transform(features.transform(reference)))
     terms = (X - ref.mean(axis=0)) * regression.coef_[0]
-    names = [n.split("__", 1)[1] for n in columns.get_feature_names_out()]
-    groups = [REASONS.get(n, REASONS.get(n.split("_", 1)[0], n)) for n in names]
-    return pd.DataFrame(terms, index=frame.index, columns=names).T.groupby(groups).sum().T
+    named = extras.names_out(columns)  # (name, added column or None)
+    groups = [column or REASONS.get(n, REASONS.get(n.split("_", 1)[0], n)) for n, column in named]
+    return pd.DataFrame(terms, index=frame.index, columns=[n for n, _ in named]).T.groupby(groups).sum().T
 
 
 def weights(model) -> pd.Series:
     """The logistic model's weight per feature (log-odds per standard deviation; per plan for the
     plan), strongest first: what raises (+) or lowers (−) the risk of churning."""
     columns, regression = model[1], model[-1]
-    names = [n.split("__", 1)[1] for n in columns.get_feature_names_out()]
-    out = pd.Series(regression.coef_[0], index=names, name="weight")
+    out = pd.Series(regression.coef_[0], index=[n for n, _ in extras.names_out(columns)], name="weight")
     return out.reindex(out.abs().sort_values(ascending=False).index)
+
+
+def _dense(matrix) -> np.ndarray:
+    return matrix.toarray() if hasattr(matrix, "toarray") else np.asarray(matrix, dtype=float)
 
 
 def describe(row, reason: str) -> str:
@@ -256,6 +279,8 @@ def describe(row, reason: str) -> str:
         return f"{row['plan']} プラン / {row['plan']} plan"
     if reason == "tenure":
         return f"登録から {row['tenure_days']:.0f} 日 / joined {row['tenure_days']:.0f} days ago"
+    if reason in row:  # a column added to the query
+        return f"{reason}: {row[reason]}"
     return reason
 
 
@@ -336,6 +361,8 @@ def verdict_ja(verdict) -> str:
 HANDOFF = {
     "model": "model",
     "baseline": "rule",
+    "query": "load_sql",               # the query the starter's SQL cell ran, and the columns it added
+    "extra": "extra",
     "baseline_kind": "rule",
     "baseline_name": {"ja": "直近14日間に利用がない人", "en": "no app event in the last 14 days"},
     "inputs": ["user_id", "plan", "tenure_days", "events_14d", "events_28d", "events_15_56d",
@@ -345,8 +372,9 @@ HANDOFF = {
 }
 
 
-def serving_rows(con) -> pd.DataFrame:
-    """Every user a model can score, with what the warehouse shows before their cutoff."""
+def serving_rows(con, query: str | None = None) -> pd.DataFrame:
+    """Every user a model can score, with what the warehouse shows before their cutoff (`query`:
+    the team's own load query, else LOAD_SQL)."""
     from matsuri.templates.tables import read
 
-    return read(con, LOAD_SQL)
+    return read(con, query or LOAD_SQL)

@@ -95,9 +95,9 @@ def check(frame: pd.DataFrame, chosen: Mapping[str, str]) -> None:
             shown = values.iloc[0] if len(values) else "nothing"
             raise UsageError(
                 f"'{column}' has the same value ({shown}) in every row, so it cannot tell one row from "
-                "another. Untick it, or change the SQL so that it varies.",
+                "another. Leave it out, or change the SQL so that it varies.",
                 ja=f"'{column}' はすべての行で同じ値（{shown}）なので、行の違いを見分ける手がかりになりません。"
-                   "チェックを外すか、値が変わるように SQL を変えてください。")
+                   "この列は使わないか、値が変わるように SQL を変えてください。")
 
 
 def encoder(chosen: Mapping[str, str], tokenizer=None, dense: bool = False) -> ColumnTransformer:
@@ -152,9 +152,14 @@ def _time_parts(values):
     return np.column_stack([times.dt.hour, times.dt.dayofweek, times.dt.month]).astype("float64")
 
 
+def _words(text: str) -> list[str]:
+    """Japanese content words (a plain function, so a saved model can name it)."""
+    return list(_cached_words(text))
+
+
 @lru_cache(maxsize=65536)
-def _words(text: str) -> tuple[str, ...]:
-    """Japanese content words; cached because titles repeat across thousands of rows."""
+def _cached_words(text: str) -> tuple[str, ...]:
+    """Cached because titles repeat across thousands of rows."""
     from matsuri.templates import japanese
 
     return tuple(japanese.words(text))

@@ -7,6 +7,7 @@ tends to follow the user's latest purchases (then best sellers to fill the list)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +15,7 @@ import pandas as pd
 
 from matsuri import theme_spec
 from matsuri.errors import UsageError
+from matsuri.templates import extras
 
 NEEDS = {
     "orders": ["order_id", "user_id", "ordered_at"],
@@ -29,8 +31,20 @@ FROM orders o
 JOIN order_items i USING (order_id)
 ORDER BY o.user_id, o.ordered_at, o.order_id
 """
+# What LOAD_SQL returns: the model reads these by name. A column added to the query (in the
+# starter's SQL cell) becomes signals the model learns from too (extra_columns, signals).
+COLUMNS = ["user_id", "order_id", "ordered_at", "product_id"]
+SIGNALS = {  # how an added column becomes signals, for learners (Japanese, English)
+    "number": ("4 分位のどれに入るか", "which quarter of its range"),
+    "category": ("値ごとに 1 つのシグナル", "one signal per value"),
+    "text": ("単語ごとに 1 つのシグナル", "one signal per word"),
+    "time": ("時・曜日・月", "its hour, weekday and month"),
+}
+WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 PRODUCTS_SQL = "SELECT product_id, name, category FROM products ORDER BY product_id"
 USERS_SQL = "SELECT user_id, cutoff_at FROM holdout_ordering_users ORDER BY user_id"
+
+
 def list_length() -> int:
     """How many products each user's list may hold: the k of the spec that names this module."""
     return next(f.k for f in theme_spec.for_library(__name__).files if f.kind == "ranking")
@@ -75,6 +89,58 @@ def validation_split(purchases: pd.DataFrame, holdout_users: pd.DataFrame, windo
         f"Too few users ordered both before and after {cutoff:%Y-%m-%d} to validate on (fewer than "
         f"{min_users}). Use a longer period of orders."
     )
+
+
+def extra_columns(frame: pd.DataFrame) -> dict[str, str]:
+    """The columns a participant added to LOAD_SQL, each with its kind (number, category, text, time)."""
+    return extras.found(frame, COLUMNS, needed=COLUMNS, taken=["cutoff_at"])
+
+
+def quarter_edges(purchases: pd.DataFrame, extra: Mapping[str, str]) -> dict[str, list[float]]:
+    """Where each added number's quarters start (from the purchases a model learns from)."""
+    return {c: np.nanquantile(purchases[c].astype(float), [0.25, 0.5, 0.75]).tolist()
+            for c, kind in extra.items() if kind == "number"}
+
+
+def signals(lines: pd.DataFrame, extra: Mapping[str, str], edges: Mapping[str, list[float]]) -> pd.DataFrame:
+    """order_id, signal: what the added columns say about each order, as words that "what comes
+    next" counts like products: a category's value, a number's quarter, a text's words, a time's
+    hour, weekday and month."""
+    from matsuri.templates import japanese
+
+    parts = []
+    for column, kind in extra.items():
+        rows = lines[["order_id", column]].dropna()
+        value = rows[column]
+        if kind == "number":
+            quarter = np.searchsorted(edges[column], value.astype(float), side="right") + 1
+            said = [pd.Series([f"{column}: quarter {q} of 4" for q in quarter], index=rows.index)]
+        elif kind == "text":
+            words = value.astype(str).map(japanese.words).explode().dropna()
+            said = [f"{column}: 「" + words + "」"]
+        elif kind == "time":
+            at = pd.to_datetime(value)
+            said = [f"{column}: hour " + at.dt.hour.astype(str),
+                    f"{column}: " + at.dt.dayofweek.map(dict(enumerate(WEEKDAYS))),
+                    f"{column}: month " + at.dt.month.astype(str)]
+        else:
+            said = [f"{column} = " + value.astype(str)]
+        parts += [pd.DataFrame({"order_id": rows.loc[s.index, "order_id"].to_numpy(), "signal": s.to_numpy()})
+                  for s in said]
+    empty = pd.DataFrame({"order_id": pd.Series(dtype="int64"), "signal": pd.Series(dtype=object)})
+    return pd.concat([empty, *parts], ignore_index=True).drop_duplicates(ignore_index=True)
+
+
+def _follows(steps: pd.DataFrame, marks: pd.DataFrame, lines: pd.DataFrame, key: str, min_pairs: int) -> pd.DataFrame:
+    """key, next_product, pairs, share: how often an order marked with `key` (a product, a signal)
+    was followed by an order containing next_product, among the marked orders that have a next one."""
+    pairs = (steps[["order_id", "next_order"]].merge(marks, on="order_id")
+             .merge(lines.rename(columns={"order_id": "next_order", "product_id": "next_product"}),
+                    on="next_order"))
+    counts = pairs.groupby([key, "next_product"]).size().rename("pairs").reset_index()
+    followed = steps.merge(marks, on="order_id").groupby(key).size()  # marked orders with a next one
+    counts["share"] = counts["pairs"] / counts[key].map(followed)
+    return counts[counts["pairs"] >= min_pairs].reset_index(drop=True)
 
 
 def _ranked(scores: pd.DataFrame, k: int) -> pd.DataFrame:
@@ -143,10 +209,16 @@ class Popularity:
 
 class WhatComesNext:
     """The ML baseline: P(next order contains B | an order contained A), learnt from consecutive
-    orders of every user; a user's latest order counts most (`recency` per order further back)."""
+    orders of every user; a user's latest order counts most (`recency` per order further back).
 
-    def __init__(self, recency: float = 0.1, popularity_weight: float = 0.1, min_pairs: int = 2):
+    extra: {column: kind} of columns added to the query (extra_columns). Their values become
+    signals ("category = fitness"), learnt the same way (P(next order contains B | an order had
+    the signal)) and weighed by `signal_weight` beside the products."""
+
+    def __init__(self, recency: float = 0.1, popularity_weight: float = 0.1, min_pairs: int = 2,
+                 extra: Mapping[str, str] | None = None, signal_weight: float = 0.5):
         self.recency, self.popularity_weight, self.min_pairs = recency, popularity_weight, min_pairs
+        self.extra, self.signal_weight = dict(extra or {}), signal_weight
 
     __getstate__, __setstate__ = Popularity.__getstate__, Popularity.__setstate__
 
@@ -156,15 +228,13 @@ class WhatComesNext:
         orders["next_order"] = orders.groupby("user_id")["order_id"].shift(-1)
         steps = orders.dropna(subset=["next_order"]).astype({"next_order": "int64"})
         lines = purchases[["order_id", "product_id"]].drop_duplicates()
-        pairs = (steps[["order_id", "next_order"]]
-                 .merge(lines.rename(columns={"product_id": "product"}), on="order_id")
-                 .merge(lines.rename(columns={"order_id": "next_order", "product_id": "next_product"}),
-                        on="next_order"))
-        counts = pairs.groupby(["product", "next_product"]).size().rename("pairs").reset_index()
-        followed = steps.merge(lines, on="order_id").groupby("product_id").size()  # orders with a next one
-        counts["share"] = counts["pairs"] / counts["product"].map(followed)
-        self.next_ = counts[counts["pairs"] >= self.min_pairs].reset_index(drop=True)
+        self.next_ = _follows(steps, lines.rename(columns={"product_id": "product"}), lines, "product",
+                              self.min_pairs)
         self.popular_ = Popularity().fit(purchases)
+        if self.extra:
+            self.edges_ = quarter_edges(purchases, self.extra)
+            self.signal_next_ = _follows(steps, signals(purchases, self.extra, self.edges_), lines, "signal",
+                                         self.min_pairs)
         return self
 
     def recommend(self, users, history: pd.DataFrame, k: int | None = None) -> pd.DataFrame:
@@ -175,26 +245,36 @@ class WhatComesNext:
         recent = (mine[["user_id", "order_id", "ordered_at"]].drop_duplicates("order_id")
                   .sort_values(["user_id", "ordered_at", "order_id"], ascending=[True, False, False]))
         recent["weight"] = self.recency ** recent.groupby("user_id").cumcount()
-        bought = mine.drop(columns="ordered_at").merge(recent[["order_id", "weight", "ordered_at"]], on="order_id")
+        bought = mine[["user_id", "order_id", "product_id"]].merge(recent[["order_id", "weight", "ordered_at"]],
+                                                                   on="order_id")
         follow = bought.rename(columns={"product_id": "product"}).merge(self.next_, on="product")
         follow["score"] = follow["weight"] * follow["share"]
-        # the reason for a product is the past purchase that contributes most to its score
+        why = ["because_of", "share", "ordered_at", *(["signal"] if self.extra else [])]
+        if self.extra:  # what the user's orders said in the added columns, learnt the same way
+            said = (signals(mine, self.extra, self.edges_)
+                    .merge(recent[["user_id", "order_id", "weight", "ordered_at"]], on="order_id")
+                    .merge(self.signal_next_, on="signal"))
+            said["score"] = self.signal_weight * said["weight"] * said["share"]
+            follow = pd.concat([follow, said], ignore_index=True)
+        # the reason for a product is the past purchase (or signal) that contributes most to its score
         best = (follow.sort_values("score", ascending=False).drop_duplicates(["user_id", "next_product"])
-                [["user_id", "next_product", "product", "share", "ordered_at"]])
+                [["user_id", "next_product", "product", *why[1:]]])
         scored = (follow.groupby(["user_id", "next_product"], as_index=False)["score"].sum()
                   .merge(best, on=["user_id", "next_product"])
                   .rename(columns={"next_product": "product_id", "product": "because_of"}))
         fill = self.popular_.recommend(users, k=k)[["user_id", "product_id"]]
         fill["score"] = self.popularity_weight * fill["product_id"].map(self.popular_.share_).to_numpy()
         both = (pd.concat([scored, fill]).groupby(["user_id", "product_id"], as_index=False)
-                .agg(score=("score", "sum"), because_of=("because_of", "first"), share=("share", "first"),
-                     ordered_at=("ordered_at", "first")))
+                .agg(score=("score", "sum"), **{c: (c, "first") for c in why}))
         top = _ranked(both, k)
-        top["reason"] = [self._reason(*row) for row in
-                         zip(top["product_id"], top["because_of"], top["share"], top["ordered_at"], strict=True)]
+        signal = top["signal"] if self.extra else [None] * len(top)
+        top["reason"] = [self._reason(*row) for row in zip(top["product_id"], top["because_of"], top["share"],
+                                                           top["ordered_at"], signal, strict=True)]
         return top[["user_id", "product_id", "rank", "reason"]]
 
-    def _reason(self, product, because_of, share, at) -> str:
+    def _reason(self, product, because_of, share, at, signal=None) -> str:
+        if isinstance(signal, str):
+            return f"your order of {at:%Y-%m-%d} had {signal}; {share:.0%} of such orders were followed by this"
         if pd.notna(because_of):
             return f"you bought 《{int(because_of)}》 on {at:%Y-%m-%d}; {share:.0%} of its buyers ordered this next"
         place = self.popular_.buyers_.index.get_loc(product) + 1
@@ -204,6 +284,7 @@ class WhatComesNext:
 def name_products(ranked: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
     """Swap 《product_id》 markers in reasons for product names, and add name/category columns."""
     names = products.set_index("product_id")["name"].astype(str).to_dict()
+    ranked = ranked.drop(columns=["name", "category"], errors="ignore")  # a query may add them too
     out = ranked.merge(products[["product_id", "name", "category"]], on="product_id", how="left")
     if "reason" in out:
         out["reason"] = out["reason"].str.replace(
@@ -216,6 +297,8 @@ def name_products(ranked: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
 HANDOFF = {
     "model": "nxt",
     "baseline": "popular",
+    "query": "load_sql",               # the query the starter's SQL cell ran: serving reads history with it
+    "extra": "extra",
     "baseline_kind": "naive",
     "baseline_name": {"ja": "全員に売れ筋を表示", "en": "best sellers for everyone"},
     "inputs": ["user_id"],             # a customer; what they bought so far comes from the warehouse
@@ -224,16 +307,18 @@ HANDOFF = {
 }
 
 
-def serving_rows(con) -> pd.DataFrame:
-    """Every customer a model can rank products for, with the time of their latest order."""
+def serving_rows(con, query: str | None = None) -> pd.DataFrame:
+    """Every customer a model can rank products for, with the time of their latest order (the
+    same whatever the team's query)."""
     from matsuri.templates.tables import read
 
     return read(con, "SELECT user_id, max(ordered_at) AS last_order_at FROM orders GROUP BY 1 ORDER BY 1")
 
 
-def serve(model, rows: pd.DataFrame, con) -> pd.DataFrame:
-    """Each customer's products, ranked from everything they bought so far."""
+def serve(model, rows: pd.DataFrame, con, query: str | None = None) -> pd.DataFrame:
+    """Each customer's products, ranked from everything they bought so far (read with the team's
+    own load query, else LOAD_SQL)."""
     from matsuri.templates.tables import read
 
-    history = read(con, LOAD_SQL)
+    history = read(con, query or LOAD_SQL)
     return model.recommend(rows["user_id"], history)[["user_id", "product_id", "rank"]]

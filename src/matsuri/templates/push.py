@@ -22,6 +22,8 @@ from sklearn.preprocessing import (
     StandardScaler,
 )
 
+from matsuri.templates import extras
+
 # The tables and columns this theme reads (our names; see matsuri.templates.tables for renaming).
 NEEDS = {
     "push_notifications": ["push_id", "sent_at", "category", "target_segment", "title", "personalized"],
@@ -47,6 +49,14 @@ FROM deliveries d
 JOIN push_notifications p USING (push_id)
 ORDER BY d.delivered_at, d.delivery_id
 """
+
+# What LOAD_SQL returns: the model reads these by name. A column added to the query (in the
+# starter's SQL cell) is an extra feature the model reads too (extra_columns, make_model).
+COLUMNS = ["delivery_id", "push_id", "user_id", "delivered_at", "opened", "send_hour", "weekday",
+           "category", "target_segment", "title", "personalized"]
+HISTORY = ["past_deliveries", "past_opens"]  # added by with_history
+FEATURES = ["send_hour", "campaign", "title_length", "has_emoji", "personalized", "weekend",
+            "user_habit", "history_size"]  # made by add_features
 
 PLACEHOLDER = re.compile(r"\{\w+\}")  # "{name}" is replaced by the user's name when sent
 WEEKDAYS = {1: "Monday", 2: "Tuesday", 3: "Wednesday", 4: "Thursday", 5: "Friday", 6: "Saturday", 7: "Sunday"}
@@ -95,10 +105,16 @@ def has_emoji(title: str) -> bool:
     return any(unicodedata.category(ch) == "So" for ch in str(title))
 
 
-def add_features(frame: pd.DataFrame) -> pd.DataFrame:
-    """The columns the model reads, derived from the loaded ones (first step of the pipeline)."""
+def extra_columns(frame: pd.DataFrame) -> dict[str, str]:
+    """The columns a participant added to LOAD_SQL, each with its kind (number, category, text, time)."""
+    return extras.found(frame, [*COLUMNS, *HISTORY], needed=COLUMNS, taken=FEATURES)
+
+
+def add_features(frame: pd.DataFrame, extra=()) -> pd.DataFrame:
+    """The columns the model reads, derived from the loaded ones (first step of the pipeline), and
+    the extra columns as they are."""
     rate = (frame["past_opens"] + PRIOR_OPENS) / (frame["past_deliveries"] + PRIOR_DELIVERIES)
-    return pd.DataFrame({
+    features = pd.DataFrame({
         "send_hour": frame["send_hour"].astype(int),
         "campaign": frame["category"].astype(str) + " × " + frame["target_segment"].astype(str),
         "title_length": title_length(frame["title"]),
@@ -108,17 +124,22 @@ def add_features(frame: pd.DataFrame) -> pd.DataFrame:
         "user_habit": np.log(rate / (1 - rate)),              # the user's own open rate, as log-odds
         "history_size": np.log1p(frame["past_deliveries"]),  # how much we know about the user
     }, index=frame.index)
+    return pd.concat([features, frame[list(extra)]], axis=1) if extra else features
 
 
-def make_model(strength: float = 1.0):
-    """The ML baseline: features above, then a logistic regression (fast, and its weights read well)."""
+def make_model(strength: float = 1.0, extra: dict[str, str] | None = None):
+    """The ML baseline: features above, then a logistic regression (fast, and its weights read well).
+    extra: {column: kind} of columns added to the query (extra_columns), read as columns.py says."""
+    extra = dict(extra or {})
     columns = make_column_transformer(
         (OneHotEncoder(handle_unknown="ignore"), ["send_hour", "campaign"]),
         (SplineTransformer(n_knots=4, degree=1, extrapolation="linear"), ["title_length"]),
         (StandardScaler(), ["has_emoji", "personalized", "weekend", "user_habit", "history_size"]),
+        *([(extras.encoder(extra), list(extra))] if extra else []),
     )
     return make_pipeline(
-        FunctionTransformer(add_features), columns, LogisticRegression(C=strength, max_iter=1000)
+        FunctionTransformer(add_features, kw_args={"extra": list(extra)} if extra else None), columns,
+        LogisticRegression(C=strength, max_iter=1000),
     )
 
 
@@ -180,11 +201,14 @@ def open_rate_by_hour(model, users: pd.DataFrame, title: str, category: str, seg
 
 # --- Hand-off (matsuri.handoff): how a trained model of this theme is served -------------------
 HANDOFF = {
-    "model": "model",                  # the starter's variables: the trained model, the baseline
+    "model": "model",                  # the starter's variables: the trained model, the baseline,
     "baseline": "baseline",
+    "query": "load_sql",               # the query its SQL cell ran, and the columns it added
+    "extra": "extra",
     "baseline_kind": "naive",
     "baseline_name": {"ja": "ユーザーの過去の開封率", "en": "the user's past open rate"},
     # what a request row carries: the push as it will be sent, and the user's history so far
+    # (and any column the team's query added)
     "inputs": ["delivery_id", "send_hour", "weekday", "category", "target_segment", "title",
                "personalized", "past_deliveries", "past_opens"],
     "time": "delivered_at",            # a batch's date range filters on it
@@ -192,8 +216,9 @@ HANDOFF = {
 }
 
 
-def serving_rows(con) -> pd.DataFrame:
-    """Every delivery a model can score, with the user's history as known when it was sent."""
+def serving_rows(con, query: str | None = None) -> pd.DataFrame:
+    """Every delivery a model can score, with the user's history as known when it was sent
+    (`query`: the team's own load query, else LOAD_SQL)."""
     from matsuri.templates.tables import read
 
-    return with_history(read(con, LOAD_SQL))
+    return with_history(read(con, query or LOAD_SQL))
