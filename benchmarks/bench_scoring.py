@@ -131,7 +131,7 @@ def main() -> int:
         for workers in (2, 1):
             runs, cpus = [], []
             for _ in range(RUNS if workers == 2 else 1):
-                scoring._keys.cache_clear()
+                scoring._key.cache_clear()
                 start, used = time.perf_counter(), cpu_seconds()
                 results = scoring.score_many(jobs, workers=workers, progress=False)
                 runs.append(time.perf_counter() - start)
