@@ -23,7 +23,7 @@ def test_rubric_form_saves_reloads_and_explains_mistakes(make_event, monkeypatch
     form.save.click()
     assert "保存しました" in form.status.value
     assert marks_of(event, "鈴木", "alpha") == ({"impact": 5, "demo": 2}, "売上に効きそう")
-    assert "1 / 2 チーム採点済み" in form.progress.value and "beta" in form.progress.value
+    assert "1 / 2 チーム採点済みです" in form.progress.value and "beta" in form.progress.value
     again = RubricForm(event)  # the judge comes back later
     again.judge.value, again.team.value = "鈴木", "alpha"
     assert again.sliders["impact"].value == 5 and again.note.value == "売上に効きそう"
@@ -44,7 +44,7 @@ def test_index_cards_show_theme_score_rank_and_a_demo_link(make_event, public_co
     monkeypatch.setenv("VOILA_BASE_URL", "/gallery/")
     boards = {"push-open-rate": leaderboard.public_board(event, "push-open-rate")}
     html = _cards(event, boards, "all")
-    assert "&lt;アルファ&gt;" in html and "roc_auc <b>1.0000</b> (1位)" in html
+    assert "&lt;アルファ&gt;" in html and "roc_auc <b>1.0000</b>（1位）" in html
     assert 'href="/gallery/voila/render/demos/alpha/demo.ipynb"' in html
-    assert "まだスコアなし" in html and "デモなし" in html
+    assert "まだスコアがありません" in html and "デモはありません" in html
     assert 'class="matsuri-card"' not in _cards(event, boards, "call-keywords")

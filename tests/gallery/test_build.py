@@ -48,6 +48,7 @@ def test_build_snapshots_only_demos_each_with_a_sandboxed_kernel(make_event, pub
             assert box["user"] == user and box["limits"]["memory_mb"] == 3072
             assert box["env"]["MATSURI_WAREHOUSE"] == str(public_company.warehouse)
             assert box["env"]["MATSURI_CACHE"] == str(gallery.scratch / "cache" / team)
+            assert box["env"]["MATSURI_LANG"] == event.settings.language  # the demo speaks the event's
             assert box["writable"] == [str(gallery.scratch / "cache" / team)]
             assert spec["interrupt_mode"] == "message" and "LABELS" not in json.dumps(spec)
         for name in ("index.ipynb", "rubric.ipynb", "funnel.ipynb"):

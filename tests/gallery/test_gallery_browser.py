@@ -97,7 +97,7 @@ def test_index_shows_the_leaderboard_and_a_card_per_team(gallery, page):
     cards = page.inner_text(".matsuri-team-cards")
     for name in ("アルファ", "ベータ", "ガンマ"):
         assert name in cards
-    assert cards.count("roc_auc") == 2 and "まだスコアなし" in cards
+    assert cards.count("roc_auc") == 2 and "まだスコアがありません" in cards
     assert page.locator(".matsuri-demo-link").count() == 2
     chart = page.get_attribute(".matsuri-leaderboard", "src")
     page.click(".matsuri-theme-filter button:has-text('商談キーワード分析 (call-keywords)')")
@@ -174,5 +174,5 @@ def test_two_judges_mark_at_the_same_time_and_both_reach_the_report(gallery, bro
     assert marks.by_criterion["impact"] == (5 + 1) / 2  # 3 + 2 and 3 - 2
     html = report.write(event, tmp_path / "awards.html").read_text(encoding="utf-8")
     assert "需要予測に使えそう" in html and "説明がもう少し欲しい" in html
-    assert "審査 (2 名: 佐藤, 鈴木)" in html
+    assert "審査（2 名：佐藤, 鈴木）" in html
     assert page.external == []

@@ -73,7 +73,10 @@ def test_a_whole_event_from_the_terminal(cli_event, public_company, tmp_path):
     out = tmp_path / "awards.html"
     assert str(out) in matsuri("report", "--out", str(out)).out
     html = out.read_text(encoding="utf-8")
-    assert "良いデモ" in html and "まあまあ" in html and "寿司チーム" in html
+    assert "良いデモ" in html and "まあまあ" in html and "寿司チーム" in html and "表彰レポート" in html
+    matsuri("report", "--out", str(out), "--lang", "en")
+    assert "Awards report" in out.read_text(encoding="utf-8")
+    assert "--lang" in matsuri("report", "--lang", "fr", code=2).err
     assert "Scored 1 submission(s) again." in matsuri("rescore").out
 
 

@@ -1,16 +1,18 @@
 """The funnel chart: one pair of bars per stage (everyone, non-engineers), as shares of those
-registered, so the two groups compare at a glance; Japanese labels with English glosses."""
+registered, so the two groups compare at a glance; its words in one language (`texts.TEXT`)."""
 
 from __future__ import annotations
 
 import io
 
 from matsuri.funnel.compute import STAGES, Funnel
+from matsuri.funnel.texts import TEXT
+from matsuri.language import say
 
 EVERYONE, OTHERS = "#30638e", "#d1495b"
 
 
-def funnel_chart(funnel: Funnel) -> bytes:
+def funnel_chart(funnel: Funnel, lang: str = "ja") -> bytes:
     """PNG bytes; drawn on a matplotlib Figure (no pyplot state), fine inside a Voila kernel."""
     import numpy as np
     from matplotlib.figure import Figure
@@ -22,19 +24,19 @@ def funnel_chart(funnel: Funnel) -> bytes:
     ax = fig.subplots()
     y = np.arange(len(STAGES))[::-1].astype(float)
     height = 0.38
-    groups = (("all", "全員 (everyone)", EVERYONE, height / 2),
-              (False, "エンジニア以外 (non-engineers)", OTHERS, -height / 2))
+    groups = (("all", say(TEXT, "everyone", lang), EVERYONE, height / 2),
+              (False, say(TEXT, "non_engineers", lang), OTHERS, -height / 2))
     for engineer, name, colour, offset in groups:
         total = funnel.count("registered", engineer)
         counts = [funnel.count(stage.id, engineer) for stage in STAGES]
         shares = [100 * c / total if total else 0 for c in counts]
-        ax.barh(y + offset, shares, height, color=colour, label=f"{name}: {total} 人")
+        ax.barh(y + offset, shares, height, color=colour, label=f"{name}: {say(TEXT, 'people', lang, count=total)}")
         for row, count, share in zip(y, counts, shares, strict=True):
-            ax.text(share + 1, row + offset, f"{count} 人 ({share:.0f}%)", va="center", fontsize=8)
-    ax.set_yticks(y, [f"{stage.ja}\n({stage.en})" for stage in STAGES], fontsize=9)
+            ax.text(share + 1, row + offset, say(TEXT, "bar_label", lang, count=count, share=share), va="center", fontsize=8)
+    ax.set_yticks(y, [stage.ja if lang == "ja" else stage.en for stage in STAGES], fontsize=9)
     ax.set_xlim(0, 118)
-    ax.set_xlabel("参加登録した人に対する割合 % (share of those registered)")
-    ax.set_title("参加ファネル (festival funnel)", loc="left", fontsize=12)
+    ax.set_xlabel(say(TEXT, "share_axis", lang))
+    ax.set_title(say(TEXT, "funnel", lang), loc="left", fontsize=12)
     fig.legend(loc="outside lower center", ncol=2, fontsize=8, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     buffer = io.BytesIO()

@@ -46,7 +46,7 @@ def funnel_command(
     share = f"{100 * h.share:.0f}% ({h.non_engineers_scored} of {h.non_engineers})" if h.share is not None else \
         "no non-engineer participants (check the job column)"
     typer.echo(f"Non-engineer participants with a scored submission: {share}")
-    median = export.duration(h.median_hours)[1] + f" ({h.timed} people)" if h.median_hours is not None else "–"
+    median = export.duration(h.median_hours, "en") + f" ({h.timed} people)" if h.median_hours is not None else "–"
     typer.echo(f"Median time from first lesson activity to first scored submission: {median}")
     for note in funnel.notes:  # may quote names from the sheet or the store: printed plain
         typer.secho(f"note: {printable(note)}", fg="yellow")
@@ -55,7 +55,8 @@ def funnel_command(
     if html:
         from matsuri.funnel.chart import funnel_chart
 
-        page = export.render(funnel, funnel_chart(funnel), event.settings.zone)
+        lang = event.settings.language
+        page = export.render(funnel, funnel_chart(funnel, lang), event.settings.zone, lang)
         typer.secho(f"Funnel page: {export.write_atomic(html, page)}", fg="green")
 
 

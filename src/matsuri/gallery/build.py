@@ -32,6 +32,7 @@ from matsuri.errors import InvalidSubmission
 from matsuri.hackathon import runner
 from matsuri.hackathon.event import Event
 from matsuri.hackathon.teams import list_teams
+from matsuri.language import LANG_ENV, configured
 from matsuri.sandbox import identities, kernels
 from matsuri.sandbox.box import Spec
 
@@ -147,7 +148,9 @@ def build(event: Event) -> Gallery:
 
 
 def _demo_spec(event: Event, team, scratch: Path) -> Spec:
-    """Each page view's kernel: a new sandbox as the team's identity, with the demo memory limit.
+    """Each page view's kernel: a new sandbox as the team's identity, with the demo memory limit,
+    told the gallery's language (MATSURI_LANG: the organiser's, else the event's) so the demo's labels
+    match the gallery's. A sandboxed demo never sees a page's `?lang=`.
 
     What a demo caches between page views (MATSURI_CACHE) stays in that team's own folder for
     this gallery run, writable by the team's identity only.
@@ -165,4 +168,4 @@ def _demo_spec(event: Event, team, scratch: Path) -> Spec:
     warehouse = str(paths.warehouse_path())
     limits = replace(runner.limits(settings), memory_mb=settings.demo_memory_mb)
     return runner.notebook_spec(user, limits, warehouse, writable=(str(cache),),
-                                env={"MATSURI_CACHE": str(cache)})
+                                env={"MATSURI_CACHE": str(cache), LANG_ENV: configured(settings.language)})

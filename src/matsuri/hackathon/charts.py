@@ -1,4 +1,5 @@
-"""Charts for the gallery and the awards report: PNG bytes, Japanese text drawn with a CJK font.
+"""Charts for the gallery and the awards report: PNG bytes, Japanese text drawn with a CJK font,
+every word from `TEXT` in the language asked for (`lang`, ja or en).
 
 Figures are built with `matplotlib.figure.Figure` (no pyplot state), so a Voila kernel or the
 report can draw them without a display and without touching global figure managers.
@@ -9,7 +10,18 @@ from __future__ import annotations
 import base64
 import io
 
+from matsuri.language import say
+
 COLOURS = ["#d1495b", "#edae49", "#00798c", "#30638e", "#003d5b", "#66a182", "#8d96a3"]
+
+TEXT: dict[str, dict[str, str]] = {
+    "no_submission": {"ja": "まだ採点された提出がありません", "en": "No scored submission yet"},
+    "no_marks": {"ja": "審査の採点はまだありません", "en": "No judges' marks yet"},
+    "average_mark": {"ja": "平均点", "en": "Average mark"},
+    "leaderboard_part": {"ja": "リーダーボード", "en": "Leaderboard"},
+    "judges_part": {"ja": "審査員", "en": "Judges"},
+    "total": {"ja": "総合点（0〜1）", "en": "Total (0 to 1)"},
+}
 
 
 def _figure(width: float, height: float):
@@ -31,7 +43,8 @@ def data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def leaderboard_chart(boards: dict[str, list], metrics: dict[str, str], title: str = "") -> bytes:
+def leaderboard_chart(boards: dict[str, list], metrics: dict[str, str], title: str = "",
+                      lang: str = "ja") -> bytes:
     """One panel per theme: teams' scores as horizontal bars, best at the top, each value shown
     as the theme's spec formats it. A theme nobody entered says so, with no axis."""
     from matsuri.theme_spec import all_themes, shown
@@ -48,10 +61,10 @@ def leaderboard_chart(boards: dict[str, list], metrics: dict[str, str], title: s
         ax.barh(names, scores, color=colour)
         for y, value in enumerate(scores):
             ax.text(value, y, " " + shown(theme, metrics[theme], value), va="center", fontsize=9)
-        label = specs[theme].title["ja"] if theme in specs else theme
+        label = specs[theme].title[lang] if theme in specs else theme
         ax.set_title(f"{label} · {theme} ({metrics[theme]})", loc="left", fontsize=11)
         if not entries:
-            ax.text(0.5, 0.5, "まだ提出がありません (no scored submission yet)", ha="center",
+            ax.text(0.5, 0.5, say(TEXT, "no_submission", lang), ha="center",
                     va="center", transform=ax.transAxes)
             ax.set_axis_off()
         ax.margins(x=0.18)
@@ -61,7 +74,7 @@ def leaderboard_chart(boards: dict[str, list], metrics: dict[str, str], title: s
     return _png(fig)
 
 
-def judges_chart(standings: list, criteria: list) -> bytes:
+def judges_chart(standings: list, criteria: list, lang: str = "ja") -> bytes:
     """Average judges' mark per criterion for every team, grouped bars."""
     import numpy as np
 
@@ -69,7 +82,7 @@ def judges_chart(standings: list, criteria: list) -> bytes:
     fig = _figure(7.5, 1.5 + 0.5 * max(len(teams), 1))
     ax = fig.subplots()
     if not teams:
-        ax.text(0.5, 0.5, "審査の採点はまだありません (no judges' marks yet)", ha="center", va="center")
+        ax.text(0.5, 0.5, say(TEXT, "no_marks", lang), ha="center", va="center")
         ax.set_axis_off()
         return _png(fig)
     height = 0.8 / len(criteria)
@@ -78,23 +91,23 @@ def judges_chart(standings: list, criteria: list) -> bytes:
         values = [s.marks.by_criterion.get(criterion.id, 0.0) for s in teams]
         ax.barh(y + (i - (len(criteria) - 1) / 2) * height, values, height, label=criterion.name, color=colour)
     ax.set_yticks(y, [s.display_name for s in teams])
-    ax.set_xlabel("平均点 (average mark)")
+    ax.set_xlabel(say(TEXT, "average_mark", lang))
     fig.legend(loc="outside lower center", ncol=min(len(criteria), 4), fontsize=8, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     return _png(fig)
 
 
-def final_chart(standings: list, metric_weight: float, rubric_weight: float) -> bytes:
+def final_chart(standings: list, metric_weight: float, rubric_weight: float, lang: str = "ja") -> bytes:
     """The final ranking as stacked bars: the metric share and the judges' share of each total."""
     fig = _figure(7.5, 1.5 + 0.45 * max(len(standings), 1))
     ax = fig.subplots()
     names = [f"{s.place}. {s.display_name}" for s in standings][::-1]
     metric = [metric_weight * s.metric_part for s in standings][::-1]
     marks = [rubric_weight * s.rubric_part for s in standings][::-1]
-    ax.barh(names, metric, color=COLOURS[2], label="リーダーボード (leaderboard)")
-    ax.barh(names, marks, left=metric, color=COLOURS[1], label="審査員 (judges)")
+    ax.barh(names, metric, color=COLOURS[2], label=say(TEXT, "leaderboard_part", lang))
+    ax.barh(names, marks, left=metric, color=COLOURS[1], label=say(TEXT, "judges_part", lang))
     ax.set_xlim(0, 1.05)
-    ax.set_xlabel("総合点 (total, 0–1)")
+    ax.set_xlabel(say(TEXT, "total", lang))
     ax.legend(loc="lower right", fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
     return _png(fig)

@@ -451,11 +451,15 @@ def judge_command(
 def report_command(
     ctx: typer.Context,
     out: Path = typer.Option(None, help="Where to write the page (default: state/awards.html)."),
+    lang: str = typer.Option(None, "--lang", help="ja or en (default: event.toml's [event] language)."),
 ) -> None:
     """Write the awards report: one self-contained HTML page for the company meeting."""
     from matsuri.hackathon.report import write
+    from matsuri.language import LANGUAGES
 
-    path = write(_event(ctx), out)
+    if lang is not None and lang not in LANGUAGES:
+        raise typer.BadParameter(f"must be one of {', '.join(LANGUAGES)}, not {lang!r}", param_hint="--lang")
+    path = write(_event(ctx), out, lang)
     _say(f"Awards report: {path}", fg="green")
 
 

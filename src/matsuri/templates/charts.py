@@ -1,14 +1,44 @@
-"""The charts the templates and demos draw; every one selects a Japanese font first."""
+"""The charts the templates and demos draw; every one selects a Japanese font first.
+
+Their axis words come from `TEXT` in the page's language (`lang`; default `matsuri.language.configured()`:
+MATSURI_LANG, else Japanese); titles are parameters, so a caller can pass its own."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from matsuri.language import configured, say
 from matsuri.plotting import use_japanese_font
 
 BASELINE_COLOUR, MODEL_COLOUR = "#9a9a9a", "#2f6fb0"
 GOOD, BAD = "#2e8b57", "#c0392b"
+
+TEXT: dict[str, dict[str, str]] = {
+    "roc_title": {"ja": "ROC曲線（検証データ）", "en": "ROC curve (validation data)"},
+    "fpr": {"ja": "偽陽性率", "en": "False positive rate"},
+    "tpr": {"ja": "真陽性率", "en": "True positive rate"},
+    "actual": {"ja": "実績", "en": "Actual"},
+    "rate": {"ja": "割合", "en": "Rate"},
+    "no_data_hour": {"ja": "データなし（この時刻の過去の通知なし）", "en": "No data (no past pushes at this hour)"},
+    "average_so_far": {"ja": "これまでの平均 {average:.1%}", "en": "Average so far {average:.1%}"},
+    "send_hours_title": {"ja": "送信時刻ごとの予測開封率", "en": "Predicted open rate by send hour"},
+    "send_hour": {"ja": "送信時刻（時）", "en": "Send hour"},
+    "open_rate": {"ja": "開封率（%）", "en": "Open rate (%)"},
+    "word_effects_title": {"ja": "受注につながる言葉・失注につながる言葉", "en": "Words that win and words that lose"},
+    "log_odds": {"ja": "受注のオッズへの効果（対数オッズ）", "en": "Effect on the odds of winning (log-odds)"},
+    "risk_title": {"ja": "離脱リスクの分布", "en": "How churn risk spreads"},
+    "all_users": {"ja": "全ユーザー（{count:,} 人）", "en": "All users ({count:,})"},
+    "this_segment": {"ja": "この層（{count:,} 人）", "en": "This segment ({count:,})"},
+    "predicted_risk": {"ja": "予測した離脱リスク（%）", "en": "Predicted churn risk (%)"},
+    "share_of_users": {"ja": "ユーザーの割合", "en": "Share of users"},
+    "reasons_title": {"ja": "リスクを上げている主な理由", "en": "Main reasons raising the risk"},
+    "users": {"ja": "人数", "en": "Users"},
+}
+
+
+def _say(key: str, lang: str | None, **fields) -> str:
+    return say(TEXT, key, lang or configured(), **fields)
 
 
 def figure(ncols: int = 1, width: float = 6.0, height: float = 4.0):
@@ -20,7 +50,7 @@ def figure(ncols: int = 1, width: float = 6.0, height: float = 4.0):
     return fig, list(axes[0])
 
 
-def roc_curves(ax, labels, scores: dict[str, np.ndarray], title: str = "ROC曲線（検証データ）") -> None:
+def roc_curves(ax, labels, scores: dict[str, np.ndarray], title: str = "", lang: str | None = None) -> None:
     """One ROC curve per method: further up and left is better; the diagonal is guessing."""
     from sklearn.metrics import roc_auc_score, roc_curve
 
@@ -28,22 +58,24 @@ def roc_curves(ax, labels, scores: dict[str, np.ndarray], title: str = "ROC曲�
         fpr, tpr, _ = roc_curve(labels, score)
         ax.plot(fpr, tpr, color=colour, lw=2, label=f"{name} (AUC {roc_auc_score(labels, score):.3f})")
     ax.plot([0, 1], [0, 1], ls="--", color="#cccccc", lw=1)
-    ax.set(title=title, xlabel="false positive rate", ylabel="true positive rate")
+    ax.set(title=title or _say("roc_title", lang), xlabel=_say("fpr", lang), ylabel=_say("tpr", lang))
     ax.legend(loc="lower right")
 
 
-def rate_by(ax, actual: pd.Series, predicted: dict[str, pd.Series], xlabel: str, title: str) -> None:
+def rate_by(ax, actual: pd.Series, predicted: dict[str, pd.Series], xlabel: str, title: str,
+            lang: str | None = None) -> None:
     """Observed rate per group (bars) against what each method predicts (lines)."""
-    ax.bar(actual.index, actual.to_numpy(), color="#dde6f0", label="actual")
+    ax.bar(actual.index, actual.to_numpy(), color="#dde6f0", label=_say("actual", lang))
     for (name, series), colour in zip(predicted.items(), [BASELINE_COLOUR, MODEL_COLOUR], strict=False):
         ax.plot(series.index, series.to_numpy(), marker="o", color=colour, label=name)
     if len(actual) <= 24:
         ax.set_xticks(list(actual.index))
-    ax.set(title=title, xlabel=xlabel, ylabel="rate")
+    ax.set(title=title, xlabel=xlabel, ylabel=_say("rate", lang))
     ax.legend()
 
 
-def send_hours(ax, rates: pd.Series, chosen: int, average: float) -> None:
+def send_hours(ax, rates: pd.Series, chosen: int, average: float, title: str = "",
+               lang: str | None = None) -> None:
     """Predicted open rate per send hour: the chosen hour stands out, the best three are named,
     hours without past pushes (NaN) are grey hatched bars saying so, never a prediction."""
     best = set(rates.dropna().nlargest(3).index)
@@ -54,20 +86,20 @@ def send_hours(ax, rates: pd.Series, chosen: int, average: float) -> None:
     if len(unknown):
         top = max(float(known.max()) if len(known) else average, average) * 100
         ax.bar(unknown, [top] * len(unknown), color="none", edgecolor="#9e9e9e", hatch="//",
-               label="データなし (no past pushes at this hour)")
-    ax.axhline(average * 100, color=BAD, ls="--", lw=1.5, label=f"average so far {average:.1%}")
-    ax.set(title="送信時刻ごとの予測開封率 (predicted open rate by send hour)", xlabel="send hour (時)",
-           ylabel="open rate (%)", xticks=range(0, 24, 2))
+               label=_say("no_data_hour", lang))
+    ax.axhline(average * 100, color=BAD, ls="--", lw=1.5, label=_say("average_so_far", lang, average=average))
+    ax.set(title=title or _say("send_hours_title", lang), xlabel=_say("send_hour", lang),
+           ylabel=_say("open_rate", lang), xticks=range(0, 24, 2))
     ax.legend(loc="upper left")
 
 
-def word_effects(ax, effects: pd.Series, title: str = "勝ちにつながる言葉・負けにつながる言葉") -> None:
+def word_effects(ax, effects: pd.Series, title: str = "", lang: str | None = None) -> None:
     """Horizontal bars: words that raise the win probability (green) or lower it (red)."""
     effects = effects.sort_values()
     ax.barh(range(len(effects)), effects.to_numpy(), color=[GOOD if v > 0 else BAD for v in effects])
     ax.set_yticks(range(len(effects)), effects.index)
     ax.axvline(0, color="#555555", lw=0.8)
-    ax.set(title=title, xlabel="effect on the odds of winning (log-odds)")
+    ax.set(title=title or _say("word_effects_title", lang), xlabel=_say("log_odds", lang))
 
 
 def metric_bars(ax, table: pd.DataFrame, title: str, values: bool = True) -> None:
@@ -83,21 +115,22 @@ def metric_bars(ax, table: pd.DataFrame, title: str, values: bool = True) -> Non
     ax.legend()
 
 
-def risk_spread(ax, risk: np.ndarray, everyone: np.ndarray, title: str = "離脱リスクの分布") -> None:
+def risk_spread(ax, risk: np.ndarray, everyone: np.ndarray, title: str = "", lang: str | None = None) -> None:
     """How the chosen users' churn risk spreads (bars) against all users' (outline), in %."""
     bins = np.linspace(0, 100, 21)
     ax.hist(np.asarray(everyone) * 100, bins=bins, density=True, histtype="step", lw=1.5,
-            color=BASELINE_COLOUR, label=f"全ユーザー all users ({len(everyone):,})")
+            color=BASELINE_COLOUR, label=_say("all_users", lang, count=len(everyone)))
     if len(risk):
         ax.hist(np.asarray(risk) * 100, bins=bins, density=True, color=MODEL_COLOUR, alpha=0.7,
-                label=f"この層 this segment ({len(risk):,})")
-    ax.set(title=title, xlabel="predicted churn risk (%)", ylabel="share of users", yticks=[])
+                label=_say("this_segment", lang, count=len(risk)))
+    ax.set(title=title or _say("risk_title", lang), xlabel=_say("predicted_risk", lang),
+           ylabel=_say("share_of_users", lang), yticks=[])
     ax.legend()
 
 
-def reason_counts(ax, counts: pd.Series, title: str = "リスクを上げている主な理由") -> None:
+def reason_counts(ax, counts: pd.Series, title: str = "", lang: str | None = None) -> None:
     """Horizontal bars: how many of the chosen users each reason concerns (largest on top)."""
     counts = counts.sort_values()
     ax.barh(range(len(counts)), counts.to_numpy(), color=BAD)
     ax.set_yticks(range(len(counts)), counts.index)
-    ax.set(title=title, xlabel="users (人)")
+    ax.set(title=title or _say("reasons_title", lang), xlabel=_say("users", lang))
