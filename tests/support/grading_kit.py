@@ -230,8 +230,10 @@ def hostile(released_path: Path, refs: dict[str, str], secrets: dict[str, Path],
     learners["snoop"] = (answered(released, right, after={"setup": reads + writes}), 6, "")
     # honest learners' mistakes: grading must not lose their points
     wrong_then_right = "%%sql q1_result <<\nSELECT 1 AS x"
+    # the copy counted is the one right below q1's SQL cell (lessons add teaching cells above it)
+    twin = 1 + sum(c.cell_type == "code" for c in released.cells[:_index(released.cells, "q1-sql") + 1])
     learners["copied-answer"] = (_cells(answered(released, right), _duplicate("q1-sql", wrong_then_right)),
-                                 6, "q1: 2 SQL cells fill q1_result; the one in code cell 5 counted")
+                                 6, f"q1: 2 SQL cells fill q1_result; the one in code cell {twin} counted")
     learners["copied-check"] = (_cells(answered(released, right), _duplicate("q2")), 6, "")
     learners["moved-answer"] = (_cells(answered(released, right), _move_below_check("q3")), 6, "")
     learners["retyped-check"] = (_cells(answered(released, right), _retype("q4", "raw")), 6, "")

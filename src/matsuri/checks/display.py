@@ -22,12 +22,15 @@ class Feedback:
     title: str
     lines: list[str] = field(default_factory=list)
     code: str | None = None
+    small: str | None = None  # shown last, smaller and grey: e.g. the database's own message
 
     def text(self) -> str:
         icon = STYLES[self.kind][2]
         parts = [f"{icon} {self.title}", *self.lines]
         if self.code:
             parts.append(self.code)
+        if self.small:
+            parts.append(self.small)
         return "\n".join(parts)
 
     def ansi(self) -> list[str]:
@@ -35,7 +38,8 @@ class Feedback:
         error box shows no Markdown: backticks would reach the learner as they are)."""
         icon = STYLES[self.kind][2]
         head = f"\x1b[1;{ANSI[self.kind]}m{icon} {self.title}\x1b[0m"
-        body = "\n".join([_ansi_code(line) for line in self.lines] + ([self.code] if self.code else []))
+        body = "\n".join([_ansi_code(line) for line in self.lines] + ([self.code] if self.code else [])
+                         + ([f"\x1b[2m{self.small}\x1b[22m"] if self.small else []))
         return [f"{head}\n{body}" if body else head]
 
     def _repr_html_(self) -> str:
@@ -45,10 +49,14 @@ class Feedback:
             f"<pre style='margin:6px 0 0;background:#fff;padding:6px'>{html.escape(self.code)}</pre>"
             if self.code else ""
         )
+        small = (
+            f"<pre class='matsuri-original' style='margin:6px 0 0;font-size:80%;color:#5f6368;"
+            f"white-space:pre-wrap'>{html.escape(self.small)}</pre>" if self.small else ""
+        )
         return (
             f"<div class='matsuri-feedback matsuri-{self.kind}' style='border-left:4px solid {colour};"
             f"background:{background};padding:8px 12px;margin:4px 0;color:#202124'>"
-            f"<strong style='color:{colour}'>{icon} {html.escape(self.title)}</strong>{lines}{code}</div>"
+            f"<strong style='color:{colour}'>{icon} {html.escape(self.title)}</strong>{lines}{code}{small}</div>"
         )
 
     def __repr__(self) -> str:

@@ -207,6 +207,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "The database says:\n{detail}",
         "ja": "データベースからのメッセージ:\n{detail}",
     },
+    "sql_error_original": {
+        "en": "The database's own words:",
+        "ja": "データベースの元のメッセージ（英語）:",
+    },
     "key_missing": {
         "en": "The answer checks for this lesson ({file}) are not next to the notebook, so "
               "answers cannot be checked. Fetch the lesson again, or ask the organiser.",

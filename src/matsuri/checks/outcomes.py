@@ -43,6 +43,24 @@ class Uncheckable(Outcome):
 
 
 class SqlProblem(Outcome):
-    """The learner's SQL could not run, or tried to change the read-only warehouse."""
+    """The learner's SQL could not run, or tried to change the read-only warehouse. A database
+    message that `sql_errors` recognises is said in plain words, with the original below it."""
 
     title_key = "sql_problem"
+
+    def __init__(self, key: str, lang: str = "en", follow: list[str] | None = None, *,
+                 text: str | None = None, **fields):
+        self.original = None
+        if key == "sql_error" and text is None:
+            from matsuri.checks.sql_errors import explain
+
+            text = explain(str(fields.get("detail", "")), lang)
+            if text is not None:
+                self.original = str(fields["detail"])
+        super().__init__(key, lang, follow, text=text, **fields)
+
+    def feedback(self) -> Feedback:
+        shown = super().feedback()
+        if self.original:
+            shown.small = f"{render('sql_error_original', self.lang)}\n{self.original}"
+        return shown
