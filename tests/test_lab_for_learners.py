@@ -180,3 +180,63 @@ def test_a_learner_sees_a_japanese_lab_without_news_grading_tools_or_jupysql_not
             assert not [t for t in toasts if "ニュース" in t or "news" in t.lower()], toasts
         finally:
             page.close()
+
+
+# what may not stick out of the notebook's column: prose, tables, check feedback (code editors and
+# code blocks scroll sideways by design, in every notebook tool)
+LESSON_OVERFLOW_JS = """
+() => {
+  const notebook = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook');
+  const right = notebook.getBoundingClientRect().right;
+  const problems = [];
+  for (const el of notebook.querySelectorAll('.jp-RenderedMarkdown *, .jp-OutputArea-output *')) {
+    if (el.closest('pre, .cm-editor, .jp-RenderedHTMLCommon table')) continue;
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 || box.height === 0) continue;
+    if (box.right > right + 1 || el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 0)
+      problems.push(`${el.tagName} "${el.textContent.trim().slice(0, 40)}": to ${Math.round(box.right)} px, ` +
+                    `column ends at ${Math.round(right)} px`);
+  }
+  return problems.slice(0, 20);
+}
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_a_lesson_reads_in_both_languages_on_every_screen(learners_workspace, tiny_company, browser, tmp_path):
+    """The released lesson, each language's copy, at 1920, 1366 and 390 px: no prose or feedback
+    sticks out of the notebook's column, and every character has a glyph in the font in use."""
+    import shutil
+
+    from support.page_checks import missing_glyphs
+
+    work = Path(os.environ.get("MATSURI_COURSE_WORK", ""))
+    lesson = learners_workspace / "sql-101" / LESSON
+    for lang in ("ja", "en"):
+        shutil.copy(work / "sql-101" / "release-by-language" / lang / LESSON / f"{LESSON}.ipynb",
+                    lesson / f"{LESSON}-{lang}.ipynb")
+    port, token = free_port(), "learner-layout-test-token"
+    env = {k: v for k, v in os.environ.items() if k not in ("JUPYTER_CONFIG_PATH", "MATSURI_LANG")}
+    env |= {"MATSURI_WAREHOUSE": str(tiny_company.warehouse), "JUPYTER_TOKEN": token,
+            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
+    with servers.running("matsuri lab", [BIN / "matsuri", "lab", "--port", str(port)],
+                         f"http://127.0.0.1:{port}/api/status?token={token}", env=env,
+                         cwd=learners_workspace, log=tmp_path / "lab.log", grace=30):
+        for lang, heading in (("ja", "テーブルを読む"), ("en", "Reading a table")):
+            for width in (1920, 1366, 390):  # each opened at its width, as that screen would open it
+                page = browser.new_page(viewport={"width": width, "height": 900})
+                try:
+                    notebook = f"sql-101/{LESSON}/{LESSON}-{lang}.ipynb"
+                    view = "doc" if width < 760 else "lab"  # a phone opens the lesson alone (single-document mode)
+                    page.goto(f"http://127.0.0.1:{port}/{view}/tree/{notebook}?reset&token={token}", timeout=120_000)
+                    page.locator(".jp-RenderedMarkdown").first.wait_for(timeout=120_000)
+                    page.get_by_text("Python 3 (ipykernel) | アイドル").wait_for(timeout=120_000)
+                    shown = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
+                    assert heading in shown.inner_text()
+                    page.screenshot(path=str(tmp_path / f"lesson-{lang}-{width}.png"))
+                    assert page.evaluate(LESSON_OVERFLOW_JS) == [], (lang, width)
+                    if width == 1920:
+                        assert missing_glyphs(page) == [], lang
+                finally:
+                    page.close()
