@@ -120,10 +120,16 @@ def test_the_hubs_servers_get_the_same_files(tmp_path, monkeypatch):
 
 
 # --- in a real browser ------------------------------------------------------------------------
-@pytest.fixture
-def learners_workspace(tmp_path, tiny_company, monkeypatch):
+@pytest.fixture(scope="module")
+def learners_workspace(tmp_path_factory, tiny_company):
     """ann's workspace as the local target makes it, with lesson 1 of sql-101 as released, inside a
-    project-like folder (a pyproject.toml above it, as in the kit's own event/ folder)."""
+    project-like folder (a pyproject.toml above it, as in the kit's own event/ folder); one for the
+    module's browser tests, which only read it."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        yield _released_workspace(tmp_path_factory.mktemp("learner"), tiny_company, monkeypatch)
+
+
+def _released_workspace(tmp_path: Path, tiny_company, monkeypatch) -> Path:
     work = tmp_path / "course-work"
     run_matsuri(["course", "release", "sql-101", "--lesson", LESSON, "--workdir", str(work),
                  "--warehouse", str(tiny_company.warehouse)], timeout=300)

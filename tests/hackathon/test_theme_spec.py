@@ -126,5 +126,5 @@ def test_is_a_toy_theme_validated_scored_ranked_and_shown(templates, make_event,
     from matsuri.hackathon.charts import leaderboard_chart
 
     cards = _cards(event, {"toy-orders": board}, "toy-orders")
-    assert "rmse <b>0.00</b> (1位)" in cards                       # formatted as its spec says
+    assert "rmse <b>0.00</b>（1位）" in cards                       # formatted as its spec says
     assert leaderboard_chart({"toy-orders": board}, {"toy-orders": "rmse"})[:4] == b"\x89PNG"

@@ -17,7 +17,7 @@ def test_are_hours_without_past_pushes_marked_and_never_best():
                                    hours_seen=range(8, 22))
     assert rates[range(8, 22)].notna().all() and rates[[0, 3, 7, 22, 23]].isna().all()
     fig, (ax,) = charts.figure(width=9, height=3.6)
-    charts.send_hours(ax, rates, chosen=3, average=0.3)
+    charts.send_hours(ax, rates, chosen=3, average=0.3, lang="en")
     labels = ax.get_legend_handles_labels()[1]
     assert any("no past pushes" in label for label in labels)
     hatched = [p for p in ax.patches if p.get_hatch() == "//"]
