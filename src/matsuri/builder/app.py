@@ -9,13 +9,13 @@ the model, Run, the verdict and chart, then Save as notebook and Submit.
 
 from __future__ import annotations
 
-import os
 import tomllib
 from pathlib import Path
 
 from matsuri.builder import models, notebook, run
 from matsuri.builder.recipe import MODEL_NAMES, Recipe
 from matsuri.errors import MatsuriError
+from matsuri.language import LANGUAGES, page_language
 from matsuri.templates import columns
 
 TEXT = {
@@ -42,7 +42,6 @@ TEXT = {
     "fitting": {"ja": "{name} を学習しています…", "en": "Fitting {name}…"},
 }
 RULE_EXAMPLE = "CASE WHEN {column} > 0 THEN 1 ELSE 0 END"
-SAVED_NAME = "builder-model.ipynb"
 
 
 def workspace_theme(folder: Path | None = None) -> str:
@@ -64,8 +63,7 @@ def builder(theme: str | None = None, lang: str | None = None, warehouse: str | 
 
     from matsuri.templates.submit_button import hand_in, status_html
 
-    lang = lang or os.environ.get("MATSURI_LANG", "ja")[:2]
-    lang = lang if lang in ("ja", "en") else "ja"
+    lang = lang if lang in LANGUAGES else page_language()  # ?lang= in Voila, MATSURI_LANG, else ja
     folder = Path(folder or Path.cwd())
     theme = theme or workspace_theme(folder)
     t = {key: value[lang] for key, value in TEXT.items()}
@@ -204,7 +202,7 @@ def builder(theme: str | None = None, lang: str | None = None, warehouse: str | 
         try:
             choices = current()
             choices.check()
-            path = notebook.save(choices, folder / SAVED_NAME, lang)
+            path = notebook.save(choices, folder / notebook.SAVED_NAME, lang)
         except (MatsuriError, OSError) as error:
             say(error if isinstance(error, MatsuriError) else MatsuriError(str(error)))
             return None

@@ -109,11 +109,12 @@ def save(recipe: Recipe, path: str | Path, lang: str = "ja") -> Path:
     return path
 
 
+SAVED_NAME = "builder-model.ipynb"  # what "Save as notebook" writes beside the builder
 LAUNCHER = {
     "ja": "# モデルビルダー\n\nPython を書かずにモデルを作ります。下のセルを実行するか（Shift+Enter）、"
-          "Voila で開いてください。保存したモデルは `" + "builder-model.ipynb" + "` になります。",
+          f"Voila で開いてください。保存したモデルは `{SAVED_NAME}` になります。",
     "en": "# Model builder\n\nMake a model without writing Python. Run the cell below (Shift+Enter), or "
-          "open this notebook with Voila. A saved model becomes `builder-model.ipynb`.",
+          f"open this notebook with Voila. A saved model becomes `{SAVED_NAME}`.",
 }
 
 
