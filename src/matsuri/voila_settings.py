@@ -8,6 +8,8 @@ demo served alone (`templates/voila.py`) pass these same options on Voila's comm
 - Sources are stripped and tracebacks hidden: judges see results, not code.
 - Voila starts one kernel per page view and does not stop it when the page closes, so idle kernels
   are culled (warm pooled kernels are exempt).
+- Every kernel is watched (`matsuri.voila_kernels`): a cell with no reply for a few seconds has its
+  sockets woken, so a lost ZeroMQ wake-up cannot leave a page spinning for ever.
 - The XSRF check is off: a page's kernel is shut down by a beacon sent when the tab closes, and that
   beacon carries no XSRF token (Voila issue 1458); refused, it would leave the kernel running until
   culled. The only POST Voila serves is that shutdown, keyed by an unguessable kernel id.
@@ -16,6 +18,8 @@ Nothing here is secret: every user on the machine can read a command line.
 """
 
 from __future__ import annotations
+
+from matsuri import voila_kernels
 
 CONTENT_SECURITY_POLICY = ("default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:; "
                            "connect-src 'self'; frame-ancestors 'self'")
@@ -37,4 +41,5 @@ def options(cull_idle_seconds: int) -> list[str]:
         f"--MappingKernelManager.cull_idle_timeout={cull_idle_seconds}",
         f"--MappingKernelManager.cull_interval={CULL_INTERVAL_SECONDS}",
         "--MappingKernelManager.cull_connected=False",
+        *voila_kernels.options(),
     ]

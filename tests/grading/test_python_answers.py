@@ -143,7 +143,7 @@ def graded(public_company, grading_identity, tmp_path_factory):
         (submitted / learner / LESSON).mkdir(parents=True)
         nbformat.write(nb, submitted / learner / LESSON / f"{LESSON}.ipynb")
     cli("collect", COURSE, "--from", str(submitted))
-    cli("grade", COURSE, "--workers", "2", "--cell-timeout", "8", "--warehouse", str(public_company.warehouse))
+    cli("grade", COURSE, "--workers", "2", "--cell-timeout", "15", "--warehouse", str(public_company.warehouse))
     report = {r["student_id"]: r for r in rows(root / "exports" / "grading-report.csv")}
     return {"root": root, "released": released, "report": report, "release": released_at}
 

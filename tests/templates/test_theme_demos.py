@@ -121,10 +121,11 @@ def test_call_explorer_highlights_the_words_of_a_pasted_transcript(open_demo):
     assert "Win probability" in before
     demo.page.fill(".matsuri-transcript textarea", "顧客: お見積もりをいただけますか。\n顧客: 社内で稟議を回してみます。")
     after = demo.wait_for_change(".matsuri-result", before)
-    # The highlighted words redraw after the probability: wait for the pasted words themselves.
+    # The highlighted words redraw after the probability: wait for the pasted words themselves
+    # (見積もり is not in the transcript shown first; 稟議 is).
     demo.page.wait_for_function(
-        "() => [...document.querySelectorAll('.matsuri-marked span.word')]"
-        ".some(e => e.innerText.includes('稟議'))", timeout=WAIT)
+        "() => ['見積もり', '稟議'].every(w => [...document.querySelectorAll('.matsuri-marked span.word')]"
+        ".some(e => e.innerText.includes(w)))", timeout=WAIT)
     after = demo.text(".matsuri-result")
     good = demo.page.eval_on_selector_all(".matsuri-marked span.word", "els => els.map(e => [e.innerText, e.title])")
     words = {text: float(effect) for text, effect in good}
