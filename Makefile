@@ -21,10 +21,10 @@ lab: setup
 
 test: setup
 	$(BIN)/ruff check src tests
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -n 2 --dist loadscope
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -n 2 --dist loadscope --no-loadscope-reorder
 
 test-fast: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -n 2 --dist loadscope -m "not slow"
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -n 2 --dist loadscope --no-loadscope-reorder -m "not slow"
 
 lint: setup
 	$(BIN)/ruff check src tests

@@ -27,6 +27,24 @@ os.environ.setdefault("PLOOMBER_STATS_ENABLED", "false")
 os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
+# The modules that take longest (whole courses released and graded, SageMaker jobs played here,
+# the starters at `small`, browsers), longest first. They are handed out before the rest, so that
+# the two test workers end together: `make test` runs xdist's loadscope with
+# --no-loadscope-reorder, which gives modules out in the order collected.
+LONGEST_FIRST = (
+    "grading/test_ml101.py", "grading/test_pipeline.py", "grading/test_python_answers.py",
+    "templates/test_theme_starters.py", "templates/test_sql_first.py", "sandbox/test_hostile.py",
+    "infra/test_course_grade_sagemaker_moto.py", "infra/test_sagemaker_moto.py",
+    "test_lab_for_learners.py", "builder/test_builder_browser.py", "courses/test_sql101.py",
+    "hackathon/test_self_service.py", "gallery/test_pages_layout_browser.py", "builder/test_builder.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {f"tests/{path}": i for i, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+
+
 @dataclass
 class Built:
     warehouse: Path

@@ -69,13 +69,13 @@ def small_company(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_starter(tiny_company, tmp_path_factory):
-    """Each starter run once on the tiny company (per worker), shared by the tests that read it."""
-    runs: dict[str, StarterRun] = {}
+    """Each starter run once on the tiny company (for every test worker), shared by the tests
+    that read it."""
+    from support.grading_kit import once_per_run
 
     def get(theme: str) -> StarterRun:
-        if theme not in runs:
-            runs[theme] = run_starter(theme, tiny_company.warehouse, tmp_path_factory.mktemp(f"tiny-{theme}"))
-        return runs[theme]
+        return once_per_run(tmp_path_factory, f"tiny-starter-{theme}", lambda: run_starter(
+            theme, tiny_company.warehouse, tmp_path_factory.mktemp(f"tiny-{theme}")))
 
     return get
 
