@@ -107,7 +107,7 @@ def main() -> int:
                 port = free_port()
                 server = servers.start("Voila", command(demos, port, watched), env=env, cwd=demos, log=log)
                 try:
-                    url = servers.wait_for(server, lambda: voila._announced(server.log), 60, "start serving")
+                    url = servers.wait_for(server, lambda log=log: voila._announced(log), 60, "start serving")
                     print(f"round {round_no + 1}/{ROUNDS}, {side}", flush=True)
                     results[side] += open_pages(f"{url}voila/render/push-open-rate/demo.ipynb", OPENS // ROUNDS)
                 finally:
