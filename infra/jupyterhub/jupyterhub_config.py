@@ -98,7 +98,18 @@ c.JupyterHub.spawner_class = "jupyterhub.spawner.LocalProcessSpawner"
 c.Spawner.cmd = [str(bin_dir / "jupyterhub-singleuser")]  # runs as the participant, never root
 c.Spawner.default_url = "/lab"
 c.Spawner.notebook_dir = "~"
-c.Spawner.environment = server_env
+languages = S.get("languages", {})  # participants.csv `language`, for those who set one
+
+
+def config_path(spawner) -> str:
+    """Those who read English get JupyterLab in English: their config folder comes first."""
+    english = languages.get(spawner.user.name) == "en"
+    return f"{S['english_config_dir']}:{S['jupyter_config_dir']}" if english else S["jupyter_config_dir"]
+
+
+# the checks' feedback in the participant's own language (empty: the course's)
+c.Spawner.environment = server_env | {"JUPYTER_CONFIG_PATH": config_path,
+                                      "MATSURI_LANG": lambda spawner: languages.get(spawner.user.name, "")}
 c.Spawner.mem_limit = f"{S['mem_limit_gb']:g}G"  # advertised to the server; enforced on Kubernetes
 c.Spawner.cpu_limit = S["cpu_limit"]
 c.Spawner.start_timeout = 120

@@ -2,8 +2,8 @@
 
 With ipykernel 7 a reply can sit unread in a ZeroMQ socket after its edge-triggered wake-up was
 used up by another message: the kernel has run the cell and gone idle, Voila waits for a reply it
-never sees, and the judge's page spins for ever (measured here: about one page open in 40 on a
-loaded 2-core machine, cold or warm). Anything that touches the socket again sets it free.
+never sees, and the judge's page spins for ever (seen here in a few percent of page opens on a
+busy 2-core machine, cold or warm). Anything that touches the socket again sets it free.
 
 So every cell Voila runs has a wake-up period (`WAKE_SECONDS`). When it passes without a reply,
 nbclient polls its socket afresh (Voila passes `VoilaExecutor.timeout` and

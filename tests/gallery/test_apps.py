@@ -32,6 +32,24 @@ def test_rubric_form_saves_reloads_and_explains_mistakes(make_event, monkeypatch
     assert "matsuri-error" in again.status.value and "give the judge" in again.status.value
 
 
+def test_the_rubric_names_each_criterion_in_the_judges_language(make_event):
+    """English judges read `name_en` / `description_en`; where a criterion has none, its words in
+    the event's language stand (better than an empty label)."""
+    event = make_event()
+    add_team(event, "alpha", "push-open-rate")
+
+    def words(widget) -> str:
+        """Every text the form shows (its HTML widgets, nested boxes included)."""
+        own = widget.value if isinstance(getattr(widget, "value", None), str) else ""
+        return " ".join([own, *(words(child) for child in getattr(widget, "children", ()))])
+
+    english, japanese = words(RubricForm(event, lang="en").box), words(RubricForm(event, lang="ja").box)
+    assert "Business impact" in english and "Would it change a decision?" in english
+    assert "ビジネスへの効果" not in english and "デモの分かりやすさ" in english  # no English given
+    assert "ビジネスへの効果" in japanese and "判断を変えられそうですか。" in japanese
+    assert "Business impact" not in japanese
+
+
 def test_index_cards_show_theme_score_rank_and_a_demo_link(make_event, public_company, tmp_path, monkeypatch):
     """Does each card carry the team's theme, best public score, place and a link to its demo?"""
     event = make_event()

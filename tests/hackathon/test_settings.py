@@ -25,6 +25,11 @@ def test_the_shipped_example_is_valid_and_enables_every_theme():
     assert loaded.themes["product-ordering"].metric == "ndcg@10"
     assert abs(sum(c.weight for c in loaded.criteria) - 1.0) < 1e-9
     assert loaded.metric_weight + loaded.rubric_weight == 1.0
+    for c in loaded.criteria:  # judges read the rubric in Japanese or English
+        other = "en" if loaded.language == "ja" else "ja"
+        assert c.label(other) != c.name and c.hint(other) != c.description, c.id
+        japanese = c.name + c.description if loaded.language == "ja" else c.label("ja") + c.hint("ja")
+        assert all(not ch.isascii() or not ch.isalpha() for ch in japanese), c.id
 
 
 def _set(data: dict, dotted: str, value) -> dict:

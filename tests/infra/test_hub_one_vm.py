@@ -88,9 +88,9 @@ def hub():
     root.chmod(0o755)
     names = {k: f"{event}-{k}" for k in ("ann", "ben", "cat", "dan", "ivy", "jo")}
     roles = {"ivy": "instructor", "jo": "judge"}
-    csv = "username,email,role,team\n" + "".join(
-        f"{n},{k}@example.com,{roles.get(k, 'learner')},{'red' if k in ('ann', 'ben') else ''}\n"
-        for k, n in names.items())
+    csv = "username,email,role,team,language\n" + "".join(
+        f"{n},{k}@example.com,{roles.get(k, 'learner')},{'red' if k in ('ann', 'ben') else ''},"
+        f"{'en' if k == 'ben' else ''}\n" for k, n in names.items())  # ben reads English
     people = participants.parse(csv.splitlines())
     holdout = root / "organiser" / "labels.duckdb"
     holdout.parent.mkdir()
@@ -150,6 +150,24 @@ def test_three_learners_servers_spawn_through_the_api_and_run_as_the_learners(hu
     ps = subprocess.run(["ps", "-ww", "-eo", "user:32=,args="], capture_output=True, text=True).stdout
     singleusers = [line.split()[0] for line in ps.splitlines() if "jupyterhub-singleuser" in line]
     assert "root" not in singleusers
+    # ben reads English (participants.csv): his lab and his checks' feedback; ann gets the course's
+    ann_env, ben_env = server_environment(hub.names["ann"]), server_environment(hub.names["ben"])
+    assert ben_env["MATSURI_LANG"] == "en" and ann_env.get("MATSURI_LANG", "") == ""
+    english = Path(hub.settings.jupyterhub.state_dir) / "jupyter-config-en"
+    assert ben_env["JUPYTER_CONFIG_PATH"].split(":")[0] == str(english)
+    assert str(english) not in ann_env["JUPYTER_CONFIG_PATH"]
+    plugin = "lab/api/settings/@jupyterlab/translation-extension:plugin"
+    locale = [learner.get(f"/user/{learner.name}/{plugin}").json()["schema"]["properties"]["locale"]["default"]
+              for learner in learners[:2]]
+    assert locale == ["ja_JP", "en"]  # ann, ben
+
+
+def server_environment(user: str) -> dict[str, str]:
+    """The environment of `user`'s jupyterhub-singleuser process (read as root)."""
+    pid = subprocess.run(["pgrep", "-u", user, "-f", "jupyterhub-singleuser"], capture_output=True,
+                         text=True).stdout.split()[0]
+    pairs = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(p.decode().split("=", 1) for p in pairs if b"=" in p)
 
 
 def test_a_learner_is_refused_on_another_learners_server_and_cannot_read_their_files(hub):

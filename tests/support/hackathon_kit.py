@@ -63,14 +63,16 @@ scale = [1, 5]
 [[rubric.criteria]]
 id = "impact"
 name = "ビジネスへの効果"
+name_en = "Business impact"
 weight = 0.5
-description = "Would it change a decision?"
+description = "判断を変えられそうですか。"
+description_en = "Would it change a decision?"
 
 [[rubric.criteria]]
 id = "demo"
 name = "デモの分かりやすさ"
 weight = 0.5
-description = "Can a colleague use it alone?"
+description = "同僚がひとりで使えますか。"
 
 [judging]
 judges = {judges}

@@ -169,7 +169,7 @@ class RubricForm:
             slider = widgets.IntSlider(value=(low + high) // 2, min=low, max=high, layout=wide)
             slider.add_class(f"matsuri-criterion-{c.id}")
             self.sliders[c.id] = slider
-            rows.append(labelled(c.name, slider, f"criterion-{c.id}", hint=c.description))
+            rows.append(labelled(c.label(lang), slider, f"criterion-{c.id}", hint=c.hint(lang)))
         self.note = widgets.Textarea(placeholder=self.say("note_placeholder"),
                                      layout=widgets.Layout(width="100%", height="80px"))
         self.save = widgets.Button(description=self.say("save"), button_style="primary",

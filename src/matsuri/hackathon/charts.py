@@ -89,7 +89,7 @@ def judges_chart(standings: list, criteria: list, lang: str = "ja") -> bytes:
     y = np.arange(len(teams))[::-1]
     for i, (criterion, colour) in enumerate(zip(criteria, COLOURS, strict=False)):
         values = [s.marks.by_criterion.get(criterion.id, 0.0) for s in teams]
-        ax.barh(y + (i - (len(criteria) - 1) / 2) * height, values, height, label=criterion.name, color=colour)
+        ax.barh(y + (i - (len(criteria) - 1) / 2) * height, values, height, label=criterion.label(lang), color=colour)
     ax.set_yticks(y, [s.display_name for s in teams])
     ax.set_xlabel(say(TEXT, "average_mark", lang))
     fig.legend(loc="outside lower center", ncol=min(len(criteria), 4), fontsize=8, frameon=False)

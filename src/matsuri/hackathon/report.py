@@ -97,7 +97,7 @@ def _team_card(event: Event, s: awards.Standing, lang: str) -> str:
     else:
         parts.append(f"<p>{say(TEXT, 'no_scored_submission', lang)}</p>")
     if s.marks.by_criterion:
-        marks = ", ".join(f"{escape(c.name)} {s.marks.by_criterion.get(c.id, 0):.2f}" for c in criteria)
+        marks = ", ".join(f"{escape(c.label(lang))} {s.marks.by_criterion.get(c.id, 0):.2f}" for c in criteria)
         parts.append("<p>" + say(TEXT, "judged_by", lang, count=len(s.marks.judges),
                                  judges=escape(", ".join(s.marks.judges)), marks=marks) + "</p>")
     for judge, note in s.marks.notes:

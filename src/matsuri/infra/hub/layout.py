@@ -6,6 +6,7 @@ state_dir/
   secrets/           shared password, the status service's token (root only)
   jupyter-config/    nbgrader_config.py shared by every server (exchange, hub course roles), and the
                      learners' lab settings (Japanese, no news, no grading tools: matsuri.lab)
+  jupyter-config-en/ put first for participants who read English (participants.csv `language`)
   gallery-config/    voila.json: the gallery's Voila serves under the hub's /services/gallery/
   grader-config/     the formgrader service's own config path (the grading tools stay enabled there)
   exchange/          nbgrader's exchange (world-writable with the sticky bit, as nbgrader needs)
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from matsuri import paths
 from matsuri.infra.participants import ROLES
-from matsuri.lab import learners_config_files
+from matsuri.lab import ENGLISH_CONFIG, learners_config_files
 
 
 class HubLayout:
@@ -58,6 +59,7 @@ class HubLayout:
     password_file = property(lambda self: self.secrets / "shared-password")
     status_token_file = property(lambda self: self.secrets / "status-token")
     jupyter_config = property(lambda self: self.state / "jupyter-config")
+    english_config = property(lambda self: self.state / "jupyter-config-en")
     gallery_config = property(lambda self: self.state / "gallery-config")
     grader_config = property(lambda self: self.state / "grader-config")
     exchange = property(lambda self: self.state / "exchange")
@@ -92,7 +94,8 @@ class HubLayout:
 
     def traverse_targets(self) -> list[Path]:
         """Paths participants' servers must reach: the Python environment, exchange, warehouse."""
-        targets = [self.python_bin, Path(sys.executable).resolve().parent, self.exchange, self.jupyter_config]
+        targets = [self.python_bin, Path(sys.executable).resolve().parent, self.exchange, self.jupyter_config,
+                   self.english_config]
         if self.warehouse.exists():
             targets.append(self.warehouse.parent)
         return targets
@@ -119,6 +122,8 @@ class HubLayout:
             "gallery_home": str(self.home(self.gallery_user)),
             "gallery_command": list(self.hub.gallery_command), "python_bin": str(self.python_bin),
             "jupyter_config_dir": str(self.jupyter_config), "warehouse": str(self.warehouse),
+            "english_config_dir": str(self.english_config),
+            "languages": {p.username: p.language for p in self.participants if p.language},
             "gallery_config_dir": str(self.gallery_config), "exchange_dir": str(self.exchange),
             "grader_config_dir": str(self.grader_config),
             "chp": self.chp(), "cull_idle_seconds": int(self.hub.cull_idle_minutes * 60),
@@ -145,6 +150,10 @@ class HubLayout:
 
     def lab_defaults(self) -> str:
         return learners_config_files()["labconfig/default_setting_overrides.json"]
+
+    def english_defaults(self) -> str:
+        """JupyterLab in English, for participants who read English."""
+        return (ENGLISH_CONFIG / "labconfig" / "default_setting_overrides.json").read_text(encoding="utf-8")
 
     def server_config(self) -> str:
         return learners_config_files()["jupyter_server_config.json"]

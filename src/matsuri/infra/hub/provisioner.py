@@ -81,6 +81,9 @@ class HubProvisioner(Provisioner):
                     self._file_action("lab defaults",
                                       lay.jupyter_config / "labconfig" / "default_setting_overrides.json",
                                       lay.lab_defaults(), 0o644, stage=2),
+                    self._file_action("lab in English",
+                                      lay.english_config / "labconfig" / "default_setting_overrides.json",
+                                      lay.english_defaults(), 0o644, stage=2),
                     self._file_action("server settings", lay.jupyter_config / "jupyter_server_config.json",
                                       lay.server_config(), 0o644, stage=2),
                     self._file_action("grader config", lay.grader_config / "nbgrader_config.py",
@@ -124,7 +127,7 @@ class HubProvisioner(Provisioner):
         lay.state.mkdir(parents=True, exist_ok=True)
         lay.state.chmod(0o755)
         for folder, mode in ((lay.secrets, 0o700), (lay.archive, 0o700), (lay.jupyter_config, 0o755),
-                             (lay.exchange, 0o1777)):
+                             (lay.english_config, 0o755), (lay.exchange, 0o1777)):
             folder.mkdir(exist_ok=True)
             folder.chmod(mode)  # the exchange: everyone may drop files, only owners remove them
         for secret in (lay.password_file, lay.status_token_file):
