@@ -91,6 +91,17 @@ def test_a_criterion_repeated_or_unknown_key_in_a_list_entry_is_named(tmp_path):
         settings.parse(data, tmp_path / "e.toml")
 
 
+def test_an_english_event_keeps_its_criteria_in_japanese_for_japanese_judges(tmp_path):
+    """The event switched to English: `name` is now the English text, `name_ja` the Japanese."""
+    data = example()
+    data["event"]["language"] = "en"
+    impact = data["rubric"]["criteria"][0]
+    impact |= {"name": "Business impact", "name_ja": "ビジネスへの効果", "name_en": "Business impact"}
+    loaded = settings.parse(data, tmp_path / "e.toml").criteria[0]
+    assert (loaded.label("en"), loaded.label("ja")) == ("Business impact", "ビジネスへの効果")
+    assert loaded.hint("fr") == loaded.description  # a language with no text: the event's own
+
+
 def test_no_theme_enabled_is_refused(tmp_path):
     """Is an event with no [themes.*] table refused rather than silently useless?"""
     data = example()

@@ -30,7 +30,7 @@ class Criterion:
     name: str            # in the event's language
     weight: float
     description: str
-    other: tuple[tuple[str, str, str], ...] = ()  # (language, name, description) for other languages
+    other: tuple[tuple[str, str, str], ...] = ()  # (language, name, description), "" where not given
 
     def label(self, lang: str) -> str:
         return next((name for code, name, _ in self.other if code == lang and name), self.name)
@@ -128,7 +128,7 @@ def _theme(section: Section, spec) -> ThemeSettings:
     return ThemeSettings(spec.id, metric, share, daily, total, baseline)
 
 
-def _criteria(rubric: Section, language: str) -> tuple[Criterion, ...]:
+def _criteria(rubric: Section) -> tuple[Criterion, ...]:
     """[[rubric.criteria]]: `name` and `description` in the event's language; `name_en` and
     `description_en` (or `_ja`) say them in the other one for judges who read it."""
     items = rubric.take("criteria", list, REQUIRED, lambda v: None if v else "must list at least one criterion",
@@ -143,7 +143,7 @@ def _criteria(rubric: Section, language: str) -> tuple[Criterion, ...]:
         name, weight = section.take("name", str, cid), section.take("weight", float, 1.0, at_least(0.0))
         description = section.take("description", str, "")
         other = tuple((code, section.take(f"name_{code}", str, ""), section.take(f"description_{code}", str, ""))
-                      for code in ("ja", "en") if code != language)
+                      for code in ("ja", "en"))  # both taken: switching the event's language stays valid
         criteria.append(Criterion(cid, name, weight, description, other))
         section.done()
     if sum(c.weight for c in criteria) <= 0:
@@ -213,7 +213,7 @@ def parse(data: dict, path: Path) -> Settings:
     if len(scale) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in scale) \
             or scale[0] >= scale[1]:
         rubric.fail("rubric.scale", f"must be [lowest, highest] whole numbers like [1, 5], not {scale!r}")
-    criteria = _criteria(rubric, language)
+    criteria = _criteria(rubric)
     rubric.done()
 
     judging = root.sub("judging")
