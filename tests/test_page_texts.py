@@ -18,6 +18,7 @@ from matsuri.funnel import texts as funnel_texts
 from matsuri.gallery import texts as gallery_texts
 from matsuri.hackathon import charts as hackathon_charts
 from matsuri.hackathon import report_texts
+from matsuri.hackathon.settings import Criterion
 from matsuri.templates import charts as template_charts
 from matsuri.templates import demo_texts
 from test_glossary import english_left
@@ -110,7 +111,8 @@ def test_charts_draw_every_character_with_the_font_in_use(lang):
     entry = SimpleNamespace(display_name="チームＡ team", score=0.71, team="a")
     marks = SimpleNamespace(by_criterion={"impact": 4.0, "demo": 3.5})
     standing = SimpleNamespace(place=1, display_name="チームＡ team", metric_part=1.0, rubric_part=0.6, marks=marks)
-    criteria = [SimpleNamespace(id="impact", name="インパクト"), SimpleNamespace(id="demo", name="デモ")]
+    criteria = [Criterion("impact", "インパクト", 1.0, "", (("en", "Impact", ""),)),
+                Criterion("demo", "デモ", 1.0, "")]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         hackathon_charts.leaderboard_chart({"push-open-rate": [entry], "churn": []},
