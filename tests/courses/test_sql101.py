@@ -65,14 +65,15 @@ def test_are_defaults_safe_for_a_company():
     assert COURSE.language in ("en", "ja") and COURSE.cell_timeout > 0
 
 
-def execute(nb):
-    """Run a notebook in a fresh kernel; a kernel that dies while starting (a busy machine) gets
-    one more try, a failing cell never does."""
+def execute(nb, folder):
+    """Run a notebook in a fresh kernel in `folder` (what it writes, such as a CSV export, stays
+    there); a kernel that dies while starting (a busy machine) gets one more try, a failing cell
+    never does."""
     for attempt in (1, 2):
         fresh = copy.deepcopy(nb)
         try:
             NotebookClient(fresh, timeout=120, startup_timeout=120, allow_errors=True,
-                           kernel_name="python3").execute()
+                           kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
             return fresh
         except (DeadKernelError, RuntimeError) as error:
             if attempt == 2 or "kernel_info" not in str(error):
@@ -87,11 +88,12 @@ def grader_keys(tiny_company, tmp_path_factory):
 
 
 @pytest.mark.parametrize("lesson", COURSE.lessons, ids=lambda x: x.id)
-def test_does_every_reference_answer_pass_its_own_checks(lesson, grader_keys, tiny_company, monkeypatch):
+def test_does_every_reference_answer_pass_its_own_checks(lesson, grader_keys, tiny_company, monkeypatch,
+                                                         tmp_path):
     monkeypatch.setenv(KEYS_ENV, str(grader_keys))
     monkeypatch.setenv("MATSURI_WAREHOUSE", str(tiny_company.warehouse))
     monkeypatch.setenv("MATSURI_LANG", "en")  # the verdicts are counted by their English words
-    nb = execute(nbformat.read(lesson.notebook, as_version=4))
+    nb = execute(nbformat.read(lesson.notebook, as_version=4), tmp_path)
     problems = [
         (cell.source.splitlines()[0], output.get("ename") or output.get("text", "")[:200])
         for cell in nb.cells if cell.cell_type == "code"
@@ -101,6 +103,9 @@ def test_does_every_reference_answer_pass_its_own_checks(lesson, grader_keys, ti
     assert problems == []
     passed = sum("Correct!" in str(o.get("data", {})) for c in nb.cells for o in c.get("outputs", []))
     assert passed == len(lesson.exercises)
+    if lesson.id == "09-final-project":  # the KPI sheet goes out as a CSV and a chart
+        assert (tmp_path / "kpi_sheet.csv").read_text(encoding="utf-8-sig").startswith("fiscal_quarter,mau,")
+        assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
 
 
 def test_do_answers_come_from_the_warehouse_at_any_seed(tiny_company, tmp_path):
