@@ -36,9 +36,14 @@ def from_query(query_string: str | None = None) -> str | None:
     return _valid(parse_qs(query).get(QUERY_KEY, [""])[0])
 
 
+def from_environment() -> str | None:
+    """MATSURI_LANG, when it names a language (a participant's own, set by their server)."""
+    return _valid(os.environ.get(LANG_ENV))
+
+
 def configured(setting: str | None = None) -> str:
     """MATSURI_LANG, else `setting` (the event's), else Japanese: the language with no page asked."""
-    return _valid(os.environ.get(LANG_ENV)) or _valid(setting) or DEFAULT
+    return from_environment() or _valid(setting) or DEFAULT
 
 
 def page_language(setting: str | None = None) -> str:

@@ -186,12 +186,12 @@ def test_are_broken_course_files_named(course_copy):
 
 def test_does_lint_find_exercises_and_notebooks_that_disagree(course_copy):
     spec = course_copy / "exercises" / f"{L1}.toml"
-    spec.write_text(spec.read_text() + '\n[[exercise]]\nname = "q7"\ntitle = { en = "x" }\n')
+    spec.write_text(spec.read_text() + '\n[[exercise]]\nname = "q99"\ntitle = { en = "x" }\n')
     notebook = course_copy / "source" / L1 / f"{L1}.ipynb"
     nb = answered(nbformat.read(notebook, as_version=4), {}, edit={"q2": "print('no check')"})
     nbformat.write(nb, notebook)
     problems = lint(courses.load("sql-101").lesson(L1))
-    assert any("q7: no SQL cell `%%sql q7_result <<`" in p for p in problems)
+    assert any("q99: no SQL cell `%%sql q99_result <<`" in p for p in problems)
     assert any("q2: its test cell must call q2.check()" in p for p in problems)
 
 

@@ -15,13 +15,23 @@ import time
 
 import nbformat
 import pytest
+from test_sql101_languages import english_left
 
 from conftest import build_company, run_matsuri
 from matsuri.grading import course as courses
 from matsuri.grading.reference import reference_queries
 from matsuri.grading.release import readable_text
+from matsuri.grading.workspace import BY_LANGUAGE
 from matsuri.warehouse.query import connect, table_checksums
-from support.grading_kit import answered, craft, exchange_submit, hostile, once_per_run, rows
+from support.grading_kit import (
+    answered,
+    craft,
+    exchange_fetch,
+    exchange_submit,
+    hostile,
+    once_per_run,
+    rows,
+)
 
 COURSE = "sql-101"
 L1, L2 = "01-reading-a-table", "02-aggregates"
@@ -74,7 +84,7 @@ def grading_run(public_company, tmp_path_factory) -> dict:
                     answered(released1, reference_queries(course.lesson(L1))),
                     tmp_path_factory.mktemp("learner-home"))
     out["collect_exchange"] = cli(["collect", COURSE, "--lesson", L1], work)
-    out["expected"]["via-exchange"] = 6.0
+    out["expected"]["via-exchange"] = float(len(course.lesson(L1).exercises))
     out["grade"] = cli(["grade", COURSE, "--workers", "2", "--cell-timeout", TIMEOUT,
                         "--warehouse", warehouse], work, exit_code=0)
     exports = root / "exports"
@@ -114,6 +124,27 @@ def test_is_every_lesson_released_to_the_exchange(run):
     assert f"Released {len(course.lessons)} lesson(s)" in run["release"].out
 
 
+def test_does_each_learner_fetch_the_lesson_in_their_own_language(run, tmp_path):
+    """On the hub a learner's server fetches the copy in their MATSURI_LANG (participants.csv);
+    without one, the course's language. The copies differ only in prose."""
+    def prose(folder):
+        nb = nbformat.read(folder / f"{L1}.ipynb", as_version=4)
+        return [c.source for c in nb.cells if c.cell_type == "markdown"], [c.source for c in nb.cells
+                                                                          if c.cell_type == "code"]
+
+    exchange, by_language = run["work"] / "exchange", run["root"] / BY_LANGUAGE
+    folders = {lang: exchange_fetch(exchange, COURSE, L1, tmp_path / (lang or "course"), lang)
+               for lang in ("en", "ja", "")}
+    fetched = {lang: prose(folder) for lang, folder in folders.items()}
+    said = {lang: json.loads((folder / "checks.json").read_text())["language"] for lang, folder in folders.items()}
+    assert said == {"en": "en", "ja": "ja", "": "ja"}  # instant feedback in the prose's language
+    assert fetched["en"] == prose(by_language / "en" / L1)
+    assert fetched["ja"] == prose(by_language / "ja" / L1) == fetched[""]  # the course's: Japanese
+    assert fetched["en"][0] != fetched["ja"][0] and fetched["en"][1] == fetched["ja"][1]
+    assert re.search("[ぁ-ん]", "".join(fetched["ja"][0])) and not re.search("[ぁ-ん]", "".join(fetched["en"][0]))
+    assert [run for text in fetched["ja"][0] for run in english_left(text)] == []  # no English prose left
+
+
 def test_does_the_learner_copy_hold_no_answers(run):
     """No reference SQL, and no value of any answer that the lesson text does not already say."""
     course = courses.load(COURSE)
@@ -138,7 +169,7 @@ def test_does_the_learner_copy_hold_no_answers(run):
 def test_does_a_sql_answer_cell_get_a_sql_stub(run):
     nb = nbformat.read(run["root"] / "release" / L1 / f"{L1}.ipynb", as_version=4)
     sql_cells = [c for c in nb.cells if c.source.startswith("%%sql q")]
-    assert len(sql_cells) == 6
+    assert len(sql_cells) == len(courses.load(COURSE).lesson(L1).exercises)
     assert all(c.source.split("\n")[1].startswith("-- Write your query here") for c in sql_cells)
     assert not any("NotImplementedError" in c.source for c in nb.cells)
 
@@ -207,7 +238,8 @@ def test_is_a_rebuilt_warehouse_noticed_and_a_manual_grade_listed(run):
     assert re.search(r"seed 7 · build \w+ → scale tiny · seed 42", run["rebuilt"].err)
     partial, solution = run["rebuilt_report"]["partial"], run["rebuilt_report"]["solution"]
     assert partial["status"] == solution["status"] == "graded"
-    assert solution["score"] == "6" and partial["score"] == "4"  # 3 right + q4 set to 1 by hand
+    full = len(courses.load(COURSE).lesson(L1).exercises)
+    assert solution["score"] == str(full) and partial["score"] == "4"  # 3 right + q4 set to 1 by hand
     assert "kept a score grading did not write: q4 manual 1" in partial["notes"]
     assert "graded again: the warehouse changed" in solution["notes"]
 
@@ -215,8 +247,9 @@ def test_is_a_rebuilt_warehouse_noticed_and_a_manual_grade_listed(run):
 def test_is_each_exercise_recorded(run):
     exercises = [r for r in rows(run["root"] / "exports" / "gradebook.csv")
                  if r["student_id"] == "partial" and r["lesson"] == L1]
+    names = [e.name for e in courses.load(COURSE).lesson(L1).exercises]
     assert [(r["exercise"], r["score"]) for r in exercises] == [
-        ("q1", "1"), ("q2", "1"), ("q3", "1"), ("q4", "0"), ("q5", "0"), ("q6", "0")]
+        (name, "1" if name in ("q1", "q2", "q3") else "0") for name in names]
 
 
 @pytest.mark.parametrize(("student", "note"), [
@@ -243,7 +276,7 @@ def test_did_drop_and_insert_leave_the_warehouse_unchanged(run):
     before, after = run["checksums"]
     assert before == after
     html = (run["root"] / "feedback" / "dropper" / L1 / f"{L1}.html").read_text()
-    assert "The company warehouse is read-only" in html
+    assert "会社のデータベースは読み取り専用です" in html  # the course's language: Japanese
 
 
 def test_does_feedback_hide_hidden_tests_and_tracebacks(run):
@@ -251,7 +284,8 @@ def test_does_feedback_hide_hidden_tests_and_tracebacks(run):
     graded = sum(score is not None for score, _ in run["hostile"].values())
     assert len(list(feedback.glob(f"*/{L1}/{L1}.html"))) == 12 + graded
     html = (feedback / "handmade" / L1 / f"{L1}.html").read_text()
-    assert "Write your query in the SQL cell above" in html   # the grader's verdict…
+    assert "上の SQL セルにクエリを書いて実行してから" in html   # the grader's verdict (in Japanese)…
+    assert "あなたの答え" in html and "Student's answer" not in html and "(Score:" not in html  # …in a Japanese frame
     assert ".verify()" not in html and "HIDDEN TESTS" not in html   # …but not the tests' source
     for page in feedback.glob(f"*/{L1}/{L1}.html"):
         assert "most recent call last" not in page.read_text(), page
@@ -300,12 +334,11 @@ def test_are_instructor_mistakes_explained(tmp_path, run):
 def lab(run, public_company, tmp_path):
     """JupyterLab on 127.0.0.1 in a learner's folder holding lesson 1 as fetched from the exchange."""
     import os
-    import shutil
 
     from support.lab import jupyterlab
 
     home = tmp_path / "learner"
-    shutil.copytree(run["work"] / "exchange" / COURSE / "outbound" / L1, home / L1)
+    exchange_fetch(run["work"] / "exchange", COURSE, L1, home, "en")
     env = dict(os.environ, MATSURI_WAREHOUSE=str(public_company.warehouse), MATSURI_LANG="en",
                JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
     with jupyterlab(home, env) as url:

@@ -217,6 +217,21 @@ def test_a_learner_fetches_and_submits_and_the_instructor_collects_it_under_the_
     fetched = ann.post(f"/user/{ann.name}/assignments/fetch", data={"course_id": "tiny", "assignment_id": "hw1"})
     assert fetched.json()["success"]
     mine = f"/user/{ann.name}/api/contents/tiny/hw1/hw1.ipynb"
+    # ben reads English: his server fetches the English copy `matsuri course release` puts beside
+    # nbgrader's outbound/ (here laid by hand, as a bilingual lesson's would be); ann the course's
+    state = json.loads((Path(hub.settings.jupyterhub.state_dir) / "hub.json").read_text())
+    outbound = Path(state["exchange_dir"]) / "tiny" / "outbound" / "hw1"
+    english = outbound.parent.parent / "outbound-by-language" / "en" / "hw1"
+    shutil.copytree(outbound, english)
+    (english / "read-me.txt").write_text("in English")
+    for folder in (english, english.parent, english.parent.parent):
+        folder.chmod(0o755)
+    (english / "read-me.txt").chmod(0o644)
+    ben = hub.user("ben")
+    ben.ensure_running()
+    assert ben.post(f"/user/{ben.name}/assignments/fetch", data={"course_id": "tiny", "assignment_id": "hw1"}).json()["success"]
+    assert ben.get(f"/user/{ben.name}/api/contents/tiny/hw1/read-me.txt").json()["content"] == "in English"
+    assert ann.get(f"/user/{ann.name}/api/contents/tiny/hw1/read-me.txt").status_code == 404
     notebook = ann.get(mine).json()["content"]
     assert "NotImplementedError" in "".join(notebook["cells"][0]["source"])  # the solution was removed
     notebook["cells"][0]["source"] = "def double(x):\n    return x + x"

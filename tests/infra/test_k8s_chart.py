@@ -36,12 +36,12 @@ CHART = Path(os.environ.get("MATSURI_Z2JH_CHART") or
              paths.project_root().parent / "shared" / "reference" / "zero-to-jupyterhub-4.4.0" / "jupyterhub")
 RELEASE, NAMESPACE = "matsuri", "festival"
 REGISTRY = "registry.test.internal/ml-festival"
-PEOPLE = """username,email,role,team
-ann,ann@example.com,learner,red
-bob,bob@example.com,learner,
-ivy,ivy@example.com,instructor,
-jo,jo@example.com,judge,
-"""
+PEOPLE = """username,email,role,team,language
+ann,ann@example.com,learner,red,
+bob,bob@example.com,learner,,en
+ivy,ivy@example.com,instructor,,
+jo,jo@example.com,judge,,
+"""  # bob reads English
 STORAGE = ["--set", "exchange.storageClassName=nfs-rwx", "--set", "warehouse.storageClassName=nfs-rwx"]
 
 

@@ -17,6 +17,7 @@ import secrets
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -313,6 +314,23 @@ def test_a_learners_pod_runs_the_registry_image_as_jovyan_at_home_with_the_share
     assert warehouse["readOnly"] is True
     assert volumes[warehouse["name"]]["persistentVolumeClaim"] == {"claimName": "matsuri-warehouse", "readOnly": True}
     assert "/etc/matsuri/jupyter-config/nbgrader_config.py" in mounts  # the chart's extraFiles
+
+
+def test_each_participants_pod_gets_their_language_as_on_one_vm(hub, one_vm_config):
+    """bob reads English (participants.csv): his pod's feedback, fetched lessons and JupyterLab
+    are in English; ann gets the course's language and the Japanese lab defaults."""
+    pods = {s["user"]: s["pod"] for s in hub["spawns"] if "pod" in s}
+    env = {user: {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
+           for user, pod in pods.items()}
+    assert env["bob"]["MATSURI_LANG"] == "en" and env["ann"]["MATSURI_LANG"] == ""
+    assert env["bob"]["JUPYTER_CONFIG_PATH"] == "/etc/matsuri/jupyter-config-en:/etc/matsuri/jupyter-config"
+    assert env["ann"]["JUPYTER_CONFIG_PATH"] == "/etc/matsuri/jupyter-config"
+    mounts = {m["mountPath"] for m in pods["bob"]["spec"]["containers"][0]["volumeMounts"]}
+    assert "/etc/matsuri/jupyter-config-en/labconfig/default_setting_overrides.json" in mounts
+    one_vm = one_vm_config.Spawner.environment  # the same rule on one VM
+    bob, ann = (SimpleNamespace(user=SimpleNamespace(name=n)) for n in ("bob", "ann"))
+    assert (one_vm["MATSURI_LANG"](bob), one_vm["MATSURI_LANG"](ann)) == ("en", "")
+    assert one_vm["JUPYTER_CONFIG_PATH"](bob).split(":")[0].endswith("jupyter-config-en")
 
 
 def test_the_hub_refuses_to_start_without_the_shared_password(hub_pod, tmp_path):

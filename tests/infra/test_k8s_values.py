@@ -126,6 +126,13 @@ def test_participants_servers_hide_the_grading_tools_the_same_way(one_vm, values
     assert files["lab-page-config"]["mountPath"].endswith("labconfig/page_config.json")
 
 
+def test_english_readers_lab_defaults_are_the_one_vms(one_vm, values):
+    _, layout, _ = one_vm
+    english = values["singleuser"]["extraFiles"]["lab-defaults-en"]
+    assert english["data"] == json.loads(layout.english_defaults())
+    assert english["mountPath"] == "/etc/matsuri/jupyter-config-en/labconfig/default_setting_overrides.json"
+
+
 def test_services_hold_only_the_scopes_they_need_and_servers_never_run_as_root(one_vm):
     _, _, c = one_vm
     for role in c.JupyterHub.load_roles:

@@ -85,7 +85,37 @@ def test_the_course_release_is_uploaded_for_on_create_to_sync(event, tmp_path, m
     body = boto3.client("s3", region_name=REGION).get_object(Bucket=event.bucket, Key="releases/tiny-course/week1/week1.ipynb")
     assert body["Body"].read() == b"{}"
     on_create = base64.b64decode(SageMakerProvisioner(event, []).lifecycle_request().params["OnCreate"][0]["Content"])
-    assert b'aws s3 sync --only-show-errors "s3://$BUCKET/releases/$COURSE/"' in on_create
+    assert b'RELEASE="releases/$COURSE/"' in on_create and b'LANGUAGE=""' in on_create
+    assert b'aws s3 sync --only-show-errors "s3://$BUCKET/\\$RELEASE"' in on_create
+
+
+def test_a_participant_who_reads_english_gets_the_english_copy_and_their_own_lifecycle(event, tmp_path, monkeypatch):
+    """participants.csv `language`: the copy in that language is uploaded beside the course's, and
+    the instance's lifecycle config (one per language read) syncs it and records the language."""
+    for folder, text in (("release", "course language"), ("release-by-language/en", "English")):
+        lesson = tmp_path / "tiny-course" / folder / "week1"
+        lesson.mkdir(parents=True)
+        (lesson / "week1.ipynb").write_text(text)
+    monkeypatch.setenv("MATSURI_COURSE_WORK", str(tmp_path))
+    people = crowd(PEOPLE.replace("username,email,role,team", "username,email,role,team,language")
+                   .replace("bob,bob@example.com,learner,kaizen", "bob,bob@example.com,learner,kaizen,en"))
+    eid = event.event.id
+    assert not SageMakerProvisioner(event, people).apply(progress=False).failed
+    s3 = boto3.client("s3", region_name=REGION)
+    for key, text in (("releases/tiny-course/week1/week1.ipynb", b"course language"),
+                      ("releases/en/tiny-course/week1/week1.ipynb", b"English")):
+        assert s3.get_object(Bucket=event.bucket, Key=key)["Body"].read() == text
+    configs = {name: sm().describe_notebook_instance(NotebookInstanceName=f"{eid}-{name}")["NotebookInstanceLifecycleConfigName"]
+               for name in ("alice", "bob")}
+    assert configs == {"alice": f"{eid}-lifecycle", "bob": f"{eid}-lifecycle-en"}
+    scripts = {name: base64.b64decode(sm().describe_notebook_instance_lifecycle_config(
+        NotebookInstanceLifecycleConfigName=name)["OnCreate"][0]["Content"]) for name in configs.values()}
+    assert b'LANGUAGE="en"' in scripts[configs["bob"]] and b'LANGUAGE=""' in scripts[configs["alice"]]
+    assert b'"language": "$LANGUAGE"' in scripts[configs["bob"]]  # on-create's event file
+    assert not [o for o in SageMakerProvisioner(event, people).apply(progress=False).changed
+                if o.action.resource == "lifecycle config"]
+    gone = SageMakerProvisioner(event, []).destroy(progress=False)
+    assert sorted(o.action.name for o in gone.changed if o.action.resource == "lifecycle config") == sorted(configs.values())
 
 
 def test_each_role_policy_reaches_only_the_event_bucket_and_writes_only_its_own_prefix(event):
@@ -255,6 +285,20 @@ def test_the_exchange_commands_work_from_a_notebook_instance_and_from_the_instru
     assert (tmp_path / "course" / "submitted" / "bob" / "week1" / "week1.ipynb").read_text() == "bob's answer"
     missing = run_matsuri(["infra", "exchange", "fetch", "tiny-course", "week9"], env=learner_env, cwd=home, exit_code=3)
     assert "has not been released yet" in missing.err
+
+    # A participant who reads English fetches the English copy once it is released; others the course's.
+    english = tmp_path / "release-by-language" / "en" / "week1"
+    english.mkdir(parents=True)
+    (english / "week1.ipynb").write_text("the English notebook")
+    out = run_matsuri(["infra", "exchange", "release", "tiny-course", "week1", "--folder", str(english),
+                       "--language", "en", *common], env=env).out
+    assert f"s3://{event.bucket}/releases/en/tiny-course/week1/" in out
+    for name, language, expected in (("alice", "en", "the English notebook"), ("carol", "", "the released notebook")):
+        event_file.write_text(json.dumps({"bucket": event.bucket, "participant": name, "region": REGION,
+                                          "language": language}))
+        (tmp_path / name).mkdir()
+        run_matsuri(["infra", "exchange", "fetch", "tiny-course", "week1"], env=learner_env, cwd=tmp_path / name)
+        assert (tmp_path / name / "week1" / "week1.ipynb").read_text() == expected
 
 
 def test_unreachable_aws_is_one_clear_sentence_and_offline_plan_still_works(tmp_path):

@@ -44,6 +44,7 @@ def answered(released, answers: dict[str, str], drop=(), edit=None, after=None):
 def craft(released_path: Path, refs: dict[str, str], out: Path, lesson: str) -> dict[str, float | None]:
     """Write one folder per learner into `out`; return the score each should get (None: skipped)."""
     released = nbformat.read(released_path, as_version=4)
+    full = len(refs)  # one point per exercise
     wrong = dict(refs) | {"q1_result": "SELECT product_id, name FROM products"}
     partial = {k: v for k, v in refs.items() if k in ("q1_result", "q2_result", "q3_result")}
     partial["q4_result"] = refs["q4_result"].replace("LIMIT 10", "LIMIT 9")
@@ -67,19 +68,19 @@ def craft(released_path: Path, refs: dict[str, str], out: Path, lesson: str) -> 
         # graded first by the other worker: it breaks its grading key, which must not hurt the others
         "aaa-saboteur": (answered(released, {}, after={"setup": sabotage}), 0),
         "blank": (answered(released, {}), 0),
-        "solution": (answered(released, refs), 6),
+        "solution": (answered(released, refs), full),
         "partial": (answered(released, partial), 3),
         # q1 is wrong, and its check cell (and the setup cell) were edited to hide it
-        "tampered": (answered(released, wrong, edit={"q1": "pass", "setup": "print('no setup')"}), 5),
-        "deleted-test": (answered(released, refs, drop=("q2",)), 6),
-        "deleted-setup": (answered(released, refs, drop=("setup",)), 6),
-        "endless": (answered(released, dict(refs) | {"q1_result": ENDLESS}), 5),
+        "tampered": (answered(released, wrong, edit={"q1": "pass", "setup": "print('no setup')"}), full - 1),
+        "deleted-test": (answered(released, refs, drop=("q2",)), full),
+        "deleted-setup": (answered(released, refs, drop=("setup",)), full),
+        "endless": (answered(released, dict(refs) | {"q1_result": ENDLESS}), full - 1),
         "dropper": (answered(released, dict(refs) | {
             "q1_result": "DROP TABLE users",
             "q2_result": "INSERT INTO products VALUES (999, 'x', 'book', 1, NULL)",
-        }), 4),
+        }), full - 2),
         "handmade": (answered(released, {k: v for k, v in refs.items() if k != "q6_result"},
-                              after={"q6-sql": by_hand, "q5-sql": "del q5"}), 5),
+                              after={"q6-sql": by_hand, "q5-sql": "del q5"}), full - 1),
     }
     for student, (nb, _) in notebooks.items():
         folder = out / student / lesson
@@ -114,6 +115,24 @@ def exchange_submit(exchange: Path, course: str, lesson: str, student: str, note
     config.CourseDirectory.student_id = student
     coursedir = CourseDirectory(config=config)
     ExchangeSubmit(coursedir=coursedir, authenticator=Authenticator(config=config), config=config).start()
+
+
+def exchange_fetch(exchange: Path, course: str, lesson: str, home: Path, language: str = "") -> Path:
+    """Fetch like a learner's server on the hub does: nbgrader's own command, with the hub's fetch
+    class and the learner's MATSURI_LANG. Returns the fetched lesson's folder."""
+    import os
+    import subprocess
+    import sys
+
+    home.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k != "MATSURI_LANG"}
+    env |= {"MATSURI_LANG": language} if language else {}
+    env["JUPYTER_CONFIG_DIR"] = env["JUPYTER_CONFIG_PATH"] = str(home / ".jupyter")  # no stray config
+    subprocess.run([sys.executable, "-m", "nbgrader", "fetch_assignment", lesson, "--course", course,
+                    f"--Exchange.root={exchange}", "--Exchange.path_includes_course=False",
+                    "--ExchangeFactory.fetch_assignment=matsuri.grading.language_fetch.FetchInReadersLanguage"],
+                   cwd=home, env=env, check=True, capture_output=True, text=True, timeout=120)
+    return home / lesson
 
 
 def once_per_run(tmp_path_factory, name: str, build):
@@ -179,6 +198,7 @@ def hostile(released_path: Path, refs: dict[str, str], secrets: dict[str, Path],
     `secrets` are files a grading kernel must not read (source, keys, gradebook, another
     learner's work, labels); `other_lesson` is another lesson's released notebook."""
     released = nbformat.read(released_path, as_version=4)
+    full = len(refs)  # one point per exercise
     nothing = {var: "SELECT 1 AS x" for var in refs}
     right = dict(refs)
     no_op = "lambda *args, **kwargs: None"
@@ -187,7 +207,7 @@ def hostile(released_path: Path, refs: dict[str, str], secrets: dict[str, Path],
         "patch-compare": ("import matsuri.checks.compare as c, matsuri.checks.exercise as e\n"
                           f"c.compare = e.compare = {no_op}"),
         "patch-class": f"from matsuri.checks.exercise import Exercise\nExercise.check = Exercise.verify = {no_op}",
-        "patch-objects": "".join(f"q{n}.check = q{n}.verify = lambda: None\n" for n in range(1, 7)),
+        "patch-objects": "".join(f"q{n}.check = q{n}.verify = lambda: None\n" for n in range(1, full + 1)),
         "patch-rendering": ("from matsuri.checks import outcomes\n"
                             "outcomes.Outcome._render_traceback_ = lambda self: []\n"
                             f"get_ipython().set_custom_exc((BaseException,), {no_op})"),
@@ -199,7 +219,7 @@ def hostile(released_path: Path, refs: dict[str, str], secrets: dict[str, Path],
                        "import builtins; builtins.q1 = builtins.q2 = None"),
         "forge-outputs": ("from IPython.display import HTML, display\n"
                           "display(HTML('<b>✓ Correct!</b>'))\n"
-                          "print('q1 ✓ Correct! 6/6')"),
+                          "print('q1 ✓ Correct! 1/1')"),
         "rewrite-key": ("import json, os, pathlib\n"
                         "from matsuri.checks import start\n"
                         "from matsuri.checks.fingerprint import column_names, fingerprint\n"
@@ -227,27 +247,27 @@ def hostile(released_path: Path, refs: dict[str, str], secrets: dict[str, Path],
     writes = (f"import sqlite3\ntry:\n    db = sqlite3.connect({str(secrets['gradebook'])!r})\n"
               "    db.execute('UPDATE grade SET extra_credit = 10, manual_score = 0')\n"
               "    db.commit()\nexcept Exception as error:\n    print('gradebook refused:', error)\n")
-    learners["snoop"] = (answered(released, right, after={"setup": reads + writes}), 6, "")
+    learners["snoop"] = (answered(released, right, after={"setup": reads + writes}), full, "")
     # honest learners' mistakes: grading must not lose their points
     wrong_then_right = "%%sql q1_result <<\nSELECT 1 AS x"
     # the copy counted is the one right below q1's SQL cell (lessons add teaching cells above it)
     twin = 1 + sum(c.cell_type == "code" for c in released.cells[:_index(released.cells, "q1-sql") + 1])
     learners["copied-answer"] = (_cells(answered(released, right), _duplicate("q1-sql", wrong_then_right)),
-                                 6, f"q1: 2 SQL cells fill q1_result; the one in code cell {twin} counted")
-    learners["copied-check"] = (_cells(answered(released, right), _duplicate("q2")), 6, "")
-    learners["moved-answer"] = (_cells(answered(released, right), _move_below_check("q3")), 6, "")
-    learners["retyped-check"] = (_cells(answered(released, right), _retype("q4", "raw")), 6, "")
-    learners["retyped-answer"] = (_cells(answered(released, right), _retype("q5-sql", "markdown")), 6,
+                                 full, f"q1: 2 SQL cells fill q1_result; the one in code cell {twin} counted")
+    learners["copied-check"] = (_cells(answered(released, right), _duplicate("q2")), full, "")
+    learners["moved-answer"] = (_cells(answered(released, right), _move_below_check("q3")), full, "")
+    learners["retyped-check"] = (_cells(answered(released, right), _retype("q4", "raw")), full, "")
+    learners["retyped-answer"] = (_cells(answered(released, right), _retype("q5-sql", "markdown")), full,
                                   "answer cell of q5 was changed to markdown; graded as code")
     # endless work that will not stop when interrupted: killed, the rest still graded
     stubborn = ("import time\nwhile True:\n    try:\n        time.sleep(0.1)\n"
                 "    except KeyboardInterrupt:\n        pass")
-    learners["stubborn-loop"] = (answered(released, right, after={"q2": stubborn}), 6,
+    learners["stubborn-loop"] = (answered(released, right, after={"q2": stubborn}), full,
                                  "did not stop when interrupted, and was killed with its kernel")
     threads = "%%sql\nSET threads = 8"
     learners["threads-endless"] = (answered(released, right | {"q3_result": ENDLESS},
-                                            after={"setup": threads}), 5, "the SQL cell of q3")
-    learners["exits"] = (answered(released, right, after={"q3": "import os\nos._exit(0)"}), 6,
+                                            after={"setup": threads}), full - 1, "the SQL cell of q3")
+    learners["exits"] = (answered(released, right, after={"q3": "import os\nos._exit(0)"}), full,
                          "stopped its kernel")
     wrong_lesson = nbformat.read(other_lesson, as_version=4)
     learners["wrong-lesson"] = (wrong_lesson, None, f"this notebook is lesson {other_lesson.stem}")

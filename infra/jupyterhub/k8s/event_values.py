@@ -4,8 +4,8 @@
         --registry registry.example.com/ml-festival [--settings infra/settings.toml] [--out build/k8s]
 
 writes build/k8s/hub-values.yaml (for the jupyterhub chart, after values.yaml: who may sign in,
-the groups with their members as on the one-VM hub, admins, the single-user image in your
-registry, and the course's formgrader service and roles) and build/k8s/festival-values.yaml (for
+the groups with their members as on the one-VM hub, admins, each participant's language, the
+single-user image in your registry, and the course's formgrader service and roles) and build/k8s/festival-values.yaml (for
 ./festival: event, course, images). Nothing secret is written.
 Needs the kit (`pip install -e .`); infra/README.md, "Kubernetes", shows the whole install.
 """
@@ -78,8 +78,10 @@ def hub_values(settings, people, registry: str) -> dict:
         },
         **course_keys(course),
     }
+    languages = {p.username: p.language for p in people if p.language}  # read by matsuri_language
     return {
         "hub": hub,
+        "custom": {"matsuri": {"languages": languages}},
         "singleuser": {"image": {"name": f"{check_registry(registry)}/{SINGLEUSER_IMAGE}",
                                  "tag": settings.event.kit_version}},
     }

@@ -1,6 +1,7 @@
 #!/bin/bash
 # matsuri on-create (runs once, as root, when the notebook instance is created).
-# Installs the kit at the event's pinned version and the course release for this participant.
+# Installs the kit at the event's pinned version and the course release for this participant, in
+# the language they read (LANGUAGE, from participants.csv; empty: the course's language).
 # AWS stops a lifecycle script after 5 minutes, so the installs run in the background (nohup)
 # and log to /home/ec2-user/SageMaker/.matsuri/setup.log; the script itself returns in seconds.
 set -euo pipefail
@@ -10,6 +11,7 @@ BUCKET="@@BUCKET@@"
 COURSE="@@COURSE@@"
 KIT_SPEC="@@KIT_SPEC@@"
 PIP_INDEX_URL="@@PIP_INDEX_URL@@"
+LANGUAGE="@@LANGUAGE@@"
 
 HOME_DIR=/home/ec2-user/SageMaker
 STATE_DIR="$HOME_DIR/.matsuri"
@@ -19,7 +21,7 @@ mkdir -p "$STATE_DIR"
 INSTANCE=$(python3 -c "import json; print(json.load(open('/opt/ml/metadata/resource-metadata.json'))['ResourceName'])")
 PARTICIPANT="${INSTANCE#"$EVENT_ID"-}"
 cat > "$STATE_DIR/event.json" <<JSON
-{"event": "$EVENT_ID", "bucket": "$BUCKET", "course": "$COURSE", "participant": "$PARTICIPANT"}
+{"event": "$EVENT_ID", "bucket": "$BUCKET", "course": "$COURSE", "participant": "$PARTICIPANT", "language": "$LANGUAGE"}
 JSON
 chown -R ec2-user:ec2-user "$STATE_DIR"
 
@@ -29,6 +31,10 @@ source /home/ec2-user/anaconda3/bin/activate python3
 if [ -n "$PIP_INDEX_URL" ]; then export PIP_INDEX_URL="$PIP_INDEX_URL"; fi
 pip install --quiet "$KIT_SPEC"
 export PLOOMBER_STATS_ENABLED=false
-aws s3 sync --only-show-errors "s3://$BUCKET/releases/$COURSE/" "$HOME_DIR/$COURSE/"
+RELEASE="releases/$COURSE/"
+if [ -n "$LANGUAGE" ] && [ -n "\$(aws s3 ls "s3://$BUCKET/releases/$LANGUAGE/$COURSE/" 2>/dev/null)" ]; then
+  RELEASE="releases/$LANGUAGE/$COURSE/"   # the copy in the participant's language
+fi
+aws s3 sync --only-show-errors "s3://$BUCKET/\$RELEASE" "$HOME_DIR/$COURSE/"
 echo "matsuri ready: $KIT_SPEC, course $COURSE"
 SETUP

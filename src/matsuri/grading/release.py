@@ -8,8 +8,8 @@ the released files are searched for the reference SQL: finding it stops the rele
 Prose written in several languages (cells marked `metadata.matsuri.lang`) is kept through
 generation, then split: `release/<lesson>/` (what the exchange gets) carries the course's
 language, and `release-by-language/<lang>/<lesson>/` one copy per language, for learners who read
-another language than the course's (participants.csv `language`). The copies differ only in prose,
-so they are graded alike.
+another language than the course's (participants.csv `language`). The exchange gets the copies too
+(see `language_fetch`). The copies differ only in prose, so they are graded alike.
 """
 
 from __future__ import annotations
@@ -23,8 +23,10 @@ from pathlib import Path
 import nbformat
 from tqdm.auto import tqdm
 
+from matsuri.checks import key_file
 from matsuri.checks.key_file import KEY_FILE
 from matsuri.grading import key_builder
+from matsuri.grading.language_fetch import language_copy
 from matsuri.grading.preprocessors import EVERY_LANGUAGE, cell_language, only_language
 from matsuri.grading.reference import reference_queries, require_consistent
 from matsuri.grading.workspace import BY_LANGUAGE, GradingError, Workspace, check
@@ -64,8 +66,8 @@ def release(ws: Workspace, lesson: str | None = None, progress: bool = True) -> 
     for item in sql:
         refuse_leaks(ws, item)
     for item in lessons:
-        split_languages(ws, item.id)
-        publish(api, item.id)
+        found = split_languages(ws, item.id)
+        publish(api, item.id, {lang: ws.step(BY_LANGUAGE, lang, item.id) for lang in found})
         bar.update(1)
     bar.close()
     ws.use_wal()
@@ -81,8 +83,8 @@ def label(notebook: Path, course: str, lesson: str) -> None:
 
 
 def split_languages(ws: Workspace, lesson: str) -> list[str]:
-    """Write each language's copy of a released lesson, then keep the course's language in the
-    release itself. Returns the languages found (none: a lesson in one language stays as it is)."""
+    """Write each language's copy of a released lesson (its check key says that language, so
+    instant feedback matches the prose), then keep the course's language in the release itself. Returns the languages found (none: a lesson in one language stays as it is)."""
     folder = ws.step("release", lesson)
     notebooks = {path: nbformat.read(path, as_version=4) for path in sorted(folder.glob("*.ipynb"))}
     found = sorted({lang for nb in notebooks.values() for c in nb.cells if (lang := cell_language(c))})
@@ -92,6 +94,10 @@ def split_languages(ws: Workspace, lesson: str) -> list[str]:
         shutil.copytree(folder, target)
         for path, nb in notebooks.items():
             nbformat.write(only_language(nbformat.from_dict(nb), lang), target / path.name)
+        if (target / KEY_FILE).is_file():  # the checks speak the copy's language with no setting
+            key = key_file.read(target / KEY_FILE)
+            key.language = lang
+            key.write(target / KEY_FILE)
     for path, nb in notebooks.items():
         nbformat.write(only_language(nb, ws.course.language), path)
     return found
@@ -134,8 +140,9 @@ def refuse_leaks(ws: Workspace, lesson) -> None:
                 )
 
 
-def publish(api, lesson_id: str) -> None:
-    """Copy the released lesson to the exchange (replacing an earlier release of it)."""
+def publish(api, lesson_id: str, copies: dict[str, Path]) -> None:
+    """Copy the released lesson to the exchange (replacing an earlier release of it), and each
+    language's copy beside it, readable as nbgrader made the lesson readable."""
     from nbgrader.utils import capture_log, temp_attrs
 
     with temp_attrs(api.coursedir, assignment_id=lesson_id):
@@ -143,3 +150,16 @@ def publish(api, lesson_id: str) -> None:
                                              authenticator=api.authenticator, parent=api)
         app.force = True
         check(capture_log(app), f"Releasing {lesson_id} to the exchange")
+    if not hasattr(app, "dest_path"):  # an exchange of another kind: it has no place for copies
+        return
+    released = Path(app.dest_path)
+    for lang, folder in copies.items():
+        target = language_copy(released.parent.parent, lesson_id, lang)
+        shutil.rmtree(target, ignore_errors=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        for parent in (target.parent, target.parent.parent):
+            parent.chmod(released.stat().st_mode & 0o7777)
+        shutil.copytree(folder, target)
+        file_mode = next((p.stat().st_mode for p in released.rglob("*") if p.is_file()), 0o644)
+        for path in [target, *target.rglob("*")]:
+            path.chmod((released.stat().st_mode if path.is_dir() else file_mode) & 0o7777)

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from matsuri.checks.key_file import KEY_FILE, KEYS_ENV
-from matsuri.grading import confined, forkserver
+from matsuri.grading import confined, feedback_labels, forkserver
 from matsuri.paths import WAREHOUSE_ENV
 
 
@@ -40,6 +40,7 @@ def grade_one(api, lesson: str, student: str, feedback: bool) -> dict:
     steps = [("autograde", lambda: api.autograde(lesson, student, force=True, create=True))]
     if feedback:
         steps.append(("feedback", lambda: api.generate_feedback(lesson, student, force=True)))
+        steps.append(("feedback labels", lambda: label_feedback(api, lesson, student)))
     for name, run in steps:
         try:
             result = run()
@@ -53,6 +54,13 @@ def grade_one(api, lesson: str, student: str, feedback: bool) -> dict:
             break
     outcome["seconds"] = round(time.perf_counter() - started, 3)
     return outcome
+
+
+def label_feedback(api, lesson: str, student: str) -> dict:
+    """The feedback page's frame in the course's language (feedback_labels)."""
+    folder = Path(api.coursedir.format_path(api.coursedir.feedback_directory, student, lesson))
+    feedback_labels.translate_folder(folder, api.config.ExecuteWithinLimits.get("language", "en"))
+    return {"success": True}
 
 
 def explain(step: str, log: str) -> str:

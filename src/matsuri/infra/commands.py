@@ -118,19 +118,21 @@ def _where(bucket: str | None, participant: str | None, region: str | None):
     if bucket and participant:
         return Where(bucket, participant, region)
     found = here()
-    return Where(bucket or found.bucket, participant or found.participant, region or found.region)
+    return Where(bucket or found.bucket, participant or found.participant, region or found.region, found.language)
 
 
 @exchange_app.command("release")
 def release_command(course: str, assignment: str,
                     folder: Path = typer.Option(..., help="nbgrader's release/<assignment> folder."),
                     bucket: str = typer.Option(..., help="The event's bucket."),
-                    region: str = typer.Option(None)) -> None:
+                    region: str = typer.Option(None),
+                    language: str = typer.Option("", help="Publish this folder as the copy for those who "
+                                                 "read LANGUAGE (release-by-language/<language>/<assignment>).")) -> None:
     """Instructor: publish a released assignment to every participant."""
-    from matsuri.infra.aws.exchange import Where, release
+    from matsuri.infra.aws.exchange import Where, release, release_prefix
 
-    count = release(Where(bucket, "instructor", region), course, assignment, folder)
-    typer.echo(f"Released {assignment} ({count} files) to s3://{bucket}/releases/{course}/{assignment}/")
+    count = release(Where(bucket, "instructor", region), course, assignment, folder, language)
+    typer.echo(f"Released {assignment} ({count} files) to s3://{bucket}/{release_prefix(course, assignment, language)}")
 
 
 @exchange_app.command("fetch")

@@ -7,6 +7,7 @@ participants/<name>/ (their IAM policy allows nothing else), and `collect` rebui
 
 Bucket layout:
   releases/<course>/<assignment>/...                                    (instructor → everyone)
+  releases/<language>/<course>/<assignment>/...   the copy for those who read <language>
   participants/<name>/submissions/<course>/<assignment>/<timestamp>/... (learner → instructor)
 """
 
@@ -31,6 +32,7 @@ class Where:
     bucket: str
     participant: str
     region: str | None = None
+    language: str = ""  # participants.csv `language` ("": the course's)
 
 
 def here() -> Where:
@@ -39,7 +41,7 @@ def here() -> Where:
     if not path.is_file():
         raise NotFound(f"This machine has no event file at {path}; pass --bucket and --participant.")
     data = json.loads(path.read_text())
-    return Where(data["bucket"], data["participant"], data.get("region"))
+    return Where(data["bucket"], data["participant"], data.get("region"), data.get("language", ""))
 
 
 def _client(region: str | None):
@@ -54,25 +56,38 @@ def _files(folder: Path):
             yield path
 
 
-def release(where: Where, course: str, assignment: str, folder: Path) -> int:
-    """Upload a released assignment (nbgrader's release/<assignment> folder) for everyone."""
+def release_prefix(course: str, assignment: str, language: str = "") -> str:
+    return f"releases/{language + '/' if language else ''}{course}/{assignment}/"
+
+
+def release(where: Where, course: str, assignment: str, folder: Path, language: str = "") -> int:
+    """Upload a released assignment (nbgrader's release/<assignment> folder) for everyone, or the
+    copy in one `language` (release-by-language/<language>/<assignment>) for those who read it."""
     folder = Path(folder)
     if not folder.is_dir():
         raise NotFound(f"No released assignment at {folder}; run nbgrader generate_assignment first.")
     s3, count = _client(where.region), 0
     for path in _files(folder):
-        s3.upload_file(str(path), where.bucket, f"releases/{course}/{assignment}/{path.relative_to(folder).as_posix()}")
+        s3.upload_file(str(path), where.bucket, release_prefix(course, assignment, language) + path.relative_to(folder).as_posix())
         count += 1
     return count
 
 
 def fetch(where: Where, course: str, assignment: str, dest: Path) -> Path:
-    """Download a released assignment into dest/<assignment> (never overwriting a learner's work)."""
+    """Download a released assignment into dest/<assignment> (never overwriting a learner's work),
+    in the participant's language when that copy was released."""
     s3 = _client(where.region)
-    prefix = f"releases/{course}/{assignment}/"
     target = Path(dest) / assignment
-    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=where.bucket, Prefix=prefix)
-            for o in page.get("Contents", [])]
+
+    def listed(prefix: str) -> list[str]:
+        return [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=where.bucket, Prefix=prefix)
+                for o in page.get("Contents", [])]
+
+    prefix = release_prefix(course, assignment, where.language)
+    keys = listed(prefix) if where.language else []
+    if not keys:
+        prefix = release_prefix(course, assignment)
+        keys = listed(prefix)
     if not keys:
         raise NotFound(f"Assignment '{assignment}' of course '{course}' has not been released yet.")
     for key in keys:

@@ -47,10 +47,12 @@ def _fill(template: str, values: dict[str, str]) -> str:
     return template
 
 
-def render(settings) -> Scripts:
-    """Both scripts filled in with the event's settings, each checked against AWS's size limit."""
+def render(settings, language: str = "") -> Scripts:
+    """Both scripts filled in with the event's settings and the language of the participants they
+    are for ("": the course's), each checked against AWS's size limit."""
     sm = settings.sagemaker
     values = {"EVENT_ID": settings.event.id, "BUCKET": settings.bucket, "COURSE": settings.event.course,
+              "LANGUAGE": language,
               "KIT_SPEC": settings.kit_spec, "PIP_INDEX_URL": sm.pip_index_url,
               "IDLE_SECONDS": str(sm.idle_minutes * 60), "AUTOSTOP_PY": _read("autostop.py").rstrip()}
     scripts = Scripts(_fill(_read("on-create.sh"), values), _fill(_read("on-start.sh"), values))

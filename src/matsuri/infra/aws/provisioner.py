@@ -28,6 +28,7 @@ from matsuri.infra.base import (
     Provisioner,
     StatusRow,
 )
+from matsuri.infra.participants import LANGUAGES
 from matsuri.infra.settings import course_release
 
 TAG_EVENT, TAG_PARTICIPANT, TAG_ROLE, TAG_TEAM = ("matsuri:event", "matsuri:participant",
@@ -68,9 +69,14 @@ class SageMakerProvisioner(Provisioner):
     def role_path(self) -> str:
         return f"/matsuri/{self.event}/"
 
+    def lifecycle_name(self, language: str = "") -> str:
+        """One lifecycle config per language read at the event ("": the course's): it says which
+        copy of the lessons on-create syncs."""
+        return f"{self.event}-lifecycle" + (f"-{language}" if language else "")
+
     @property
-    def lifecycle_name(self) -> str:
-        return f"{self.event}-lifecycle"
+    def languages(self) -> list[str]:
+        return sorted({""} | {p.language for p in self.participants})
 
     def client(self, service: str, quick: bool = False):
         key = (service, quick)
@@ -108,10 +114,10 @@ class SageMakerProvisioner(Provisioner):
                 Request("s3", "PutBucketTagging", {"Bucket": self.settings.bucket,
                                                    "Tagging": {"TagSet": self.tags()}})]
 
-    def lifecycle_request(self) -> Request:
-        hooks = lifecycle.render(self.settings).hooks()
+    def lifecycle_request(self, language: str = "") -> Request:
+        hooks = lifecycle.render(self.settings, language).hooks()
         return Request("sagemaker", "CreateNotebookInstanceLifecycleConfig",
-                       {"NotebookInstanceLifecycleConfigName": self.lifecycle_name, **hooks,
+                       {"NotebookInstanceLifecycleConfigName": self.lifecycle_name(language), **hooks,
                         "Tags": self.tags()})
 
     def policy(self, person) -> str:
@@ -138,19 +144,25 @@ class SageMakerProvisioner(Provisioner):
         arn = f"arn:aws:iam::{self.account}:role{self.role_path}{self.role_name(person.username)}"
         return Request("sagemaker", "CreateNotebookInstance", {
             "NotebookInstanceName": self.instance_name(person.username), "InstanceType": sm.instance_type,
-            "RoleArn": arn, "LifecycleConfigName": self.lifecycle_name, "VolumeSizeInGB": sm.volume_gb,
+            "RoleArn": arn, "LifecycleConfigName": self.lifecycle_name(person.language),
+            "VolumeSizeInGB": sm.volume_gb,
             "RootAccess": "Disabled", "PlatformIdentifier": sm.platform, "Tags": self.tags(person),
             "DirectInternetAccess": "Enabled" if sm.direct_internet_access else "Disabled",
             **({"SubnetId": sm.subnet_id, "SecurityGroupIds": list(sm.security_group_ids)} if sm.subnet_id else {})})
 
     def release_requests(self) -> list[Request]:
-        """The course release, uploaded under releases/<course>/ for on-create to sync."""
+        """The course release, uploaded under releases/<course>/ for on-create to sync, and each
+        language's copy that someone reads under releases/<language>/<course>/."""
         course = self.settings.event.course
-        folder = course_release(course)
-        files = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+        folders = {f"releases/{course}": course_release(course)}
+        for language in filter(None, self.languages):
+            if (copy := course_release(course, language)) != course_release(course):
+                folders[f"releases/{language}/{course}"] = copy
         return [Request("s3", "PutObject", {"Bucket": self.settings.bucket,
-                                            "Key": f"releases/{course}/{p.relative_to(folder).as_posix()}",
-                                            "Body": p.read_bytes()}) for p in files]
+                                            "Key": f"{prefix}/{p.relative_to(folder).as_posix()}",
+                                            "Body": p.read_bytes()})
+                for prefix, folder in folders.items() if folder.is_dir()
+                for p in sorted(folder.rglob("*")) if p.is_file()]
 
     # ---------------------------------------------------------------- sending
     def send(self, request: Request):
@@ -187,7 +199,7 @@ class SageMakerProvisioner(Provisioner):
 
     def existing(self) -> dict:
         """What the account already holds under this event's names (empty when offline)."""
-        state = {"bucket": None, "lifecycle": False, "roles": {}, "instances": {}}
+        state = {"bucket": None, "lifecycle": set(), "roles": {}, "instances": {}}
         if self.offline:
             return state
         try:
@@ -210,8 +222,10 @@ class SageMakerProvisioner(Provisioner):
             state["bucket"] = {t["Key"]: t["Value"] for t in tagging.get("TagSet", [])}
         elif self._quiet(s3.head_bucket, Bucket=self.settings.bucket) is not None:
             state["bucket"] = {}
-        state["lifecycle"] = self._quiet(sm.describe_notebook_instance_lifecycle_config,
-                                         NotebookInstanceLifecycleConfigName=self.lifecycle_name) is not None
+        for name in {self.lifecycle_name(x) for x in ("", *LANGUAGES)}:
+            if self._quiet(sm.describe_notebook_instance_lifecycle_config,
+                           NotebookInstanceLifecycleConfigName=name) is not None:
+                state["lifecycle"].add(name)
         for page in iam.get_paginator("list_roles").paginate(PathPrefix=self.role_path):
             for role in page["Roles"]:
                 state["roles"][role["RoleName"]] = role
@@ -242,12 +256,14 @@ class SageMakerProvisioner(Provisioner):
             actions.append(Action(CREATE, "course release", self.settings.event.course,
                                   detail=f"{len(releases)} files", requests=releases,
                                   run=self._runner(releases), needs=(f"bucket:{bucket}",), stage=1))
-        if state["lifecycle"]:
-            actions.append(Action(EXISTS, "lifecycle config", self.lifecycle_name))
-        else:
-            request = self.lifecycle_request()
-            actions.append(Action(CREATE, "lifecycle config", self.lifecycle_name, requests=[request],
-                                  run=self._runner([request])))
+        for language in self.languages:
+            name = self.lifecycle_name(language)
+            if name in state["lifecycle"]:
+                actions.append(Action(EXISTS, "lifecycle config", name))
+            else:
+                request = self.lifecycle_request(language)
+                actions.append(Action(CREATE, "lifecycle config", name, requests=[request],
+                                      run=self._runner([request])))
         for person in self.participants:
             actions += self._participant_actions(person, state)
         requests = [(a, r) for a in actions for r in a.requests]
@@ -279,7 +295,8 @@ class SageMakerProvisioner(Provisioner):
             out.append(Action(CREATE, "notebook instance", instance, person.username,
                               f"{self.settings.sagemaker.instance_type}, {self.settings.sagemaker.volume_gb} GB",
                               [request], self._runner([request]),
-                              needs=(f"role:{role}", f"lifecycle config:{self.lifecycle_name}"), stage=2))
+                              needs=(f"role:{role}", f"lifecycle config:{self.lifecycle_name(person.language)}"),
+                              stage=2))
         elif self.instance_tags(found["NotebookInstanceArn"]).get(TAG_EVENT) == self.event:
             out.append(Action(EXISTS, "notebook instance", instance, person.username,
                               found["NotebookInstanceStatus"], stage=2))
@@ -337,10 +354,10 @@ class SageMakerProvisioner(Provisioner):
             tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=name).get("Tags", [])}
             if tags.get(TAG_EVENT) == self.event:
                 actions.append(Action(DELETE, "role", name, run=lambda n=name: self._delete_role(n), stage=2))
-        if state["lifecycle"]:
-            actions.append(Action(DELETE, "lifecycle config", self.lifecycle_name, stage=2,
+        for name in sorted(state["lifecycle"]):
+            actions.append(Action(DELETE, "lifecycle config", name, stage=2,
                                   run=self._runner([Request("sagemaker", "DeleteNotebookInstanceLifecycleConfig", {
-                                      "NotebookInstanceLifecycleConfigName": self.lifecycle_name})])))
+                                      "NotebookInstanceLifecycleConfigName": name})])))
         notes = []
         ours = (state["bucket"] or {}).get(TAG_EVENT) == self.event
         if ours and self.include_data:

@@ -170,6 +170,8 @@ class HubLayout:
             "c.Exchange.path_includes_course = True\n"
             "# Courses come from hub groups nbgrader-<course> / formgrade-<course>.\n"
             "c.Authenticator.plugin_class = 'nbgrader.auth.JupyterHubAuthPlugin'\n"
+            "# Lessons in the participant's language (MATSURI_LANG) when the release has that copy.\n"
+            "c.ExchangeFactory.fetch_assignment = 'matsuri.grading.language_fetch.FetchInReadersLanguage'\n"
         )
 
     def nbgrader_course(self) -> str:
