@@ -60,7 +60,8 @@ def test_a_learners_lab_is_japanese_without_news_or_grading_tools(tmp_path, monk
     assert "@jupyter/nbgrader:assignment-list" not in page["disabledExtensions"]
     server = json.loads((lab.LEARNERS_CONFIG / "jupyter_server_config.json").read_text())
     assert server["ServerApp"]["jpserver_extensions"] == {
-        "nbgrader.server_extensions.formgrader": False, "nbgrader.server_extensions.course_list": False}
+        "nbgrader.server_extensions.formgrader": False, "nbgrader.server_extensions.course_list": False,
+        "matsuri.warm_kernels": True}
 
 
 def test_the_organisers_lab_stays_as_jupyterlab_ships(tmp_path, monkeypatch):
@@ -143,6 +144,71 @@ def _released_workspace(tmp_path: Path, tiny_company, monkeypatch) -> Path:
     workspace = project / "event" / "workspaces" / "ann"
     assert (workspace / "sql-101" / LESSON / f"{LESSON}.ipynb").is_file()
     return workspace
+
+
+def test_a_learners_kernels_are_forked_warm_with_their_own_environment_and_folder(
+        learners_workspace, tiny_company, tmp_path):
+    """The learner's server keeps a zygote that has imported pandas, DuckDB, jupysql and the checks;
+    each kernel is a fork of it, in the notebook's folder with the server's environment, and the
+    setup cell runs. Stopping the server leaves no zygote or kernel behind."""
+    import psutil
+    import requests
+    from jupyter_client import BlockingKernelClient
+
+    port, token = free_port(), "learner-warm-test-token"
+    env = {k: v for k, v in os.environ.items() if k not in ("JUPYTER_CONFIG_PATH", "MATSURI_LANG")}
+    env |= {"MATSURI_WAREHOUSE": str(tiny_company.warehouse), "JUPYTER_TOKEN": token, "MATSURI_LANG": "en",
+            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
+    api = f"http://127.0.0.1:{port}/api"
+    with servers.running("matsuri lab", [BIN / "matsuri", "lab", "--port", str(port)],
+                         f"{api}/status?token={token}", env=env, cwd=learners_workspace,
+                         log=tmp_path / "lab.log", grace=30) as server:
+        def zygotes():
+            return [p for p in psutil.Process(server.pid).children(recursive=True)
+                    if "matsuri.grading.forkserver" in " ".join(p.cmdline())]
+
+        deadline = time.monotonic() + 90
+        while "kernels are forked warm" not in (tmp_path / "lab.log").read_text():  # it starts in
+            assert time.monotonic() < deadline, (tmp_path / "lab.log").read_text()[-2000:]  # the background
+            time.sleep(0.2)
+        folder = f"sql-101/{LESSON}"
+        kernel = requests.post(f"{api}/kernels?token={token}", json={"name": "python3", "path": folder},
+                               timeout=60).json()
+        client = BlockingKernelClient(connection_file=str(tmp_path / "runtime" / f"kernel-{kernel['id']}.json"))
+        client.load_connection_file()
+        client.start_channels()
+        try:
+            client.wait_for_ready(timeout=60)
+            assert _kernel_pid(client) in [c.pid for c in zygotes()[0].children()]  # forked by the zygote
+            seen = _run(client, "import os, sys\nprint('pandas' in sys.modules, os.getcwd(), os.environ['MATSURI_WAREHOUSE'])")
+            assert seen.split() == ["True", str(learners_workspace / folder), str(tiny_company.warehouse)]
+            setup = _run(client, f"from matsuri.checks import start\nstart('sql-101', {LESSON!r})")
+            assert "Ready: connected to the company warehouse" in setup, setup
+        finally:
+            client.stop_channels()
+        zygote = zygotes()[0]
+    assert not zygote.is_running() or zygote.status() == psutil.STATUS_ZOMBIE
+
+
+def _kernel_pid(client) -> int:
+    return int(_run(client, "import os\nprint(os.getpid())"))
+
+
+def _run(client, code: str) -> str:
+    """What `code` prints or displays in the kernel (text), once it has run."""
+    texts = []
+
+    def keep(message):
+        content = message["content"]
+        if message["msg_type"] == "stream":
+            texts.append(content["text"])
+        elif message["msg_type"] in ("display_data", "execute_result"):
+            texts.append(content["data"].get("text/plain", ""))
+        elif message["msg_type"] == "error":
+            texts.append("\n".join(content["traceback"]))
+
+    client.execute_interactive(code, timeout=120, output_hook=keep)
+    return "".join(texts).strip()
 
 
 @pytest.mark.slow
