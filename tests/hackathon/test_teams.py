@@ -58,6 +58,19 @@ def test_a_teams_starter_keeps_the_events_language(make_event, tmp_path, languag
     prose = {"ja": "開封率を予測します。", "en": "Predict the open rate."}[language]
     assert [c.source for c in kept] == [prose, "x = 1"]
 
+    # a team that reads the other language asks for it; the builder speaks it too
+    other = {"ja": "en", "en": "ja"}[language]
+    add_team(event, "ramen", ["Bo"])
+    team = new_workspace(event, "ramen", "push-open-rate", tmp_path / "templates", language=other)
+    kept = nbformat.read(team.workspace / "starter.ipynb", as_version=4).cells
+    assert [c.source for c in kept] == [{"ja": "開封率を予測します。", "en": "Predict the open rate."}[other], "x = 1"]
+    from matsuri.builder.notebook import LAUNCHER
+
+    assert nbformat.read(team.workspace / "builder.ipynb", as_version=4).cells[0].source == LAUNCHER[other]
+    add_team(event, "soba", ["Cy"])
+    with pytest.raises(UsageError, match="'fr' is not a language of the kit"):
+        new_workspace(event, "soba", "push-open-rate", tmp_path / "templates", language="fr")
+
 
 def test_new_explains_a_missing_template_or_disabled_theme(make_event, templates, tmp_path):
     """Are a theme without a template and an unknown theme refused with what to check?"""

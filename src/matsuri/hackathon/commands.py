@@ -126,11 +126,13 @@ def new_command(
     team: str = typer.Argument(..., help="The team id."),
     theme: str = typer.Option(..., help="A theme id: a folder of templates/ with a theme.toml (see `matsuri hackathon themes`)."),
     templates: Path = typer.Option(None, help="Folder with one template per theme (default: templates/)."),
+    language: str = typer.Option("", "--language", help="ja or en: the language of the team's notebooks "
+                                 "(default: event.toml's [event] language), for a team that reads the other."),
 ) -> None:
     """Choose the team's theme and copy that theme's template into the team's workspace."""
     from matsuri.hackathon.teams import new_workspace
 
-    made = new_workspace(_event(ctx), team, theme, templates)
+    made = new_workspace(_event(ctx), team, theme, templates, language)
     _say(f"Team '{team}' works on {theme}; workspace: {made.workspace}", fg="green")
 
 

@@ -85,8 +85,16 @@ def list_teams(event: Event) -> list[Team]:
     return [get_team(event, name) for name in names]
 
 
-def new_workspace(event: Event, team: str, theme: str, templates: Path | None = None) -> Team:
-    """Set the team's theme and copy templates/<theme>/ into its workspace (never over one)."""
+def new_workspace(event: Event, team: str, theme: str, templates: Path | None = None,
+                  language: str = "") -> Team:
+    """Set the team's theme and copy templates/<theme>/ into its workspace (never over one), its
+    notebooks in `language` (default: the event's)."""
+    from matsuri.language import LANGUAGES
+
+    if language and language not in LANGUAGES:
+        raise UsageError(f"'{language}' is not a language of the kit; use {' or '.join(LANGUAGES)}, "
+                         "or leave --language out for the event's.")
+    language = language or event.settings.language
     event.settings.theme(theme)  # enabled?
     current = get_team(event, team)
     if current.theme and current.theme != theme:
@@ -109,9 +117,9 @@ def new_workspace(event: Event, team: str, theme: str, templates: Path | None = 
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(source, tmp, ignore=SKIP)
     for notebook in tmp.glob("*.ipynb"):
-        keep_language(notebook, event.settings.language)
+        keep_language(notebook, language)
     if theme_spec.get(theme).builder is not None:
-        _write_builder(tmp / BUILDER_NOTEBOOK, theme, event.settings.language)
+        _write_builder(tmp / BUILDER_NOTEBOOK, theme, language)
     tmp.rename(current.workspace)
     with event.connect() as con, store.write(con):
         con.execute("UPDATE teams SET theme = ? WHERE team = ?", (theme, team))
@@ -130,7 +138,7 @@ def _write_builder(path: Path, theme: str, language: str) -> None:
 
 def keep_language(notebook: Path, language: str) -> None:
     """A template's prose is written in pairs of cells, one per language (like the courses'); the
-    team's copy keeps the event's language."""
+    team's copy keeps one."""
     import nbformat
 
     from matsuri.grading.preprocessors import cell_language, only_language
