@@ -17,7 +17,7 @@ from matsuri.grading import course as courses
 from matsuri.grading.collect import collect
 from matsuri.grading.preprocessors import ClearSqlSolutions, HideTestTracebacks, RestoreLockedCells
 from matsuri.grading.reference import lint
-from matsuri.grading.release import refuse_leaks
+from matsuri.grading.release import hand_out, refuse_leaks
 from matsuri.grading.screen import Released, screen
 from matsuri.grading.worker import explain
 from matsuri.grading.workspace import GradingError, Workspace
@@ -181,6 +181,25 @@ def test_are_broken_course_files_named(course_copy):
         courses.load("sql-101")
     settings.write_text("lessons = [")
     with pytest.raises(UsageError, match="course.toml is not valid TOML"):
+        courses.load("sql-101")
+
+
+def test_are_handouts_given_with_their_lesson_and_mistakes_named(course_copy, tmp_path):
+    """course.toml [handouts]: folders released with a lesson as they are (sql-101: the data cards)."""
+    from matsuri import paths
+
+    course = courses.load("sql-101")
+    assert course.handouts == {L1: [paths.project_root() / "datasets" / "cards"]}
+    released = tmp_path / "release" / L1
+    released.mkdir(parents=True)
+    hand_out(course.handouts[L1], released)
+    shipped = sorted(p.name for p in (paths.project_root() / "datasets" / "cards").glob("*.md"))
+    assert "sales_calls.md" in shipped and sorted(p.name for p in (released / "cards").glob("*.md")) == shipped
+    with pytest.raises(GradingError, match="hands out .*nowhere with 01-reading-a-table, but there is no such folder"):
+        hand_out([tmp_path / "nowhere"], released)
+    settings = course_copy / "course.toml"
+    settings.write_text(settings.read_text().replace('handouts = { "01-reading-a-table"', 'handouts = { "01-reading"'))
+    with pytest.raises(UsageError, match=r"\[handouts\] names '01-reading', which is not a lesson"):
         courses.load("sql-101")
 
 

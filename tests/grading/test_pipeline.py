@@ -138,6 +138,7 @@ def test_does_each_learner_fetch_the_lesson_in_their_own_language(run, tmp_path)
     fetched = {lang: prose(folder) for lang, folder in folders.items()}
     said = {lang: json.loads((folder / "checks.json").read_text())["language"] for lang, folder in folders.items()}
     assert said == {"en": "en", "ja": "ja", "": "ja"}  # instant feedback in the prose's language
+    assert all((folder / "cards" / "sales_calls.md").is_file() for folder in folders.values())  # handouts
     assert fetched["en"] == prose(by_language / "en" / L1)
     assert fetched["ja"] == prose(by_language / "ja" / L1) == fetched[""]  # the course's: Japanese
     assert fetched["en"][0] != fetched["ja"][0] and fetched["en"][1] == fetched["ja"][1]

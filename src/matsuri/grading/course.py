@@ -68,6 +68,9 @@ class Course:
     cell_timeout: int
     lessons: list[Lesson]
     plain: bool = False             # a plain nbgrader course (no course.toml)
+    # lesson id -> folders released with it, as they are (course.toml [handouts], paths from the
+    # project root): e.g. the data cards beside the lesson that teaches reading them
+    handouts: dict[str, list[Path]] = field(default_factory=dict)
 
     def lesson(self, lesson_id: str) -> Lesson:
         for lesson in self.lessons:
@@ -116,6 +119,15 @@ def load(name: str) -> Course:
         raise UsageError(f"{settings_file}: list the lessons in order, e.g. lessons = [\"01-…\"].")
     language = settings.get("language", "en")
     title = settings.get("title", name)
+    handouts = settings.get("handouts", {})
+    ids = {lesson.id for lesson in lessons}
+    for lesson_id, folders in handouts.items():
+        if lesson_id not in ids:
+            raise UsageError(f"{settings_file}: [handouts] names '{lesson_id}', which is not a lesson of "
+                             f"the course ({', '.join(sorted(ids))}).")
+        if not isinstance(folders, list) or not all(isinstance(f, str) for f in folders):
+            raise UsageError(f"{settings_file}: [handouts] {lesson_id} should be a list of folders, e.g. "
+                             '["datasets/cards"].')
     return Course(
         name=name,
         folder=folder,
@@ -124,6 +136,7 @@ def load(name: str) -> Course:
         solutions=bool(settings.get("solutions", False)),
         cell_timeout=int(settings.get("cell_timeout", 60)),
         lessons=lessons,
+        handouts={k: [paths.project_root() / f for f in v] for k, v in handouts.items()},
     )
 
 

@@ -58,6 +58,7 @@ def release(ws: Workspace, lesson: str | None = None, progress: bool = True) -> 
         check(api.generate_assignment(item.id, force=True, create=True), f"Generating {item.id}")
         for notebook in item.notebooks:
             label(ws.released_notebook(item.id, notebook), ws.course.name, item.id)
+        hand_out(ws.course.handouts.get(item.id, []), ws.step("release", item.id))
         bar.update(1)
     built = key_builder.write_all(ws.course, sql, ws.warehouse, lambda x: ws.step("release", x.id),
                            for_learners=True)
@@ -80,6 +81,16 @@ def label(notebook: Path, course: str, lesson: str) -> None:
     nb = nbformat.read(notebook, as_version=4)
     nb.metadata["matsuri"] = {"course": course, "lesson": lesson}
     nbformat.write(nb, notebook)
+
+
+def hand_out(folders: list[Path], released: Path) -> None:
+    """Copy course.toml's [handouts] of a lesson into its release, each as a folder of its name."""
+    for folder in folders:
+        if not folder.is_dir():
+            raise GradingError(f"course.toml hands out {folder} with {released.name}, but there is no "
+                               "such folder. Fix the path under [handouts] (it starts at the project "
+                               "root), then release again.")
+        shutil.copytree(folder, released / folder.name, dirs_exist_ok=True)
 
 
 def split_languages(ws: Workspace, lesson: str) -> list[str]:
