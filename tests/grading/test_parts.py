@@ -17,7 +17,8 @@ from matsuri.grading import course as courses
 from matsuri.grading.collect import collect
 from matsuri.grading.preprocessors import ClearSqlSolutions, HideTestTracebacks, RestoreLockedCells
 from matsuri.grading.reference import lint
-from matsuri.grading.release import hand_out, refuse_leaks
+from matsuri.grading.language_fetch import OUTBOUND_BY_LANGUAGE
+from matsuri.grading.release import hand_out, publish, refuse_leaks
 from matsuri.grading.screen import Released, screen
 from matsuri.grading.worker import explain
 from matsuri.grading.workspace import GradingError, Workspace
@@ -76,6 +77,24 @@ def test_does_a_newer_submission_replace_an_older_one_but_not_the_reverse(ws, tm
 def test_is_a_missing_submissions_folder_named(ws, tmp_path):
     with pytest.raises(NotFound, match="does not exist"):
         collect(ws, L1, tmp_path / "nowhere")
+
+
+# --- publishing -----------------------------------------------------------------------------
+def test_does_publishing_put_each_language_copy_beside_the_lesson_and_drop_stale_ones(ws, tmp_path):
+    """nbgrader's release to the exchange, and the copies the hub's fetch class reads, as readable
+    as nbgrader made the lesson; a later release without a language removes its old copy."""
+    ws.prepare()
+    write(ws.step("release", L1, f"{L1}.ipynb"), text="course language")
+    english = write(tmp_path / "en" / L1 / f"{L1}.ipynb", text="English").parent
+    publish(ws.api(), L1, {"en": english})
+    outbound = ws.exchange / "sql-101" / "outbound" / L1
+    copy = ws.exchange / "sql-101" / OUTBOUND_BY_LANGUAGE / "en" / L1
+    assert (outbound / f"{L1}.ipynb").read_text() == "course language"
+    assert (copy / f"{L1}.ipynb").read_text() == "English"
+    assert copy.stat().st_mode & 0o777 == outbound.stat().st_mode & 0o777
+    assert (copy / f"{L1}.ipynb").stat().st_mode & 0o777 == (outbound / f"{L1}.ipynb").stat().st_mode & 0o777
+    publish(ws.api(), L1, {})
+    assert (outbound / f"{L1}.ipynb").is_file() and not copy.exists()
 
 
 # --- screening ------------------------------------------------------------------------------

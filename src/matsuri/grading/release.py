@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from matsuri.checks import key_file
 from matsuri.checks.key_file import KEY_FILE
 from matsuri.grading import key_builder
-from matsuri.grading.language_fetch import language_copy
+from matsuri.grading.language_fetch import OUTBOUND_BY_LANGUAGE, language_copy
 from matsuri.grading.preprocessors import EVERY_LANGUAGE, cell_language, only_language
 from matsuri.grading.reference import reference_queries, require_consistent
 from matsuri.grading.workspace import BY_LANGUAGE, GradingError, Workspace, check
@@ -164,13 +164,17 @@ def publish(api, lesson_id: str, copies: dict[str, Path]) -> None:
     if not hasattr(app, "dest_path"):  # an exchange of another kind: it has no place for copies
         return
     released = Path(app.dest_path)
+    dir_mode = released.stat().st_mode & 0o7777
+    file_mode = next((p.stat().st_mode for p in released.rglob("*") if p.is_file()), 0o644) & 0o7777
+    for stale in (released.parent.parent / OUTBOUND_BY_LANGUAGE).glob(f"*/{lesson_id}"):
+        if stale.parent.name not in copies:  # an earlier release's language this one no longer has
+            shutil.rmtree(stale)
     for lang, folder in copies.items():
         target = language_copy(released.parent.parent, lesson_id, lang)
         shutil.rmtree(target, ignore_errors=True)
         target.parent.mkdir(parents=True, exist_ok=True)
         for parent in (target.parent, target.parent.parent):
-            parent.chmod(released.stat().st_mode & 0o7777)
+            parent.chmod(dir_mode)
         shutil.copytree(folder, target)
-        file_mode = next((p.stat().st_mode for p in released.rglob("*") if p.is_file()), 0o644)
         for path in [target, *target.rglob("*")]:
-            path.chmod((released.stat().st_mode if path.is_dir() else file_mode) & 0o7777)
+            path.chmod(dir_mode if path.is_dir() else file_mode)
