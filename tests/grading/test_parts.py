@@ -15,9 +15,9 @@ from traitlets.config import Config
 from matsuri.errors import NotFound, UsageError
 from matsuri.grading import course as courses
 from matsuri.grading.collect import collect
+from matsuri.grading.language_fetch import OUTBOUND_BY_LANGUAGE
 from matsuri.grading.preprocessors import ClearSqlSolutions, HideTestTracebacks, RestoreLockedCells
 from matsuri.grading.reference import lint
-from matsuri.grading.language_fetch import OUTBOUND_BY_LANGUAGE
 from matsuri.grading.release import hand_out, publish, refuse_leaks
 from matsuri.grading.screen import Released, screen
 from matsuri.grading.worker import explain
