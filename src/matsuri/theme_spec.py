@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 from matsuri import paths, strict_toml
 from matsuri.errors import NotFound, UsageError
 from matsuri.strict_toml import Section, at_least, not_blank
+from matsuri.templates.contract import TYPES, ColumnContract, TableContract
 
 TEMPLATES_ENV = "MATSURI_TEMPLATES"
 SPEC_FILE = "theme.toml"
@@ -111,6 +112,7 @@ class ThemeSpec:
     library: str = ""              # the Python module its notebooks import, if the kit has one
     kpis: tuple[KpiSpec, ...] = ()  # the weekly business numbers a hand-off reports
     builder: BuilderSpec | None = None  # the model builder's starting point, if it offers one
+    data: dict[str, TableContract] = field(default_factory=dict)  # the data contract, by our table
 
 
 def templates_dir() -> Path:
@@ -164,9 +166,14 @@ def load(folder: Path) -> ThemeSpec:
     if len(set(kpi_names)) != len(kpi_names):
         root.fail("kpi", f"names a KPI twice ({', '.join(kpi_names)})")
     builder = _builder(root.sub("builder")) if "builder" in data else None
+    tables = root.sub("data")
+    contract = {name: _table(tables.sub(name), name, holdout=name == table) for name in list(tables.data)}
+    tables.done()
+    if contract and table not in contract:
+        root.fail("data", f"must describe the holdout table '{table}' too")
     root.done()
     return ThemeSpec(theme_id, Path(folder), title, description, table, id_column, labels_sql,
-                     files, tuple(metrics), leaderboard[0], library, kpis, builder)
+                     files, tuple(metrics), leaderboard[0], library, kpis, builder, contract)
 
 
 def _languages(section: Section) -> dict[str, str]:
@@ -251,6 +258,32 @@ def _builder(section: Section) -> BuilderSpec:
     group = section.take("group", str, "", _identifier)
     section.done()
     return BuilderSpec(sql, label, baseline, tuple(features), split, time, group)
+
+
+def _table(section: Section, name: str, holdout: bool) -> TableContract:
+    """One table of the data contract: its meaning, key and columns (`[data.<table>]`)."""
+    if problem := _identifier(name):
+        section.fail(section.where, problem)
+    meaning = {lang: section.take(lang, str, check=not_blank) for lang in LANGUAGES}
+    key = section.take("key", list, [])
+    columns_section = section.sub("columns")
+    columns = []
+    for column in list(columns_section.data):
+        entry = columns_section.sub(column)
+        kind = entry.take("type", str, check=lambda v: None if v in TYPES else
+                          f"must be one of {', '.join(TYPES)}{strict_toml.suggestion(v, TYPES)}")
+        texts = {lang: entry.take(lang, str, check=not_blank) for lang in LANGUAGES}
+        nullable = entry.take("null", bool, False)
+        entry.done()
+        columns.append(ColumnContract(column, kind, texts, nullable))
+    columns_section.done()
+    if not columns:
+        section.fail(section.key("columns"), "must list at least one column")
+    names = [c.name for c in columns]
+    if not all(isinstance(k, str) and k in names for k in key):
+        section.fail(section.key("key"), f"must list columns of the table ({', '.join(names)})")
+    section.done()
+    return TableContract(name, meaning, tuple(columns), tuple(key), holdout)
 
 
 def _format_check(value: str) -> str | None:

@@ -90,8 +90,8 @@ def renamed_copy(warehouse: Path, folder: Path, theme: str) -> tuple[Path, dict,
     shutil.copy(warehouse, copy)
     table_names, column_names = {}, {}
     with duckdb.connect(str(copy)) as con:
-        for table, columns in NEEDS[theme].items():
-            for column in columns:
+        for table, contract in NEEDS[theme].items():
+            for column in contract.column_names:
                 con.execute(f'ALTER TABLE "{table}" RENAME COLUMN "{column}" TO "acme_{column}"')
                 column_names[f"{table}.{column}"] = f"acme_{column}"
             con.execute(f'ALTER TABLE "{table}" RENAME TO "acme_{table}"')

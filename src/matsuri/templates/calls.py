@@ -21,11 +21,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from matsuri.templates import extras, japanese
+from matsuri.templates.contract import ThemeTables
 
-NEEDS = {
-    "sales_calls": ["call_id", "rep_id", "called_at", "duration_sec", "transcript", "outcome"],
-    "holdout_sales_calls": ["call_id", "rep_id", "called_at", "duration_sec", "transcript"],
-}
+NEEDS = ThemeTables(__name__)  # the tables and columns it reads: the theme's data contract
 
 LOAD_SQL = """\
 -- Labelled calls (won = true/false) and the holdout calls to predict (won = NULL).

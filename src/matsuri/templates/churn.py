@@ -22,16 +22,9 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEnc
 
 from matsuri.errors import UsageError
 from matsuri.templates import extras
+from matsuri.templates.contract import ThemeTables
 
-# The tables and columns this theme reads (our names; see matsuri.templates.tables for renaming).
-NEEDS = {
-    "churn_training_users": ["user_id", "cutoff_at", "churned"],
-    "holdout_churn_users": ["user_id", "cutoff_at"],
-    "users": ["user_id", "signup_at", "plan"],
-    "events": ["user_id", "event_at"],
-    "push_deliveries": ["user_id", "delivered_at", "opened_at"],
-    "holdout_push_deliveries": ["user_id", "delivered_at"],
-}
+NEEDS = ThemeTables(__name__)  # the tables and columns it reads: the theme's data contract
 
 LOAD_SQL = """\
 -- One row per user active at the cutoff: the training users (churned = true/false) and the

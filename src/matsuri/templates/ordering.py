@@ -16,13 +16,9 @@ import pandas as pd
 from matsuri import theme_spec
 from matsuri.errors import UsageError
 from matsuri.templates import extras
+from matsuri.templates.contract import ThemeTables
 
-NEEDS = {
-    "orders": ["order_id", "user_id", "ordered_at"],
-    "order_items": ["order_id", "product_id"],
-    "products": ["product_id", "name", "category"],
-    "holdout_ordering_users": ["user_id", "cutoff_at"],
-}
+NEEDS = ThemeTables(__name__)  # the tables and columns it reads: the theme's data contract
 
 LOAD_SQL = """\
 -- Every product ever bought: who bought it, in which order, when (one row per order line).

@@ -23,13 +23,9 @@ from sklearn.preprocessing import (
 )
 
 from matsuri.templates import extras
+from matsuri.templates.contract import ThemeTables
 
-# The tables and columns this theme reads (our names; see matsuri.templates.tables for renaming).
-NEEDS = {
-    "push_notifications": ["push_id", "sent_at", "category", "target_segment", "title", "personalized"],
-    "push_deliveries": ["delivery_id", "push_id", "user_id", "delivered_at", "opened_at"],
-    "holdout_push_deliveries": ["delivery_id", "push_id", "user_id", "delivered_at"],
-}
+NEEDS = ThemeTables(__name__)  # the tables and columns it reads: the theme's data contract
 
 LOAD_SQL = """\
 -- One row per delivery: the labelled ones (opened = true/false) and the holdout rows to predict

@@ -1,0 +1,326 @@
+"""A theme's data contract: the tables and columns its template reads, checked when the data opens.
+
+Each theme's spec (`[data.<table>]` in theme.toml) lists, under our names, every table the template
+reads and each column's type, meaning and whether it may be empty. A company's export rarely
+matches it exactly, so `inspect` compares the company's tables with the contract and returns, per
+table, the SELECT that presents them under our names and types, plus findings:
+
+    accepted as is     ISO date strings, epoch seconds or milliseconds, TIMESTAMPTZ and DATE
+                       (cast to the event's local time); ids as integers or as strings (kept);
+                       true/false as 0/1 or text; numbers stored as text
+    fixed, and said    missing values in a required column (rows dropped), duplicate rows or
+                       keys in a training table (one kept)
+    stop               a column that cannot be read as its type, an empty table, a holdout with
+                       duplicate ids or missing values (each needs one prediction)
+
+Every finding names the company's table and column, our name for it, what was found and what to
+do, so a data team can fix an export before the event (`matsuri data check`).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the spec reads this module at every start; pandas and DuckDB load when used
+    import duckdb
+    import pandas as pd
+
+TYPES = {  # contract type -> what it needs, in plain words
+    "id": "integer or text ids",
+    "timestamp": "TIMESTAMP",
+    "boolean": "BOOLEAN (true/false)",
+    "integer": "a whole number",
+    "number": "a number",
+    "text": "text",
+    "category": "text (a few repeating values)",
+}
+TINY_HOLDOUT = 30  # fewer rows to predict than this: scores will say little
+EPOCH_MS = 10**11  # epoch values above this are milliseconds (10**11 s is the year 5138)
+EPOCH_US = 10**14
+
+
+@dataclass(frozen=True)
+class ColumnContract:
+    name: str
+    type: str                      # a key of TYPES
+    meaning: dict[str, str]        # ja and en
+    nullable: bool = False         # may be NULL (e.g. opened_at: NULL means not opened)
+
+
+@dataclass(frozen=True)
+class TableContract:
+    name: str
+    meaning: dict[str, str]
+    columns: tuple[ColumnContract, ...]
+    key: tuple[str, ...] = ()      # one row per key (duplicates reported)
+    holdout: bool = False          # rows to predict: nothing may be dropped
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @classmethod
+    def plain(cls, name: str, columns) -> TableContract:
+        """Columns that must exist, with no type checked (what a caller without a spec needs)."""
+        return cls(name, {}, tuple(ColumnContract(c, "", {}, True) for c in columns))
+
+
+@dataclass
+class Finding:
+    """One thing found in the company's data and what the template does about it."""
+
+    where: str                     # "crm.push_log.send_time (our push_notifications.sent_at)"
+    found: str
+    action: str                    # "stop", "drop", "keep one", "cast", "note"
+    todo: str                      # what to do (the parameter, a view)
+
+    @property
+    def stops(self) -> bool:
+        return self.action == "stop"
+
+    def line(self) -> str:
+        return f"{self.where}: {self.found} — {self.todo}"
+
+
+@dataclass
+class Presentation:
+    """How one of the company's tables is read under our names and types."""
+
+    table: TableContract
+    source: str                    # the company's relation, quoted and qualified
+    select: list[str] = field(default_factory=list)    # expressions AS our columns
+    where: list[str] = field(default_factory=list)     # rows kept
+    distinct_on: tuple[str, ...] = ()                  # one row per these of our columns
+    plain: bool = True             # same names and types, nothing dropped: no view needed
+
+    def sql(self) -> str:
+        body = f"SELECT {', '.join(self.select)} FROM {self.source}"
+        if self.where:
+            body += " WHERE " + " AND ".join(self.where)
+        if not self.distinct_on:
+            return body
+        keys = ", ".join(f'"{k}"' for k in self.distinct_on)
+        return f"SELECT DISTINCT ON ({keys}) * FROM ({body}) ORDER BY ALL"
+
+
+class Findings(list):
+    """The findings as a short table in the notebook (what was found, what the template does)."""
+
+    HEADERS = {"en": ("where", "found", "the template", "to change it"),
+               "ja": ("場所", "見つかったこと", "テンプレートの対応", "変えるには")}
+    ACTIONS = {"stop": ("stops", "止まります"), "drop": ("drops those rows", "その行を除きます"),
+               "keep one": ("keeps one row per key", "キーごとに 1 行残します"),
+               "cast": ("reads them as our type", "こちらの型として読みます"), "note": ("goes on", "続けます")}
+
+    def frame(self, language: str = "en") -> pd.DataFrame:
+        import pandas as pd
+
+        index = 0 if language == "en" else 1
+        return pd.DataFrame([(f.where, f.found, self.ACTIONS[f.action][index], f.todo) for f in self],
+                            columns=self.HEADERS["en" if language == "en" else "ja"])
+
+    def _repr_html_(self) -> str:
+        from matsuri.language import configured
+
+        language = configured()
+        title = ("What we found in the data, and what the template does about it" if language == "en"
+                 else "データで見つかったことと、テンプレートの対応")
+        return f"<p><b>{html.escape(title)}</b></p>{self.frame(language).to_html(index=False)}"
+
+    def __str__(self) -> str:
+        return "\n".join(f"- [{f.action}] {f.line()}" for f in self)
+
+
+def inspect(con: duckdb.DuckDBPyConnection, tables: Mapping[str, TableContract],
+            sources: Mapping[str, tuple[str, str]], column_names: Mapping[str, str],
+            zone: str) -> tuple[list[Presentation], Findings]:
+    """Compare each table the contract names with the company's relation that stands for it.
+
+    sources: our table -> (the company's name as shown, the relation's quoted qualified name).
+    column_names: "our_table.our_column" -> the company's column name.
+    """
+    presentations, findings = [], Findings()
+    for ours, contract in tables.items():
+        shown, relation = sources[ours]
+        types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {relation})").fetchall())
+        view = Presentation(contract, relation)
+        for column in contract.columns:
+            theirs = column_names.get(f"{ours}.{column.name}", column.name)
+            where = _where(shown, theirs, ours, column.name)
+            expression, problem = _read_as(con, relation, theirs, types[theirs], column, zone, where)
+            if problem:
+                findings.append(problem)
+            view.select.append(f'{expression} AS "{column.name}"')
+            if expression != f'"{theirs}"' or theirs != column.name:
+                view.plain = False
+        if shown != ours:
+            view.plain = False
+        findings.extend(_quality(con, view, shown))
+        presentations.append(view)
+    return presentations, findings
+
+
+def _where(table: str, column: str, our_table: str, our_column: str) -> str:
+    ours = f"{our_table}.{our_column}"
+    return f"{table}.{column}" + ("" if f"{table}.{column}" == ours else f" (our {ours})")
+
+
+def _read_as(con, relation: str, column: str, found: str, contract: ColumnContract, zone: str,
+             where: str) -> tuple[str, Finding | None]:
+    """The SQL expression that reads `column` as the contract's type, and a finding if needed."""
+    quoted = f'"{column}"'
+    kind, found_upper = contract.type, found.upper()
+    numeric = found_upper in _NUMERIC or found_upper.startswith("DECIMAL")
+    text = found_upper == "VARCHAR"
+    if not kind or kind in ("text", "category"):
+        return (quoted if (text or not kind) else f"CAST({quoted} AS VARCHAR)"), None
+    if kind == "id":
+        if numeric and found_upper in _INTEGERS or text:
+            return quoted, None
+        if found_upper == "UUID":
+            return f"CAST({quoted} AS VARCHAR)", None
+        return quoted, Finding(where, f"is {found}; ids must be integers or text", "stop",
+                               "Make a view that CASTs it to BIGINT or VARCHAR.")
+    if kind == "timestamp":
+        return _timestamp(con, relation, quoted, found_upper, numeric, text, zone, where)
+    if kind == "boolean":
+        if found_upper == "BOOLEAN":
+            return quoted, None
+        if numeric:
+            return f"({quoted} <> 0)", None
+        if text:
+            cast = f"try_cast(nullif(trim({quoted}), '') AS BOOLEAN)"
+            return cast, _unreadable(con, relation, quoted, cast, found, "BOOLEAN", where)
+    if kind in ("integer", "number"):
+        if numeric:
+            return quoted, None
+        if text:
+            cast = f"try_cast(nullif(trim({quoted}), '') AS DOUBLE)"
+            return cast, _unreadable(con, relation, quoted, cast, found, "a number", where)
+    return quoted, Finding(where, f"is {found}; {TYPES[kind]} needed", "stop",
+                           f"Make a view that CASTs it to {TYPES[kind]}.")
+
+
+_INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+             "UBIGINT", "UHUGEINT"}
+_NUMERIC = _INTEGERS | {"FLOAT", "DOUBLE", "REAL"}
+
+
+def _timestamp(con, relation, quoted, found, numeric, text, zone, where) -> tuple[str, Finding | None]:
+    local = f"'{zone}'"
+    if found == "TIMESTAMP":
+        return quoted, None
+    if found in ("DATE", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS"):
+        return f"CAST({quoted} AS TIMESTAMP)", None
+    if found == "TIMESTAMP WITH TIME ZONE":
+        return f"timezone({local}, {quoted})", None
+    if numeric:
+        biggest = con.execute(f"SELECT max(abs({quoted})) FROM {relation}").fetchone()[0] or 0
+        divisor = 1_000_000 if biggest >= EPOCH_US else 1000 if biggest >= EPOCH_MS else 1
+        unit = {1: "seconds", 1000: "milliseconds", 1_000_000: "microseconds"}[divisor]
+        return (f"timezone({local}, to_timestamp({quoted} / {divisor}))",
+                Finding(where, f"holds epoch {unit} ({found})", "cast",
+                        f"Read as {zone} time; set time_zone to change the zone."))
+    if text:  # a value that names its zone is converted to the event's; others are local already
+        value = f"nullif(trim({quoted}), '')"
+        cast = (f"CASE WHEN regexp_matches({value}, ':[0-9]{{2}}(\\.[0-9]+)? ?(Z|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$') "
+                f"THEN timezone({local}, try_cast({value} AS TIMESTAMPTZ)) "
+                f"ELSE try_cast({value} AS TIMESTAMP) END")
+        problem = _unreadable(con, relation, quoted, cast, found, "TIMESTAMP", where)
+        return cast, problem or Finding(where, "holds dates as text", "cast",
+                                        f"Read as {zone} time unless a value names its zone; "
+                                        "set time_zone to change the zone.")
+    return quoted, Finding(where, f"is {found}; TIMESTAMP needed", "stop",
+                           "Make a view with CAST(... AS TIMESTAMP).")
+
+
+def _unreadable(con, relation, quoted, cast, found, needed, where) -> Finding | None:
+    """A stop finding, with an example, if some non-empty value cannot be read as `needed`."""
+    bad, example = con.execute(
+        f"SELECT count(*), any_value({quoted}) FROM {relation} "
+        f"WHERE nullif(trim(CAST({quoted} AS VARCHAR)), '') IS NOT NULL AND {cast} IS NULL").fetchone()
+    if not bad:
+        return None
+    return Finding(where, f"is {found}, and {bad:,} values (e.g. {example!r}) are not {needed}", "stop",
+                   "Make a view that converts them (for dates, strptime(column, 'format')), "
+                   "or fix the export.")
+
+
+def _quality(con, view: Presentation, shown: str) -> list[Finding]:
+    """Missing values, duplicates and emptiness, counted on the table as our names present it."""
+    contract = view.table
+    body = f"SELECT {', '.join(view.select)} FROM {view.source}"
+    required = [c.name for c in contract.columns if not c.nullable]
+    counts = ", ".join([f'count(*) FILTER (WHERE "{c}" IS NULL)' for c in required] or ["0"])
+    key = ", ".join(f'"{k}"' for k in contract.key)
+    distinct = f"count(DISTINCT ({key}))" if key else "0"
+    rows, distinct_keys, *nulls = con.execute(f"SELECT count(*), {distinct}, {counts} FROM ({body})").fetchone()
+    findings = []
+    what = "rows to predict" if contract.holdout else "rows"
+    if rows == 0:
+        return [Finding(shown, f"is empty: no {what}", "stop",
+                        "Point the template at the table that holds them (table_names), or fix the export.")]
+    optional = [c for c in contract.columns if c.nullable]
+    if optional:
+        counts = ", ".join(f'count(*) FILTER (WHERE "{c.name}" IS NULL)' for c in optional)
+        empty = con.execute(f"SELECT {counts} FROM ({body})").fetchone()
+        findings += [Finding(f"{shown}.{c.name}", f"is empty in {n:,} of {rows:,} rows ({n / rows:.1%})",
+                             "note", f"Allowed: {c.meaning.get('en', 'it may be empty')}.")
+                     for c, n in zip(optional, empty, strict=True) if n and c.meaning]
+    for column, missing in zip(required, nulls, strict=True):
+        if not missing:
+            continue
+        share = f"{missing:,} of {rows:,} rows ({missing / rows:.1%})"
+        if contract.holdout:
+            findings.append(Finding(f"{shown}.{column}", f"is empty in {share}", "stop",
+                                    "Every row to predict needs it: fill it in the export, or leave "
+                                    "those rows out of the holdout."))
+        else:
+            findings.append(Finding(f"{shown}.{column}", f"is empty in {share}", "drop",
+                                    "Fill it in the export to keep those rows."))
+            view.where.append(f'"{column}" IS NOT NULL')
+            view.plain = False
+    if key and distinct_keys < rows:
+        extra = rows - distinct_keys
+        if contract.holdout:
+            findings.append(Finding(f"{shown}.{', '.join(contract.key)}",
+                                    f"repeats: {extra:,} duplicate ids among {rows:,} rows", "stop",
+                                    "Each id must appear once in the rows to predict: deduplicate "
+                                    "the export."))
+        else:
+            findings.append(Finding(f"{shown}.{', '.join(contract.key)}",
+                                    f"repeats: {extra:,} duplicate rows among {rows:,}", "keep one",
+                                    "Deduplicate the export to choose which row counts."))
+            view.distinct_on, view.plain = contract.key, False
+    elif contract.holdout and rows < TINY_HOLDOUT:
+        findings.append(Finding(shown, f"has only {rows} rows to predict", "note",
+                                "Scores on so few rows say little; use a longer holdout period."))
+    return findings
+
+
+class ThemeTables(Mapping):
+    """A template library's contract: its theme's `[data]` tables, read from the spec when first
+    used (so importing the library reads no file). Each library's NEEDS is one of these."""
+
+    def __init__(self, library: str):
+        self.library = library
+        self._tables: dict[str, TableContract] | None = None
+
+    def _load(self) -> dict[str, TableContract]:
+        if self._tables is None:
+            from matsuri import theme_spec
+
+            self._tables = theme_spec.for_library(self.library).data
+        return self._tables
+
+    def __getitem__(self, table: str) -> TableContract:
+        return self._load()[table]
+
+    def __iter__(self):
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
