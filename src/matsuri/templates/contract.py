@@ -74,7 +74,7 @@ class Finding:
 
     where: str                     # "crm.push_log.send_time (our push_notifications.sent_at)"
     found: str
-    action: str                    # "stop", "drop", "keep one", "cast", "note"
+    action: str                    # a key of Findings.ACTIONS
     todo: str                      # what to do (the parameter, a view)
 
     @property
@@ -95,11 +95,12 @@ class Presentation:
     where: list[str] = field(default_factory=list)     # rows kept
     distinct_on: tuple[str, ...] = ()                  # one row per these of our columns
     plain: bool = True             # same names and types, nothing dropped: no view needed
+    names: dict[str, str] = field(default_factory=dict)  # our column -> the company's
 
     def sql(self) -> str:
         body = f"SELECT {', '.join(self.select)} FROM {self.source}"
-        if self.where:
-            body += " WHERE " + " AND ".join(self.where)
+        if self.where:  # on our names and types
+            body = f"SELECT * FROM ({body}) WHERE " + " AND ".join(self.where)
         if not self.distinct_on:
             return body
         keys = ", ".join(f'"{k}"' for k in self.distinct_on)
@@ -113,7 +114,13 @@ class Findings(list):
                "ja": ("場所", "見つかったこと", "テンプレートの対応", "変えるには")}
     ACTIONS = {"stop": ("stops", "止まります"), "drop": ("drops those rows", "その行を除きます"),
                "keep one": ("keeps one row per key", "キーごとに 1 行残します"),
-               "cast": ("reads them as our type", "こちらの型として読みます"), "note": ("goes on", "続けます")}
+               "cast": ("reads them as our type", "こちらの型として読みます"), "note": ("goes on", "続けます"),
+               "allowed": ("reads empty as the contract says", "空を契約どおりに読みます")}
+
+    @property
+    def worth_showing(self) -> bool:
+        """Anything beyond empty values the contract allows (opened_at: not opened)."""
+        return any(f.action != "allowed" for f in self)
 
     def frame(self, language: str = "en") -> pd.DataFrame:
         import pandas as pd
@@ -148,7 +155,7 @@ def inspect(con: duckdb.DuckDBPyConnection, tables: Mapping[str, TableContract],
         types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {relation})").fetchall())
         view = Presentation(contract, relation)
         for column in contract.columns:
-            theirs = column_names.get(f"{ours}.{column.name}", column.name)
+            theirs = view.names[column.name] = column_names.get(f"{ours}.{column.name}", column.name)
             where = _where(shown, theirs, ours, column.name)
             expression, problem = _read_as(con, relation, theirs, types[theirs], column, zone, where)
             if problem:
@@ -158,7 +165,8 @@ def inspect(con: duckdb.DuckDBPyConnection, tables: Mapping[str, TableContract],
                 view.plain = False
         if shown != ours:
             view.plain = False
-        findings.extend(_quality(con, view, shown))
+        unreadable = {f.where for f in findings if f.stops}
+        findings.extend(f for f in _quality(con, view, shown, ours) if f.where not in unreadable)
         presentations.append(view)
     return presentations, findings
 
@@ -249,7 +257,7 @@ def _unreadable(con, relation, quoted, cast, found, needed, where) -> Finding | 
                    "or fix the export.")
 
 
-def _quality(con, view: Presentation, shown: str) -> list[Finding]:
+def _quality(con, view: Presentation, shown: str, ours: str) -> list[Finding]:
     """Missing values, duplicates and emptiness, counted on the table as our names present it."""
     contract = view.table
     body = f"SELECT {', '.join(view.select)} FROM {view.source}"
@@ -259,6 +267,10 @@ def _quality(con, view: Presentation, shown: str) -> list[Finding]:
     distinct = f"count(DISTINCT ({key}))" if key else "0"
     rows, distinct_keys, *nulls = con.execute(f"SELECT count(*), {distinct}, {counts} FROM ({body})").fetchone()
     findings = []
+
+    def at(column: str) -> str:
+        return _where(shown, view.names[column], ours, column)
+
     what = "rows to predict" if contract.holdout else "rows"
     if rows == 0:
         return [Finding(shown, f"is empty: no {what}", "stop",
@@ -267,32 +279,30 @@ def _quality(con, view: Presentation, shown: str) -> list[Finding]:
     if optional:
         counts = ", ".join(f'count(*) FILTER (WHERE "{c.name}" IS NULL)' for c in optional)
         empty = con.execute(f"SELECT {counts} FROM ({body})").fetchone()
-        findings += [Finding(f"{shown}.{c.name}", f"is empty in {n:,} of {rows:,} rows ({n / rows:.1%})",
-                             "note", f"Allowed: {c.meaning.get('en', 'it may be empty')}.")
+        findings += [Finding(at(c.name), f"is empty in {n:,} of {rows:,} rows ({n / rows:.1%})", "allowed", f"Allowed: {c.meaning.get('en', 'it may be empty')}.")
                      for c, n in zip(optional, empty, strict=True) if n and c.meaning]
     for column, missing in zip(required, nulls, strict=True):
         if not missing:
             continue
         share = f"{missing:,} of {rows:,} rows ({missing / rows:.1%})"
         if contract.holdout:
-            findings.append(Finding(f"{shown}.{column}", f"is empty in {share}", "stop",
+            findings.append(Finding(at(column), f"is empty in {share}", "stop",
                                     "Every row to predict needs it: fill it in the export, or leave "
                                     "those rows out of the holdout."))
         else:
-            findings.append(Finding(f"{shown}.{column}", f"is empty in {share}", "drop",
+            findings.append(Finding(at(column), f"is empty in {share}", "drop",
                                     "Fill it in the export to keep those rows."))
             view.where.append(f'"{column}" IS NOT NULL')
             view.plain = False
     if key and distinct_keys < rows:
+        keys = _where(shown, ", ".join(view.names[k] for k in contract.key), ours, ", ".join(contract.key))
         extra = rows - distinct_keys
         if contract.holdout:
-            findings.append(Finding(f"{shown}.{', '.join(contract.key)}",
-                                    f"repeats: {extra:,} duplicate ids among {rows:,} rows", "stop",
+            findings.append(Finding(keys, f"repeats: {extra:,} duplicate ids among {rows:,} rows", "stop",
                                     "Each id must appear once in the rows to predict: deduplicate "
                                     "the export."))
         else:
-            findings.append(Finding(f"{shown}.{', '.join(contract.key)}",
-                                    f"repeats: {extra:,} duplicate rows among {rows:,}", "keep one",
+            findings.append(Finding(keys, f"repeats: {extra:,} duplicate rows among {rows:,}", "keep one",
                                     "Deduplicate the export to choose which row counts."))
             view.distinct_on, view.plain = contract.key, False
     elif contract.holdout and rows < TINY_HOLDOUT:
@@ -324,3 +334,16 @@ class ThemeTables(Mapping):
 
     def __len__(self) -> int:
         return len(self._load())
+
+
+def markdown(tables: Mapping[str, TableContract], language: str = "en") -> str:
+    """The contract as a Markdown table: what a data team reads before mapping its own tables."""
+    ja = language == "ja"
+    head = ("| テーブル | 列 | 型 | 空でもよいか | 意味 |" if ja else "| table | column | type | may be empty | meaning |")
+    lines = [head, "|---|---|---|---|---|"]
+    for table in tables.values():
+        for column in table.columns:
+            empty = ("はい" if column.nullable else "いいえ") if ja else ("yes" if column.nullable else "no")
+            lines.append(f"| `{table.name}` | `{column.name}` | {column.type} | {empty} | "
+                         f"{column.meaning['ja' if ja else 'en']} |")
+    return "\n".join(lines)

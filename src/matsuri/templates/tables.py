@@ -52,7 +52,7 @@ def open_warehouse(
         (ISO text without an offset, TIMESTAMP) are taken to be in it already.
     """
     con, findings = _open(warehouse, needs, table_names, column_names, files, time_zone)
-    if findings:
+    if findings.worth_showing:
         _show(findings)
     return con
 

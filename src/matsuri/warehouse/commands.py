@@ -68,3 +68,47 @@ def query_command(
     Console().print(table)
     if len(rows) > limit:
         typer.echo(f"(showing the first {limit} rows; use --limit to see more)")
+
+
+@app.command("check")
+def check_command(
+    source: Path = typer.Argument(..., help="A DuckDB file, a Parquet/CSV file, or a folder of them "
+                                  "(each file is the table its name says)."),
+    theme: str = typer.Option(..., help="The theme whose data contract to check against, e.g. push-open-rate."),
+    params: Path = typer.Option(None, "--params", "-f", help="The YAML file of parameters you pass to "
+                                "papermill -f: table_names, column_names, files, time_zone."),
+) -> None:
+    """Check a company's data against a theme's contract before the event: what the template will
+    accept, fix or refuse, table by table and column by column."""
+    from rich.console import Console
+
+    from matsuri.errors import UsageError
+    from matsuri.templates import own_data
+    from matsuri.templates.contract import Findings
+
+    report = own_data.check(source, theme, params)
+    console = Console()
+    for line in report.notes:
+        console.print(line)
+    for where, found, action, todo in report.findings.frame("en").itertuples(index=False):
+        colour = "red" if action == Findings.ACTIONS["stop"][0] else "yellow"
+        console.print(f"[bold]{where}[/bold] {found}\n  [{colour}]the template {action}[/{colour}]: {todo}",
+                      highlight=False, markup=True)
+    stops = [f for f in report.findings if f.stops]
+    if stops:
+        raise UsageError(f"{len(stops)} problem{'s' if len(stops) > 1 else ''} would stop the template "
+                         "before training (marked 'stops' above). Fix the export or map it with the "
+                         "parameters, then check again.")
+    typer.secho(f"The data meets the {theme} contract: the template can run on it.", fg="green")
+
+
+@app.command("contract")
+def contract_command(
+    theme: str = typer.Option(..., help="The theme, e.g. push-open-rate."),
+    language: str = typer.Option("en", help="ja or en."),
+) -> None:
+    """Print a theme's data contract as a Markdown table (the tables and columns its template reads)."""
+    from matsuri import theme_spec
+    from matsuri.templates.contract import markdown
+
+    typer.echo(markdown(theme_spec.get(theme).data, language))
