@@ -80,7 +80,16 @@ def mae(truth: Iterable[float], predicted: Iterable[float]) -> float:
 
 def ranking_scores(ranked: pd.DataFrame, relevant: pd.DataFrame, k: int = 10,
                    id: str = "user_id", item: str = "product_id") -> dict[str, float]:
-    """Mean NDCG@k and MAP@k over the users in `relevant`.
+    """Mean NDCG@k and MAP@k over the users in `relevant` (each user's: `ranking_scores_by_user`)."""
+    by_user = ranking_scores_by_user(ranked, relevant, k, id, item)
+    if by_user.empty:
+        return {f"ndcg@{k}": 0.0, f"map@{k}": 0.0}
+    return {name: float(np.mean(by_user[name].to_numpy())) for name in by_user.columns}
+
+
+def ranking_scores_by_user(ranked: pd.DataFrame, relevant: pd.DataFrame, k: int = 10,
+                           id: str = "user_id", item: str = "product_id") -> pd.DataFrame:
+    """NDCG@k and MAP@k of each user in `relevant` (indexed by `id`, in order of first appearance).
 
     ranked: user_id, product_id, rank (1 = first); relevant: user_id, product_id (bought later);
     other column names with `id` and `item`.
@@ -91,13 +100,13 @@ def ranking_scores(ranked: pd.DataFrame, relevant: pd.DataFrame, k: int = 10,
     # ids and items of any type become small integer codes; a (user, item) pair is one int64
     users_r, items_r = relevant[id].to_numpy(), relevant[item].to_numpy()
     users_p, items_p = ranked[id].to_numpy(), ranked[item].to_numpy()
-    user_codes, _ = pd.factorize(np.concatenate([users_r, users_p]))
+    user_codes, user_values = pd.factorize(np.concatenate([users_r, users_p]))
     item_codes, item_values = pd.factorize(np.concatenate([items_r, items_p]))
     width = max(len(item_values), 1)
     truth = np.unique(user_codes[:len(users_r)].astype(np.int64) * width + item_codes[:len(items_r)])
     users, bought = np.unique(truth // width, return_counts=True)  # users with labels: the mean is over them
     if len(users) == 0:
-        return {f"ndcg@{k}": 0.0, f"map@{k}": 0.0}
+        return pd.DataFrame({f"ndcg@{k}": [], f"map@{k}": []})
     user_p, pair_p = user_codes[len(users_r):], None
     rank = ranked["rank"].to_numpy()
     keep = (rank <= k) & np.isin(user_p, users)
@@ -118,7 +127,8 @@ def ranking_scores(ranked: pd.DataFrame, relevant: pd.DataFrame, k: int = 10,
     found = np.cumsum(hit)
     found -= (found - hit)[np.arange(len(hit)) - position]  # hits so far within the user's list
     ap = np.bincount(user, hit * found / (position + 1), minlength=len(users)) / wanted
-    return {f"ndcg@{k}": float(np.mean(ndcg)), f"map@{k}": float(np.mean(ap))}
+    user_ids = pd.Index(user_values[users], name=id)
+    return pd.DataFrame({f"ndcg@{k}": ndcg, f"map@{k}": ap}, index=user_ids)
 
 
 def normalise_keyword(word: str) -> str:

@@ -52,10 +52,10 @@ def test_time_split_keeps_whole_groups_and_puts_the_latest_last():
 
 
 def test_the_verdict_says_plainly_when_the_model_loses():
-    lost = Verdict([Comparison("ROC AUC", baseline=0.61, model=0.58)])
+    lost = Verdict([Comparison("ROC AUC", baseline=0.61, model=0.58)], lang="en")
     assert not lost.model_wins and "does NOT beat the baseline" in lost.sentence()
     assert "submit the baseline" in lost.sentence() and "⚠️" in lost._repr_html_()
-    won = Verdict([Comparison("log loss", baseline=0.42, model=0.39, higher_is_better=False)])
+    won = Verdict([Comparison("log loss", baseline=0.42, model=0.39, higher_is_better=False)], lang="en")
     assert won.model_wins and "beats the baseline on log loss" in won.sentence()
 
 
