@@ -87,7 +87,7 @@ def check_command(
     from matsuri.templates.contract import Findings
 
     report = own_data.check(source, theme, params)
-    console = Console()
+    console = Console(soft_wrap=True)  # whole lines: a data team greps and pastes them
     for line in report.notes:
         console.print(line)
     for where, found, action, todo in report.findings.frame("en").itertuples(index=False):
