@@ -76,12 +76,15 @@ class Finding:
     found: str
     action: str                    # a key of Findings.ACTIONS
     todo: str                      # what to do (the parameter, a view)
+    ja: tuple[str, str] = ("", "")  # found and todo in Japanese
 
     @property
     def stops(self) -> bool:
         return self.action == "stop"
 
-    def line(self) -> str:
+    def line(self, language: str = "en") -> str:
+        if language == "ja" and self.ja[0]:
+            return f"{self.where}: {self.ja[0]} — {self.ja[1]}"
         return f"{self.where}: {self.found} — {self.todo}"
 
 
@@ -125,9 +128,10 @@ class Findings(list):
     def frame(self, language: str = "en") -> pd.DataFrame:
         import pandas as pd
 
-        index = 0 if language == "en" else 1
-        return pd.DataFrame([(f.where, f.found, self.ACTIONS[f.action][index], f.todo) for f in self],
-                            columns=self.HEADERS["en" if language == "en" else "ja"])
+        ja = language == "ja"
+        return pd.DataFrame([(f.where, f.ja[0] if ja and f.ja[0] else f.found, self.ACTIONS[f.action][ja],
+                              f.ja[1] if ja and f.ja[1] else f.todo) for f in self],
+                            columns=self.HEADERS["ja" if ja else "en"])
 
     def _repr_html_(self) -> str:
         from matsuri.language import configured
@@ -191,7 +195,9 @@ def _read_as(con, relation: str, column: str, found: str, contract: ColumnContra
         if found_upper == "UUID":
             return f"CAST({quoted} AS VARCHAR)", None
         return quoted, Finding(where, f"is {found}; ids must be integers or text", "stop",
-                               "Make a view that CASTs it to BIGINT or VARCHAR.")
+                               "Make a view that CASTs it to BIGINT or VARCHAR.",
+                               (f"{found} 型です。ID は整数か文字列である必要があります",
+                                "BIGINT か VARCHAR に CAST するビューを作ってください。"))
     if kind == "timestamp":
         return _timestamp(con, relation, quoted, found_upper, numeric, text, zone, where)
     if kind == "boolean":
@@ -209,7 +215,8 @@ def _read_as(con, relation: str, column: str, found: str, contract: ColumnContra
             cast = f"try_cast(nullif(trim({quoted}), '') AS DOUBLE)"
             return cast, _unreadable(con, relation, quoted, cast, found, "a number", where)
     return quoted, Finding(where, f"is {found}; {TYPES[kind]} needed", "stop",
-                           f"Make a view that CASTs it to {TYPES[kind]}.")
+                           f"Make a view that CASTs it to {TYPES[kind]}.",
+                           (f"{found} 型です。{kind} 型が必要です", f"{kind} 型に CAST するビューを作ってください。"))
 
 
 _INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
@@ -228,10 +235,13 @@ def _timestamp(con, relation, quoted, found, numeric, text, zone, where) -> tupl
     if numeric:
         biggest = con.execute(f"SELECT max(abs({quoted})) FROM {relation}").fetchone()[0] or 0
         divisor = 1_000_000 if biggest >= EPOCH_US else 1000 if biggest >= EPOCH_MS else 1
-        unit = {1: "seconds", 1000: "milliseconds", 1_000_000: "microseconds"}[divisor]
+        unit, unit_ja = {1: ("seconds", "秒"), 1000: ("milliseconds", "ミリ秒"),
+                         1_000_000: ("microseconds", "マイクロ秒")}[divisor]
         return (f"timezone({local}, to_timestamp({quoted} / {divisor}))",
                 Finding(where, f"holds epoch {unit} ({found})", "cast",
-                        f"Read as {zone} time; set time_zone to change the zone."))
+                        f"Read as {zone} time; set time_zone to change the zone.",
+                        (f"エポック{unit_ja}（{found}）です",
+                         f"{zone} の時刻として読みます。タイムゾーンは time_zone で変えられます。")))
     if text:  # a value that names its zone is converted to the event's; others are local already
         value = f"nullif(trim({quoted}), '')"
         cast = (f"CASE WHEN regexp_matches({value}, ':[0-9]{{2}}(\\.[0-9]+)? ?(Z|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$') "
@@ -240,9 +250,13 @@ def _timestamp(con, relation, quoted, found, numeric, text, zone, where) -> tupl
         problem = _unreadable(con, relation, quoted, cast, found, "TIMESTAMP", where)
         return cast, problem or Finding(where, "holds dates as text", "cast",
                                         f"Read as {zone} time unless a value names its zone; "
-                                        "set time_zone to change the zone.")
+                                        "set time_zone to change the zone.",
+                                        ("日時が文字列で入っています",
+                                         f"タイムゾーンが書かれていない値は {zone} の時刻として読みます。"
+                                         "タイムゾーンは time_zone で変えられます。"))
     return quoted, Finding(where, f"is {found}; TIMESTAMP needed", "stop",
-                           "Make a view with CAST(... AS TIMESTAMP).")
+                           "Make a view with CAST(... AS TIMESTAMP).",
+                           (f"{found} 型です。TIMESTAMP が必要です", "CAST(... AS TIMESTAMP) するビューを作ってください。"))
 
 
 def _unreadable(con, relation, quoted, cast, found, needed, where) -> Finding | None:
@@ -254,7 +268,9 @@ def _unreadable(con, relation, quoted, cast, found, needed, where) -> Finding | 
         return None
     return Finding(where, f"is {found}, and {bad:,} values (e.g. {example!r}) are not {needed}", "stop",
                    "Make a view that converts them (for dates, strptime(column, 'format')), "
-                   "or fix the export.")
+                   "or fix the export.",
+                   (f"{found} 型で、{bad:,} 個の値（例: {example!r}）が {needed} として読めません",
+                    "値を変換するビューを作るか（日時なら strptime(列, '書式')）、エクスポートを直してください。"))
 
 
 def _quality(con, view: Presentation, shown: str, ours: str) -> list[Finding]:
@@ -266,6 +282,7 @@ def _quality(con, view: Presentation, shown: str, ours: str) -> list[Finding]:
     key = ", ".join(f'"{k}"' for k in contract.key)
     distinct = f"count(DISTINCT ({key}))" if key else "0"
     rows, distinct_keys, *nulls = con.execute(f"SELECT count(*), {distinct}, {counts} FROM ({body})").fetchone()
+    nulls = nulls[:len(required)]  # (a table with no required column counted one placeholder)
     findings = []
 
     def at(column: str) -> str:
@@ -274,24 +291,32 @@ def _quality(con, view: Presentation, shown: str, ours: str) -> list[Finding]:
     what = "rows to predict" if contract.holdout else "rows"
     if rows == 0:
         return [Finding(shown, f"is empty: no {what}", "stop",
-                        "Point the template at the table that holds them (table_names), or fix the export.")]
+                        "Point the template at the table that holds them (table_names), or fix the export.",
+                        ("空です。" + ("予測する行がありません" if contract.holdout else "行がありません"),
+                         "データのあるテーブルを table_names で指定するか、エクスポートを直してください。"))]
     optional = [c for c in contract.columns if c.nullable]
     if optional:
         counts = ", ".join(f'count(*) FILTER (WHERE "{c.name}" IS NULL)' for c in optional)
         empty = con.execute(f"SELECT {counts} FROM ({body})").fetchone()
-        findings += [Finding(at(c.name), f"is empty in {n:,} of {rows:,} rows ({n / rows:.1%})", "allowed", f"Allowed: {c.meaning.get('en', 'it may be empty')}.")
+        findings += [Finding(at(c.name), f"is empty in {n:,} of {rows:,} rows ({n / rows:.1%})", "allowed",
+                             f"Allowed: {c.meaning['en']}.",
+                             (f"{rows:,} 行のうち {n:,} 行（{n / rows:.1%}）が空です", f"空でもかまいません（{c.meaning['ja']}）。"))
                      for c, n in zip(optional, empty, strict=True) if n and c.meaning]
     for column, missing in zip(required, nulls, strict=True):
         if not missing:
             continue
         share = f"{missing:,} of {rows:,} rows ({missing / rows:.1%})"
+        empty_ja = f"{rows:,} 行のうち {missing:,} 行（{missing / rows:.1%}）が空です"
         if contract.holdout:
             findings.append(Finding(at(column), f"is empty in {share}", "stop",
                                     "Every row to predict needs it: fill it in the export, or leave "
-                                    "those rows out of the holdout."))
+                                    "those rows out of the holdout.",
+                                    (empty_ja, "予測する行にはすべて必要です。エクスポートで埋めるか、"
+                                               "その行をホールドアウトから外してください。")))
         else:
             findings.append(Finding(at(column), f"is empty in {share}", "drop",
-                                    "Fill it in the export to keep those rows."))
+                                    "Fill it in the export to keep those rows.",
+                                    (empty_ja, "その行も使うには、エクスポートで値を埋めてください。")))
             view.where.append(f'"{column}" IS NOT NULL')
             view.plain = False
     if key and distinct_keys < rows:
@@ -300,14 +325,20 @@ def _quality(con, view: Presentation, shown: str, ours: str) -> list[Finding]:
         if contract.holdout:
             findings.append(Finding(keys, f"repeats: {extra:,} duplicate ids among {rows:,} rows", "stop",
                                     "Each id must appear once in the rows to predict: deduplicate "
-                                    "the export."))
+                                    "the export.",
+                                    (f"重複しています: {rows:,} 行のうち {extra:,} 個の ID が重複",
+                                     "予測する行では各 ID が 1 回だけ現れる必要があります。エクスポートの重複を除いてください。")))
         else:
             findings.append(Finding(keys, f"repeats: {extra:,} duplicate rows among {rows:,}", "keep one",
-                                    "Deduplicate the export to choose which row counts."))
+                                    "Deduplicate the export to choose which row counts.",
+                                    (f"重複しています: {rows:,} 行のうち {extra:,} 行が重複",
+                                     "どの行を使うか決めるには、エクスポートの重複を除いてください。")))
             view.distinct_on, view.plain = contract.key, False
     elif contract.holdout and rows < TINY_HOLDOUT:
         findings.append(Finding(shown, f"has only {rows} rows to predict", "note",
-                                "Scores on so few rows say little; use a longer holdout period."))
+                                "Scores on so few rows say little; use a longer holdout period.",
+                                (f"予測する行が {rows} 行しかありません",
+                                 "この行数では得点からほとんど何も言えません。ホールドアウトの期間を長くしてください。")))
     return findings
 
 

@@ -83,11 +83,11 @@ def _open(warehouse, needs, table_names, column_names, files, time_zone, stop: b
         views, findings = inspect(con, contracts, sources, column_names, zone)
         stops = [f for f in findings if f.stops]
         if stops and stop:
-            lines = "\n".join(f"- {f.line()}" for f in stops)
+            lines = {lang: "\n".join(f"- {f.line(lang)}" for f in stops) for lang in ("en", "ja")}
             raise UsageError(f"The data cannot be used as it is ({len(stops)} problem"
-                             f"{'s' if len(stops) > 1 else ''}), so nothing was trained:\n{lines}",
+                             f"{'s' if len(stops) > 1 else ''}), so nothing was trained:\n{lines['en']}",
                              ja=f"データをこのままでは使えないため、学習する前に止めました"
-                                f"（問題 {len(stops)} 件）:\n{lines}")
+                                f"（問題 {len(stops)} 件）:\n{lines['ja']}")
         for view in views:
             if not view.plain:
                 con.execute(f'CREATE TEMP VIEW "{view.table.name}" AS {view.sql()}')
