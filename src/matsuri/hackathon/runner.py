@@ -30,6 +30,7 @@ from matsuri.hackathon.settings import Settings
 from matsuri.sandbox.box import Limits, Sandbox, Spec
 from matsuri.sandbox.cgroups import Usage
 from matsuri.sandbox.text import printable, quoted
+from matsuri.templates.contract import ZONE_ENV
 
 GRACE_SECONDS = 60
 
@@ -80,7 +81,8 @@ class SandboxBackend:
     """On this machine, in a sandbox (bubblewrap, cgroup, the team's identity)."""
 
     def run(self, job: NotebookJob) -> RunResult:
-        spec = notebook_spec(job.user, limits(job.settings), str(job.warehouse))
+        spec = notebook_spec(job.user, limits(job.settings), str(job.warehouse),
+                             env={ZONE_ENV: job.settings.timezone})  # dates in the event's zone
         with Sandbox(spec) as box:
             return _run(job, box, box.work)
 

@@ -37,6 +37,7 @@ TYPES = {  # contract type -> what it needs, in plain words
     "text": "text",
     "category": "text (a few repeating values)",
 }
+ZONE_ENV = "MATSURI_TIME_ZONE"  # the event's zone, set by the hackathon runner for its sandboxes
 TINY_HOLDOUT = 30  # fewer rows to predict than this: scores will say little
 EPOCH_MS = 10**11  # epoch values above this are milliseconds (10**11 s is the year 5138)
 EPOCH_US = 10**14

@@ -27,7 +27,7 @@ import pandas as pd
 
 from matsuri import paths
 from matsuri.errors import NotFound, UsageError
-from matsuri.templates.contract import Findings, TableContract, inspect
+from matsuri.templates.contract import ZONE_ENV, Findings, TableContract, inspect
 from matsuri.warehouse import query
 
 FILE_READERS = {".parquet": "read_parquet", ".csv": "read_csv", ".tsv": "read_csv"}
@@ -113,8 +113,10 @@ def _show(findings: Findings) -> None:
 
 def _zone(time_zone: str | None) -> str:
     """The zone given, else the event's, else the kit's default; a wrong name says so."""
+    import os
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+    time_zone = time_zone or os.environ.get(ZONE_ENV)
     if not time_zone:
         try:
             from matsuri.hackathon import event, settings
