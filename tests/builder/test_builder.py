@@ -3,6 +3,8 @@ plain messages for bad choices, and the saved notebook repeating the run under p
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import nbformat
 import numpy as np
 import pandas as pd
@@ -14,6 +16,7 @@ from matsuri.builder.recipe import Recipe
 from matsuri.builder.verdict import Result
 from matsuri.errors import UsageError
 from matsuri.templates import columns
+from matsuri.templates.bootstrap import Interval
 from matsuri.templates.tables import open_warehouse
 
 THEMES = sorted(t for t, spec in theme_spec.all_themes().items() if spec.builder)
@@ -133,8 +136,11 @@ def test_when_the_rule_is_better_the_verdict_says_submit_the_rule(con):
     result = run.validate(data)
     assert list(result.values) == ["baseline", "rule", "logistic"]
     assert result.values["rule"] > result.values["logistic"]
-    assert "ML does not beat the rule here" in result.sentence("en") and "submit the rule" in result.sentence("en")
-    assert "ルールを提出しましょう" in result.sentence("ja")
+    # 75 validation users on tiny: the interval of the difference includes zero, so it cannot tell,
+    # and the rule stays the one to submit
+    assert not result.wins and result.unclear and result.interval.contains_zero()
+    assert "Not enough data to tell" in result.sentence("en") and "submit a rule (SQL)" in result.sentence("en")
+    assert "ルール（SQL）を提出しましょう" in result.sentence("ja")
 
 
 def test_verdict_sentences_follow_the_figures():
@@ -147,6 +153,14 @@ def test_verdict_sentences_follow_the_figures():
     assert "ルール（SQL）はベースライン" in result("rule", baseline=0.6, rule=0.65).sentence("ja")
     lower = Result("logistic", "log_loss", False, {"baseline": 0.5, "logistic": 0.4}, 100, 20, 5, 20)
     assert lower.wins
+    assert "ML does not beat the rule here" in result("logistic", baseline=0.6, rule=0.7, logistic=0.65).sentence()
+    sure, unsure = Interval(0.02, 0.18), Interval(-0.05, 0.25)
+    assert "beats the naive baseline" in replace(result("boosting", baseline=0.6, boosting=0.7), interval=sure).sentence()
+    unclear = replace(result("boosting", baseline=0.6, boosting=0.7), interval=unsure)
+    assert not unclear.wins and "Not enough data to tell" in unclear.sentence() and "submit the naive baseline" in unclear.sentence()
+    assert "データが足りず判断できません" in unclear.sentence("ja") and "-0.0500〜+0.2500" in unclear.sentence("ja")
+    flipped = replace(lower, interval=Interval(-0.05, 0.25))   # of the gain; shown as logistic − baseline
+    assert "-0.2500 to +0.0500" in flipped.sentence()
 
 
 @pytest.mark.parametrize("theme, model", [("churn", "boosting"), ("push-open-rate", "rule")])

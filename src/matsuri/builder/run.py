@@ -8,7 +8,7 @@ the boosted trees), so the saved notebook repeats the builder's figures and file
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ from matsuri.builder import models
 from matsuri.builder.recipe import Recipe
 from matsuri.builder.verdict import Result
 from matsuri.errors import UsageError
-from matsuri.templates import columns
+from matsuri.templates import bootstrap, columns
 from matsuri.templates.evaluation import time_split
 
 Progress = Callable[[str], None]
@@ -151,16 +151,38 @@ def validate(data: Data, progress: Progress = lambda step: None) -> Result:
     progress("split")
     train, valid = split(data)
     label = spec.builder.label
-    values = {}
+    values, scores = {}, {}
     for name in methods(recipe):
         progress(name)
-        scores = fitted(name, data, train)(valid)
-        values[name] = measure(data, valid, scores)
+        scores[name] = fitted(name, data, train)(valid)
+        values[name] = measure(data, valid, scores[name])
     metric = spec.metrics[[m.name for m in spec.metrics].index(spec.leaderboard)]
     positives = int(valid[label].sum())
-    return Result(recipe.model, metric.name, metric.higher_is_better, values,
-                  len(train), len(valid), positives,
-                  valid[spec.builder.group].nunique() if spec.builder.group else len(valid), spec.builder.group)
+    result = Result(recipe.model, metric.name, metric.higher_is_better, values,
+                    len(train), len(valid), positives,
+                    valid[spec.builder.group].nunique() if spec.builder.group else len(valid), spec.builder.group)
+    if result.chosen == "baseline":
+        return result
+    other = result.best_other()
+    return replace(result, interval=gain_interval(data, valid, scores[other], scores[result.chosen],
+                                                  metric.higher_is_better))
+
+
+def gain_interval(data: Data, rows: pd.DataFrame, other: np.ndarray, chosen: np.ndarray,
+                  higher_is_better: bool) -> bootstrap.Interval | None:
+    """The bootstrap interval of the chosen model's gain over the other method on the same rows:
+    whole groups (the theme's `group`) resampled together; a ranking theme resamples its ids."""
+    spec, label = data.spec, data.spec.builder.label
+    if data.item:
+        file = ranking_file(spec)
+        truth = rows.loc[rows[label], [spec.id_column, file.item]]
+        each = [metrics.ranking_scores_by_user(ranked_lists(rows.assign(score=s), spec.id_column, file.item, file.k),
+                                               truth, file.k, spec.id_column, file.item)[f"ndcg@{file.k}"]
+                for s in (other, chosen)]
+        return bootstrap.gain_interval(bootstrap.average, np.zeros(len(each[0])), *each, higher_is_better)
+    groups = rows[spec.builder.group].to_numpy() if spec.builder.group else None
+    return bootstrap.gain_interval(metrics.METRICS[spec.leaderboard].compute, rows[label].to_numpy(bool),
+                                   other, chosen, higher_is_better, groups)
 
 
 def measure(data: Data, rows: pd.DataFrame, scores: np.ndarray) -> float:

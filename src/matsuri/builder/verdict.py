@@ -6,6 +6,7 @@ import html
 from dataclasses import dataclass
 
 from matsuri.builder.models import LEARNED, TITLES
+from matsuri.templates.bootstrap import Interval
 
 SENTENCES = {
     "baseline": {
@@ -13,16 +14,28 @@ SENTENCES = {
         "en": "This is the baseline itself: every other choice is compared with it.",
     },
     "wins": {
-        "ja": "{chosen}は{other}に勝ちました（{metric} {a} 対 {b}、差 {gain}）。{chosen}を提出しましょう。",
-        "en": "{chosen} beats {other} ({metric} {a} against {b}, {gain}). Submit {chosen}.",
+        "ja": "{chosen}は{other}に勝ちました（{metric} {a} 対 {b}、差 {gain}{interval}）。{chosen}を提出しましょう。",
+        "en": "{chosen} beats {other} ({metric} {a} against {b}, {gain}{interval}). Submit {chosen}.",
+    },
+    "unclear": {
+        "ja": "{chosen}が{other}に勝っているかは、データが足りず判断できません（{metric} {a} 対 {b}、差 {gain}"
+              "{interval}）。区間が 0 をまたいでいるので、この差は偶然かもしれません。データを増やすか期間を長くすれば"
+              "分かります。それまでは{other}を提出しましょう。",
+        "en": "Not enough data to tell whether {chosen} beats {other} ({metric} {a} against {b}, {gain}{interval}): "
+              "the interval includes zero, so the difference could be chance; more data or a longer period would "
+              "tell. Until then, submit {other}.",
     },
     "loses_to_rule": {
-        "ja": "ここでは ML はルールに勝てません（{metric} {a} 対 {b}）。ルールを提出しましょう。",
-        "en": "ML does not beat the rule here ({metric} {a} against {b}): submit the rule.",
+        "ja": "ここでは ML はルールに勝てません（{metric} {a} 対 {b}{interval}）。ルールを提出しましょう。",
+        "en": "ML does not beat the rule here ({metric} {a} against {b}{interval}): submit the rule.",
     },
     "loses": {
-        "ja": "ここでは{chosen}はベースラインに勝てません（{metric} {a} 対 {b}）。ベースラインを提出しましょう。",
-        "en": "{chosen} does not beat the baseline here ({metric} {a} against {b}): submit the baseline.",
+        "ja": "ここでは{chosen}はベースラインに勝てません（{metric} {a} 対 {b}{interval}）。ベースラインを提出しましょう。",
+        "en": "{chosen} does not beat the baseline here ({metric} {a} against {b}{interval}): submit the baseline.",
+    },
+    "interval": {
+        "ja": "、{level:.0%} 信頼区間 {low:+.4f}〜{high:+.4f}",
+        "en": "; {level:.0%} interval {low:+.4f} to {high:+.4f}",
     },
     "sizes": {
         "ja": "学習 {train:,} 行、検証 {valid:,} 行（うち結果が「はい」は {positives:,} 行）。",
@@ -46,6 +59,7 @@ class Result:
     positives: int                 # validation rows whose outcome is yes
     valid_units: int               # validation groups (pushes, users) or rows
     group: str = ""                # the column whose values were kept together
+    interval: Interval | None = None  # bootstrap interval of the chosen model's gain over best_other()
 
     def better(self, a: float, b: float) -> bool:
         return a > b if self.higher_is_better else a < b
@@ -60,8 +74,14 @@ class Result:
         return best
 
     @property
+    def unclear(self) -> bool:
+        """The gain's interval includes zero: not enough data to tell which is better."""
+        return self.chosen != "baseline" and self.interval is not None and self.interval.contains_zero()
+
+    @property
     def wins(self) -> bool:
-        return self.chosen != "baseline" and self.better(self.values[self.chosen], self.values[self.best_other()])
+        return (self.chosen != "baseline" and not self.unclear
+                and self.better(self.values[self.chosen], self.values[self.best_other()]))
 
     def sentence(self, lang: str = "en") -> str:
         if self.chosen == "baseline":
@@ -69,9 +89,15 @@ class Result:
         other = self.best_other()
         a, b = self.values[self.chosen], self.values[other]
         fields = {"chosen": TITLES[self.chosen][lang], "other": TITLES[other][lang], "metric": self.metric,
-                  "a": f"{a:.4f}", "b": f"{b:.4f}", "gain": f"{a - b:+.4f}"}
+                  "a": f"{a:.4f}", "b": f"{b:.4f}", "gain": f"{a - b:+.4f}", "interval": ""}
+        if self.interval is not None:
+            i = self.interval  # of the gain; shown like the difference a − b beside it
+            low, high = (i.low, i.high) if self.higher_is_better else (-i.high, -i.low)
+            fields["interval"] = SENTENCES["interval"][lang].format(level=i.level, low=low, high=high)
         if self.wins:
             key = "wins"
+        elif self.unclear:
+            key = "unclear"
         elif other == "rule" and self.chosen in LEARNED:
             key = "loses_to_rule"
         else:
@@ -111,7 +137,8 @@ class Result:
         return fig
 
     def html(self, lang: str = "en") -> str:
-        mark, colour = ("✅", "#1a7f37") if self.wins or self.chosen == "baseline" else ("⚠️", "#b35900")
+        mark, colour = (("✅", "#1a7f37") if self.wins or self.chosen == "baseline"
+                        else ("❔", "#8a6d00") if self.unclear else ("⚠️", "#b35900"))
         rows = "".join(f"<tr><td>{html.escape(TITLES[n][lang])}</td><td class='matsuri-figure' data-method='{n}'>"
                        f"{v}</td></tr>" for n, v in self.figures().items())
         return (f"<table class='matsuri-builder-figures'><tr><th></th><th>{html.escape(self.metric)}</th></tr>"
