@@ -20,7 +20,9 @@ if TYPE_CHECKING:  # tables arrive as DataFrames; pandas itself loads with pyarr
 from matsuri.errors import InvalidSubmission  # re-exported: several modules import it from here
 from matsuri.sandbox.text import quoted  # values from a participant's file, safe in a message
 
-KINDS = {"id": "a whole number", "float": "a number", "text": "text"}
+# A column's kind: "id" a whole number, "key" an id kept as text (when the holdout's ids are text,
+# e.g. 'D00013353'), "float" a number, "text" free text.
+KINDS = {"id": "a whole number", "key": "an id", "float": "a number", "text": "text"}
 EXAMPLES = 3
 
 
@@ -32,7 +34,8 @@ def _count(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
-def _examples(values) -> str:
+def examples(values) -> str:
+    """A few of these values, quoted safely: "for example '7', '9', '12'"."""
     shown = ", ".join(quoted(v) for v in list(values)[:EXAMPLES])
     return f"for example {shown}"
 
@@ -87,7 +90,7 @@ def _check_columns(header: list[str], expected: list[str], name: str) -> None:
 
 
 def _parses(value: str, kind: str) -> bool:
-    if kind == "text":
+    if kind in ("text", "key"):
         return True
     try:
         number = float(value)
@@ -160,7 +163,7 @@ def read_table(path: Path, columns: dict[str, str], max_bytes: int) -> pd.DataFr
         )
     header = _read_header(path, name, expected)
     _check_columns(header, expected, name)
-    types = {"id": pa.int64(), "float": pa.float64(), "text": pa.string()}
+    types = {"id": pa.int64(), "key": pa.string(), "float": pa.float64(), "text": pa.string()}
     try:
         table = pacsv.read_csv(
             path,
@@ -175,9 +178,15 @@ def read_table(path: Path, columns: dict[str, str], max_bytes: int) -> pd.DataFr
             "first line and submit again."
         )
     for column in expected:
-        nulls = table.column(column).null_count
+        empty = table.column(column).is_null()
+        if columns[column] == "key":  # an id read as text is empty when blank
+            import pyarrow.compute as pc
+
+            empty = pc.or_(empty, pc.equal(pc.utf8_trim_whitespace(table.column(column)), ""))
+        empty = empty.to_numpy(zero_copy_only=False)
+        nulls = int(empty.sum())
         if nulls:
-            first = int(np.flatnonzero(table.column(column).is_null().to_numpy(zero_copy_only=False))[0])
+            first = int(np.flatnonzero(empty)[0])
             what = "empty or NaN (not a number)" if columns[column] == "float" else "empty"
             raise InvalidSubmission(
                 f"{name} line {first + 2}: {column} is {what} ({_count(nulls, 'line')} in all "
@@ -185,13 +194,20 @@ def read_table(path: Path, columns: dict[str, str], max_bytes: int) -> pd.DataFr
             )
     import pandas as pd
 
-    return pd.DataFrame({c: table.column(c).to_numpy() for c in expected})
+    return pd.DataFrame({c: _values(table.column(c), columns[c]) for c in expected})
+
+
+def _values(column, kind: str) -> np.ndarray:
+    """A column as numpy: ids read as text stay str objects (what the holdout's text ids are)."""
+    values = column.to_numpy()
+    return values.astype(object) if kind == "key" else values
 
 
 def check_ids(table: pd.DataFrame, column: str, expected: np.ndarray, name: str, source: str) -> np.ndarray:
     """Exactly one row per id of the holdout table (sorted `expected`): no repeats, no strangers,
-    none missing. Returns the row order that sorts the table by id."""
-    ids = table[column].to_numpy(dtype=np.int64)
+    none missing. Returns the row order that sorts the table by id. Ids are whole numbers or text,
+    as `expected` (the holdout's) are."""
+    ids = table[column].to_numpy(dtype=np.int64 if expected.dtype.kind in "iu" else object)
     if len(ids) == len(expected) and np.array_equal(ids, expected):
         return np.arange(len(ids))  # the usual case: written in id order
     order = np.argsort(ids, kind="stable")
@@ -202,19 +218,19 @@ def check_ids(table: pd.DataFrame, column: str, expected: np.ndarray, name: str,
     if len(repeated):
         raise InvalidSubmission(
             f"{name} lists {_count(len(repeated), column + ' value')} more than once "
-            f"({_examples(repeated)}). Keep exactly one line per {column} and submit again."
+            f"({examples(repeated)}). Keep exactly one line per {column} and submit again."
         )
     unknown = unique[~np.isin(unique, expected, assume_unique=True)]
     if len(unknown):
         raise InvalidSubmission(
             f"{name} has {_count(len(unknown), column + ' value')} that are not in {source} "
-            f"({_examples(unknown)}). Predict exactly the rows of {source}, no others, and submit again."
+            f"({examples(unknown)}). Predict exactly the rows of {source}, no others, and submit again."
         )
     missing = expected[~np.isin(expected, unique, assume_unique=True)]
     if len(missing):
         raise InvalidSubmission(
             f"{name} is missing {len(missing):,} of the {len(expected):,} {column} values of "
-            f"{source} ({_examples(missing)}). Add one line for each row of {source} and submit again."
+            f"{source} ({examples(missing)}). Add one line for each row of {source} and submit again."
         )
     return order
 
@@ -258,7 +274,7 @@ def check_ranking(table: pd.DataFrame, name: str, id: str, item: str, ids: np.nd
     if len(unknown_items):
         raise InvalidSubmission(
             f"{name} recommends {_count(len(unknown_items), item + ' value')} not found in the warehouse "
-            f"({_examples(unknown_items)}). Recommend only existing ones and submit again."
+            f"({examples(unknown_items)}). Recommend only existing ones and submit again."
         )
     repeated = table[table.duplicated([id, item], keep=False)]
     if len(repeated):
@@ -283,13 +299,13 @@ def check_ranking(table: pd.DataFrame, name: str, id: str, item: str, ids: np.nd
     if len(unknown):
         raise InvalidSubmission(
             f"{name} has {_count(len(unknown), id + ' value')} that are not in {source} "
-            f"({_examples(unknown)}). Rank only for the rows of {source} and submit again."
+            f"({examples(unknown)}). Rank only for the rows of {source} and submit again."
         )
     missing = np.setdiff1d(ids, listed)
     if len(missing):
         raise InvalidSubmission(
             f"{name} has no list for {len(missing):,} of the {len(ids):,} {id} values of {source} "
-            f"({_examples(missing)}). Give every one of them a list of up to {k} and submit again."
+            f"({examples(missing)}). Give every one of them a list of up to {k} and submit again."
         )
 
 

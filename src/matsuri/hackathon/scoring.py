@@ -1,8 +1,8 @@
 """Scoring on the organiser-only labels: a deterministic public/private split, cached answer keys.
 
-The split hashes each holdout id with the event's split seed (splitmix64, pure numpy), so it does
-not depend on row order, file order, library versions or the machine: the same settings always
-give the same public and private rows. Scoring is a pure function of (predictions, labels,
+The split hashes each holdout id (a text id through blake2b first) with the event's split seed
+(splitmix64, pure numpy), so it does not depend on row order, file order, library versions or the
+machine: the same settings always give the same public and private rows. Scoring is a pure function of (predictions, labels,
 settings), so scoring a submission again gives the same numbers (idempotent).
 """
 
@@ -31,10 +31,20 @@ def _splitmix64(values: np.ndarray) -> np.ndarray:
         return z ^ (z >> np.uint64(31))
 
 
+def _numbers(ids: np.ndarray) -> np.ndarray:
+    """Whole-number ids as they are; text ids ('D00013353') as the first 8 bytes of their blake2b
+    digest, so a text id lands on the same side of the split on every machine, too."""
+    if ids.dtype.kind in "iu":
+        return ids.astype(np.uint64)
+    digests = b"".join(hashlib.blake2b(str(i).encode(), digest_size=8).digest() for i in ids)
+    return np.frombuffer(digests, dtype="<u8").astype(np.uint64)
+
+
 def public_mask(ids: np.ndarray, theme: str, seed: int, share: float) -> np.ndarray:
-    """True for the ids on the public leaderboard; the same ids for the same (theme, seed, share)."""
+    """True for the ids on the public leaderboard; the same ids for the same (theme, seed, share).
+    Ids are whole numbers or text, as the holdout's are."""
     salt = int.from_bytes(hashlib.blake2b(f"{theme}:{seed}".encode(), digest_size=8).digest(), "little")
-    hashed = _splitmix64(ids.astype(np.uint64) ^ np.uint64(salt))
+    hashed = _splitmix64(_numbers(ids) ^ np.uint64(salt))
     return (hashed % np.uint64(1_000_000)) < np.uint64(round(share * 1_000_000))
 
 

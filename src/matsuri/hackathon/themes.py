@@ -38,28 +38,39 @@ class Theme:
 
     def holdout(self, warehouse) -> AnswerKey:
         """What the learners' warehouse says a submission must cover: the ids to predict and, for a
-        ranking, the items that exist. Enough to check a file; the participants' writers use it too."""
+        ranking, the items that exist. Enough to check a file; the participants' writers use it too.
+
+        Ids keep the warehouse's type: whole numbers stay numbers, any other id ('D00013353') is
+        text. A holdout table that is empty, or has an id missing or listed twice, is refused here,
+        as a problem of the data (not of the notebook that predicts it)."""
         import numpy as np
 
-        ids = warehouse.execute(
-            f"SELECT {self.id_column} FROM {self.holdout_table} ORDER BY 1").fetchnumpy()
+        column = warehouse.execute(f"SELECT {self.id_column} FROM {self.holdout_table}").fetchnumpy()
+        ids = holdout_ids(column[self.id_column], self.holdout_table, self.id_column)
         extra = {}
         for file in self.spec.files:
             if file.kind == "ranking":
                 items = warehouse.execute(file.items_sql).fetchnumpy()
-                extra[file.name] = np.sort(next(iter(items.values())).astype(np.int64))
-        return AnswerKey(ids[self.id_column].astype(np.int64), None, extra)
+                extra[file.name] = np.unique(as_ids(next(iter(items.values()))))
+        return AnswerKey(ids, None, extra)
 
     def load_key(self, warehouse, labels) -> AnswerKey:
         """The holdout plus the truth from the organiser's labels store."""
         key = self.holdout(warehouse)
         truth = labels.execute(self.spec.labels_sql).df()
-        key.labels = truth.rename(columns={truth.columns[0]: self.id_column}).sort_values(
-            list(truth.columns[:2]), ignore_index=True)
+        truth = truth.rename(columns={truth.columns[0]: self.id_column})
+        truth[self.id_column] = as_ids(truth[self.id_column].to_numpy())
+        key.labels = truth.sort_values(list(truth.columns[:2]), ignore_index=True)
+        if any(f.kind in ("probability", "value") for f in self.spec.files):
+            _same_ids(key.labels[self.id_column].to_numpy(), key.ids, self.holdout_table, self.spec.labels_sql)
         for file in self.spec.files:
             if file.kind == "keywords" and file.planted_sql:
                 key.extra[file.name] = [row[0] for row in labels.execute(file.planted_sql).fetchall()]
         return key
+
+    def id_kind(self, values: np.ndarray) -> str:
+        """How a prediction file's id column is read: whole numbers if the holdout's ids are, else text."""
+        return "id" if values.dtype.kind in "iu" else "key"
 
     def read(self, folder: Path, key: AnswerKey, max_bytes: int) -> dict[str, pd.DataFrame]:
         """Read and check the submission folder; raise InvalidSubmission with a plain message.
@@ -86,9 +97,11 @@ class Theme:
 
         if file.kind == "keywords":
             return pr.read_keywords(path, max_bytes, top=file.k)
-        types = {"probability": {self.id_column: "id", "probability": "float"},
-                 "value": {self.id_column: "id", "value": "float"},
-                 "ranking": {self.id_column: "id", file.item: "id", "rank": "id"}}[file.kind]
+        ids = self.id_kind(key.ids)
+        types = {"probability": {self.id_column: ids, "probability": "float"},
+                 "value": {self.id_column: ids, "value": "float"},
+                 "ranking": {self.id_column: ids, file.item: self.id_kind(key.extra.get(file.name, key.ids)),
+                             "rank": "id"}}[file.kind]
         table = pr.read_table(path, types, max_bytes)
         if file.kind == "ranking":
             pr.check_ranking(table, file.name, self.id_column, file.item, key.ids,
@@ -127,6 +140,71 @@ class Theme:
                 found[metric.name] = float(len(registry.keyword_hits(words, key.extra.get(file.name, []),
                                                                      top=file.k)))
         return {m.name: found[m.name] for m in self.spec.metrics}
+
+
+def as_ids(values) -> np.ndarray:
+    """Ids as one numpy type: whole numbers as int64, anything else (text, UUIDs) as str objects."""
+    import numpy as np
+
+    values = np.ma.getdata(values) if np.ma.isMaskedArray(values) else np.asarray(values)
+    if values.dtype.kind in "iu":
+        return values.astype(np.int64)
+    return np.array([v if isinstance(v, str) else str(v) for v in values], dtype=object)
+
+
+def holdout_ids(values, table: str, column: str) -> np.ndarray:
+    """The holdout's ids, sorted; refuses, as a data problem, an empty table, a missing id or an id
+    listed twice (each would otherwise surface later as the notebook's fault)."""
+    import numpy as np
+
+    from matsuri.errors import UsageError
+    from matsuri.hackathon.predictions import examples
+
+    if np.ma.isMaskedArray(values):  # DuckDB's fetchnumpy masks NULLs
+        missing = int(np.ma.getmaskarray(values).sum())
+    else:
+        values = np.asarray(values)
+        missing = int(sum(v is None or v != v for v in values)) if values.dtype.kind in "Of" else 0
+    if len(values) == 0:
+        raise UsageError(
+            f"The holdout table {table} is empty: there is nothing to predict. Export the rows to "
+            f"predict into {table} (one row per {column}) and run again.",
+            ja=f"ホールドアウトの表 {table} が空です。予測する行がありません。予測する行を {table} に"
+               f"書き出して（{column} ごとに 1 行）、もう一度実行してください。")
+    if missing:
+        raise UsageError(
+            f"The holdout table {table} has {missing:,} rows without a {column} (NULL): every row to "
+            f"predict needs one. Fix the export (or leave those rows out) and run again.",
+            ja=f"ホールドアウトの表 {table} に {column} が空（NULL）の行が {missing:,} 行あります。予測する"
+               f"行にはすべて {column} が必要です。書き出しを直して（またはその行を除いて）、もう一度実行してください。")
+    ids = np.sort(as_ids(values))
+    repeated = np.unique(ids[1:][ids[1:] == ids[:-1]])
+    if len(repeated):
+        shown = examples(repeated)
+        raise UsageError(
+            f"The holdout table {table} has {len(repeated):,} duplicate {column} values ({shown}): "
+            f"each {column} must appear once. Fix the export or deduplicate it (SELECT DISTINCT), "
+            "then run again.",
+            ja=f"ホールドアウトの表 {table} に、重複した {column} が {len(repeated):,} 件あります（{shown}）。"
+               f"{column} は 1 回ずつしか現れてはいけません。書き出しを直すか重複を除いて（SELECT DISTINCT）、"
+               "もう一度実行してください。")
+    return ids
+
+
+def _same_ids(labelled: np.ndarray, ids: np.ndarray, table: str, labels_sql: str) -> None:
+    """The organiser's labels cover exactly the holdout's ids (scores pair them up by position)."""
+    import numpy as np
+
+    from matsuri.errors import UsageError
+
+    if len(labelled) == len(ids) and labelled.dtype.kind == ids.dtype.kind and np.array_equal(labelled, ids):
+        return
+    kinds = {"i": "whole numbers", "u": "whole numbers", "O": "text"}
+    raise UsageError(
+        f"The organiser labels ({labels_sql}) do not list the same ids as the holdout table {table}: "
+        f"{len(labelled):,} labels ({kinds.get(labelled.dtype.kind, 'other')} ids) for {len(ids):,} "
+        f"holdout rows ({kinds.get(ids.dtype.kind, 'other')} ids). Export the labels and the holdout "
+        "from the same rows, with ids of the same type, before scoring.")
 
 
 def all_themes() -> dict[str, Theme]:

@@ -20,7 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from matsuri.templates import extras, japanese
+from matsuri.templates import extras, japanese, loaded
 from matsuri.templates.contract import ThemeTables
 
 NEEDS = ThemeTables(__name__)  # the tables and columns it reads: the theme's data contract
@@ -60,7 +60,8 @@ def labelled(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_predict(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[frame["won"].isna()]
+    """The holdout calls (won = NULL); stops if there are none, or a call_id twice."""
+    return loaded.holdout_rows(frame, "won", __name__)
 
 
 class PhraseVectorizer(TransformerMixin, BaseEstimator):
@@ -210,9 +211,15 @@ def win_probability(model, text: str, call=None) -> float:
     row = pd.DataFrame({
         "words": [japanese.words(text)],
         "duration_sec": [call["duration_sec"] if call is not None else float(scaler.mean_[0])],
-        "rep_id": [call["rep_id"] if call is not None else -1],
+        "rep_id": [call["rep_id"] if call is not None else _unknown_rep(model)],
     })
     return float(model.predict_proba(row)[0, 1])
+
+
+def _unknown_rep(model):
+    """A rep id no call had, of the type the model's rep ids are (whole numbers or text)."""
+    known = model[0].named_transformers_["onehotencoder"].categories_[0]
+    return -1 if known.dtype.kind in "iuf" else ""
 
 
 # --- Hand-off (matsuri.handoff): how a trained model of this theme is served -------------------

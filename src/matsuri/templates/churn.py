@@ -21,7 +21,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from matsuri.errors import UsageError
-from matsuri.templates import extras
+from matsuri.templates import extras, loaded
 from matsuri.templates.contract import ThemeTables
 
 NEEDS = ThemeTables(__name__)  # the tables and columns it reads: the theme's data contract
@@ -100,7 +100,8 @@ def labelled(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_predict(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[frame["churned"].isna()]
+    """The holdout users (churned = NULL); stops if there are none, or a user_id twice."""
+    return loaded.holdout_rows(frame, "churned", __name__)
 
 
 def fall(frame: pd.DataFrame) -> pd.Series:
@@ -201,10 +202,21 @@ def validation_split(known: pd.DataFrame, share: float = 0.25, seed: int = 0) ->
     if not 0 < share < 1:
         raise UsageError(f"validation_share must be between 0 and 1 (it is {share}); 0.25 is usual.")
     counts = known["churned"].value_counts()
-    if len(known) < 40 or len(counts) < 2 or counts.min() < 10:
+    aside = known["churned"].groupby(known["churned"]).size().mul(share).round()  # per outcome
+    if len(known) < 40 or len(counts) < 2 or counts.min() < 10 or aside.min() < 2:
+        churned, stayed = counts.get(True, 0), counts.get(False, 0)
         raise UsageError(
-            f"Only {len(known)} training users ({counts.get(True, 0)} churned): too few to keep "
-            f"{share:.0%} aside for validation. Use a bigger warehouse.")
+            f"There are too few training users to validate on: {len(known)} in churn_training_users "
+            f"({churned} churned, {stayed} stayed), and validation_share = {share} keeps "
+            f"{round(len(known) * share)} of them aside. Validation needs at least 40 training users "
+            "with 10 of each outcome: export more users into churn_training_users (a longer period, "
+            "or every active user), or raise validation_share in the parameters cell if only the "
+            "validation users are too few.",
+            ja=f"検証に使う学習ユーザーが少なすぎます。churn_training_users に {len(known)} 人"
+               f"（離脱 {churned} 人、継続 {stayed} 人）で、validation_share = {share} では {round(len(known) * share)} 人を"
+               "検証に取り分けます。検証には、学習ユーザーが 40 人以上、それぞれの結果が 10 人以上必要です。"
+               "churn_training_users にもっと多くのユーザーを書き出すか（より長い期間、またはアクティブな全ユーザー）、"
+               "検証のユーザーだけが少ない場合はパラメータのセルで validation_share を大きくしてください。")
     train, valid = train_test_split(known, test_size=share, random_state=seed, stratify=known["churned"])
     return train.sort_index(), valid.sort_index()
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from matsuri import theme_spec
 from matsuri.errors import UsageError
-from matsuri.templates import extras
+from matsuri.templates import extras, loaded
 from matsuri.templates.contract import ThemeTables
 
 NEEDS = ThemeTables(__name__)  # the tables and columns it reads: the theme's data contract
@@ -64,15 +64,21 @@ def validation_split(purchases: pd.DataFrame, holdout_users: pd.DataFrame, windo
                      min_users: int = 20) -> Validation:
     """Mirror the holdout on users who are not in it: what did they buy after the same cutoff?
 
-    If too few people bought after the holdout cutoff, we step back one window in time.
+    If too few people bought after the holdout cutoff, we step back one window in time. A holdout
+    that cannot be predicted (no users, a user twice, no cutoff) stops here, before any training;
+    orders without a customer (guest orders) are said, and count only for best sellers.
     """
+    check_holdout(holdout_users)
+    guests(purchases)
     cutoff = pd.Timestamp(holdout_users["cutoff_at"].min())
     window = pd.Timedelta(days=window_days)
-    others = purchases[~purchases["user_id"].isin(holdout_users["user_id"])]
+    others = purchases[~purchases["user_id"].isin(holdout_users["user_id"]) & purchases["user_id"].notna()]
+    most = 0
     for cut in (cutoff, cutoff - window):
         before = others[others["ordered_at"] < cut]
         after = others[(others["ordered_at"] >= cut) & (others["ordered_at"] < cut + window)]
         users = np.intersect1d(before["user_id"].unique(), after["user_id"].unique())
+        most = max(most, len(users))
         if len(users) >= min_users:
             truth = after[after["user_id"].isin(users)][["user_id", "product_id"]].drop_duplicates()
             return Validation(
@@ -82,9 +88,51 @@ def validation_split(purchases: pd.DataFrame, holdout_users: pd.DataFrame, windo
                 cut,
             )
     raise UsageError(
-        f"Too few users ordered both before and after {cutoff:%Y-%m-%d} to validate on (fewer than "
-        f"{min_users}). Use a longer period of orders."
+        f"Too few users ordered both before and after {cutoff:%Y-%m-%d} to validate on: {most} customers "
+        f"(outside holdout_ordering_users; {min_users} needed) ordered before that day and within the "
+        f"window_days = {window_days} days after it (or one window earlier). Raise window_days in the "
+        f"parameters cell (for example window_days = {window_days * 2}), or export a longer period of "
+        "orders.",
+        ja=f"{cutoff:%Y-%m-%d} の前と後の両方で注文したユーザーが少なすぎて、検証ができません。"
+           f"holdout_ordering_users 以外のお客様で、その日より前と、その後 window_days = {window_days} 日以内の"
+           f"両方に注文した人が {most} 人しかいません（{min_users} 人必要。1 期間前でも同じ）。パラメータのセルで window_days を"
+           f"大きくするか（例: window_days = {window_days * 2}）、より長い期間の注文を書き出してください。"
     )
+
+
+def check_holdout(holdout_users: pd.DataFrame) -> None:
+    """The users to rank for (USERS_SQL): some, each once, each with a cutoff_at."""
+    spec = theme_spec.for_library(__name__)
+    loaded.check_holdout(holdout_users["user_id"], spec.holdout_table, spec.id_column)
+    missing = int(holdout_users["cutoff_at"].isna().sum())
+    if missing:
+        raise UsageError(
+            f"The holdout table {spec.holdout_table} has {missing:,} users without a cutoff_at (NULL): "
+            "each user needs the moment to recommend from. Fix the export and run again.",
+            ja=f"ホールドアウトの表 {spec.holdout_table} に cutoff_at が空（NULL）のユーザーが {missing:,} 人います。"
+               "おすすめを出す時点が、ユーザーごとに必要です。書き出しを直して、もう一度実行してください。")
+
+
+def guests(purchases: pd.DataFrame) -> int:
+    """How many order lines have no customer (user_id NULL: guest orders); says so when some do.
+    They count among the best sellers (each guest order as one shopper), and are nobody's history."""
+    count = int(loaded.without_customer(purchases["user_id"]).sum())
+    if count:
+        orders = purchases.loc[purchases["user_id"].isna(), "order_id"].nunique()
+        loaded.say(
+            f"{count:,} order lines ({orders:,} orders) have no user_id (guest orders): they count "
+            "for the best sellers, but belong to no customer's history, so no list learns from them.",
+            f"{count:,} 件の注文明細（{orders:,} 件の注文）に user_id がありません（ゲスト注文）。売れ筋には数えますが、"
+            "どのお客様の履歴にも入らないので、おすすめの学習には使いません。")
+    return count
+
+
+def _shoppers(purchases: pd.DataFrame) -> pd.Series:
+    """Who bought each line: the customer, or for a guest order, the order itself."""
+    guest = purchases["user_id"].isna()
+    if not guest.any():
+        return purchases["user_id"]
+    return purchases["user_id"].astype(object).where(~guest, "guest order " + purchases["order_id"].astype(str))
 
 
 def extra_columns(frame: pd.DataFrame) -> dict[str, str]:
@@ -123,7 +171,7 @@ def signals(lines: pd.DataFrame, extra: Mapping[str, str], edges: Mapping[str, l
             said = [f"{column} = " + value.astype(str)]
         parts += [pd.DataFrame({"order_id": rows.loc[s.index, "order_id"].to_numpy(), "signal": s.to_numpy()})
                   for s in said]
-    empty = pd.DataFrame({"order_id": pd.Series(dtype="int64"), "signal": pd.Series(dtype=object)})
+    empty = pd.DataFrame({"order_id": pd.Series(dtype=lines["order_id"].dtype), "signal": pd.Series(dtype=object)})
     return pd.concat([empty, *parts], ignore_index=True).drop_duplicates(ignore_index=True)
 
 
@@ -185,9 +233,10 @@ class Popularity:
         self.__dict__.update(_tables(state))
 
     def fit(self, purchases: pd.DataFrame) -> Popularity:
-        buyers = purchases.groupby("product_id")["user_id"].nunique()
+        shoppers = _shoppers(purchases)  # a guest order counts as one shopper
+        buyers = shoppers.groupby(purchases["product_id"]).nunique()
         self.buyers_ = buyers.sort_values(ascending=False, kind="stable")
-        self.share_ = self.buyers_ / purchases["user_id"].nunique()
+        self.share_ = self.buyers_ / shoppers.nunique()
         return self
 
     def recommend(self, users, history: pd.DataFrame | None = None, k: int | None = None) -> pd.DataFrame:
@@ -220,9 +269,10 @@ class WhatComesNext:
 
     def fit(self, purchases: pd.DataFrame) -> WhatComesNext:
         orders = purchases[["user_id", "order_id", "ordered_at"]].drop_duplicates("order_id")
+        orders = orders[orders["user_id"].notna()]  # a guest order has no next one (guests)
         orders = orders.sort_values(["user_id", "ordered_at", "order_id"])
         orders["next_order"] = orders.groupby("user_id")["order_id"].shift(-1)
-        steps = orders.dropna(subset=["next_order"]).astype({"next_order": "int64"})
+        steps = orders.dropna(subset=["next_order"]).astype({"next_order": orders["order_id"].dtype})
         lines = purchases[["order_id", "product_id"]].drop_duplicates()
         self.next_ = _follows(steps, lines.rename(columns={"product_id": "product"}), lines, "product",
                               self.min_pairs)
@@ -272,19 +322,24 @@ class WhatComesNext:
         if isinstance(signal, str):
             return f"your order of {at:%Y-%m-%d} had {signal}; {share:.0%} of such orders were followed by this"
         if pd.notna(because_of):
-            return f"you bought 《{int(because_of)}》 on {at:%Y-%m-%d}; {share:.0%} of its buyers ordered this next"
+            return f"you bought 《{_id(because_of)}》 on {at:%Y-%m-%d}; {share:.0%} of its buyers ordered this next"
         place = self.popular_.buyers_.index.get_loc(product) + 1
         return f"best seller #{place} ({self.popular_.share_[product]:.0%} of shoppers bought it)"
 
 
+def _id(value):
+    """A product id as written in a reason: 12 (not 12.0, which a column with gaps makes of it), or as is."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def name_products(ranked: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
     """Swap 《product_id》 markers in reasons for product names, and add name/category columns."""
-    names = products.set_index("product_id")["name"].astype(str).to_dict()
+    names = {str(k): v for k, v in products.set_index("product_id")["name"].astype(str).items()}
     ranked = ranked.drop(columns=["name", "category"], errors="ignore")  # a query may add them too
     out = ranked.merge(products[["product_id", "name", "category"]], on="product_id", how="left")
     if "reason" in out:
         out["reason"] = out["reason"].str.replace(
-            r"《(\d+)》", lambda m: f"「{names.get(int(m.group(1)), m.group(1))}」", regex=True
+            r"《([^》]+)》", lambda m: f"「{names.get(m.group(1), m.group(1))}」", regex=True
         )
     return out
 

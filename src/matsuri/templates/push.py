@@ -22,7 +22,7 @@ from sklearn.preprocessing import (
     StandardScaler,
 )
 
-from matsuri.templates import extras
+from matsuri.templates import extras, loaded
 from matsuri.templates.contract import ThemeTables
 
 NEEDS = ThemeTables(__name__)  # the tables and columns it reads: the theme's data contract
@@ -63,10 +63,11 @@ def with_history(rows: pd.DataFrame, known_until: pd.Timestamp | None = None) ->
     """Add each user's past deliveries and opens: labelled rows before this one (and before known_until).
 
     known_until freezes history at a moment, the way it is frozen when the holdout period starts:
-    no row ever sees its own label or a later one.
+    no row ever sees its own label or a later one. Ids may be numbers or text; a delivery with no
+    user_id has no history (it is nobody's).
     """
-    user = rows["user_id"].to_numpy()
-    order = np.lexsort((rows["delivery_id"].to_numpy(), rows["delivered_at"].to_numpy(), user))
+    user = loaded.codes(rows["user_id"])
+    order = np.lexsort((loaded.codes(rows["delivery_id"]), rows["delivered_at"].to_numpy(), user))
     known = rows["opened"].notna().to_numpy()
     if known_until is not None:
         known = known & (rows["delivered_at"] < known_until).to_numpy()
@@ -89,7 +90,8 @@ def labelled(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_predict(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[frame["opened"].isna()]
+    """The holdout deliveries (opened = NULL); stops if there are none, or a delivery_id twice."""
+    return loaded.holdout_rows(frame, "opened", __name__)
 
 
 def title_length(titles: pd.Series) -> pd.Series:
@@ -111,12 +113,12 @@ def add_features(frame: pd.DataFrame, extra=()) -> pd.DataFrame:
     the extra columns as they are."""
     rate = (frame["past_opens"] + PRIOR_OPENS) / (frame["past_deliveries"] + PRIOR_DELIVERIES)
     features = pd.DataFrame({
-        "send_hour": frame["send_hour"].astype(int),
+        "send_hour": frame["send_hour"].astype(float).fillna(-1).astype(int),  # -1: send time unknown
         "campaign": frame["category"].astype(str) + " × " + frame["target_segment"].astype(str),
         "title_length": title_length(frame["title"]),
         "has_emoji": frame["title"].map(has_emoji).astype(float),
-        "personalized": frame["personalized"].astype(float),
-        "weekend": (frame["weekday"] >= 6).astype(float),
+        "personalized": frame["personalized"].astype(float).fillna(0.0),
+        "weekend": (frame["weekday"].astype(float) >= 6).astype(float),   # unknown day: not a weekend
         "user_habit": np.log(rate / (1 - rate)),              # the user's own open rate, as log-odds
         "history_size": np.log1p(frame["past_deliveries"]),  # how much we know about the user
     }, index=frame.index)
