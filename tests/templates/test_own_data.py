@@ -155,9 +155,9 @@ def test_an_empty_holdout_and_missing_values_are_named_not_left_to_the_model(tin
                     "WHERE delivered_at IS NOT NULL LIMIT 100")
         con.execute("DELETE FROM push_deliveries WHERE delivery_id IN (SELECT delivery_id FROM holdout_push_deliveries)")
         before = con.execute("SELECT count(*), count(delivered_at), count(DISTINCT delivery_id) "
-                             "FROM push_deliveries").fetchone()
+                             "FROM push_deliveries").fetchall()[0]
     with open_warehouse(copy, NEEDS["push-open-rate"]) as con:
-        rows, dated = con.execute("SELECT count(*), count(delivered_at) FROM push_deliveries").fetchone()
+        rows, dated = con.execute("SELECT count(*), count(delivered_at) FROM push_deliveries").fetchall()[0]
     from matsuri.templates.tables import check_data
 
     findings = check_data(copy, NEEDS["push-open-rate"])

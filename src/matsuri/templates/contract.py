@@ -234,7 +234,7 @@ def _timestamp(con, relation, quoted, found, numeric, text, zone, where) -> tupl
     if found == "TIMESTAMP WITH TIME ZONE":
         return f"timezone({local}, {quoted})", None
     if numeric:
-        biggest = con.execute(f"SELECT max(abs({quoted})) FROM {relation}").fetchone()[0] or 0
+        biggest = con.execute(f"SELECT max(abs({quoted})) FROM {relation}").fetchall()[0][0] or 0
         divisor = 1_000_000 if biggest >= EPOCH_US else 1000 if biggest >= EPOCH_MS else 1
         unit, unit_ja = {1: ("seconds", "秒"), 1000: ("milliseconds", "ミリ秒"),
                          1_000_000: ("microseconds", "マイクロ秒")}[divisor]
@@ -264,7 +264,7 @@ def _unreadable(con, relation, quoted, cast, found, needed, where) -> Finding | 
     """A stop finding, with an example, if some non-empty value cannot be read as `needed`."""
     bad, example = con.execute(
         f"SELECT count(*), any_value({quoted}) FROM {relation} "
-        f"WHERE nullif(trim(CAST({quoted} AS VARCHAR)), '') IS NOT NULL AND {cast} IS NULL").fetchone()
+        f"WHERE nullif(trim(CAST({quoted} AS VARCHAR)), '') IS NOT NULL AND {cast} IS NULL").fetchall()[0]
     if not bad:
         return None
     return Finding(where, f"is {found}, and {bad:,} values (e.g. {example!r}) are not {needed}", "stop",
@@ -282,7 +282,7 @@ def _quality(con, view: Presentation, shown: str, ours: str) -> list[Finding]:
     counts = ", ".join([f'count(*) FILTER (WHERE "{c}" IS NULL)' for c in required] or ["0"])
     key = ", ".join(f'"{k}"' for k in contract.key)
     distinct = f"count(DISTINCT ({key}))" if key else "0"
-    rows, distinct_keys, *nulls = con.execute(f"SELECT count(*), {distinct}, {counts} FROM ({body})").fetchone()
+    rows, distinct_keys, *nulls = con.execute(f"SELECT count(*), {distinct}, {counts} FROM ({body})").fetchall()[0]
     nulls = nulls[:len(required)]  # (a table with no required column counted one placeholder)
     findings = []
 
@@ -298,7 +298,7 @@ def _quality(con, view: Presentation, shown: str, ours: str) -> list[Finding]:
     optional = [c for c in contract.columns if c.nullable]
     if optional:
         counts = ", ".join(f'count(*) FILTER (WHERE "{c.name}" IS NULL)' for c in optional)
-        empty = con.execute(f"SELECT {counts} FROM ({body})").fetchone()
+        empty = con.execute(f"SELECT {counts} FROM ({body})").fetchall()[0]
         findings += [Finding(at(c.name), f"is empty in {n:,} of {rows:,} rows ({n / rows:.1%})", "allowed",
                              f"Allowed: {c.meaning['en']}.",
                              (f"{rows:,} 行のうち {n:,} 行（{n / rows:.1%}）が空です", f"空でもかまいません（{c.meaning['ja']}）。"))

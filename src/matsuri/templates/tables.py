@@ -139,7 +139,7 @@ def _relations(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
         "SELECT table_schema, table_name FROM information_schema.tables "
         "WHERE table_catalog = current_database() ORDER BY table_schema <> 'main', table_schema, table_name"
     ).fetchall()
-    catalog = con.execute("SELECT current_database()").fetchone()[0]
+    catalog = con.execute("SELECT current_database()").fetchall()[0][0]
     return {(table if schema == "main" else f"{schema}.{table}"): f'"{catalog}"."{schema}"."{table}"'
             for schema, table in rows}
 
@@ -158,7 +158,7 @@ def _sources(con, contracts, table_names) -> dict[str, tuple[str, str]] | None:
         if theirs not in present:
             raise NotFound(_missing_table(ours, theirs, present))
         try:
-            con.execute(f"SELECT * FROM {present[theirs]} LIMIT 0")
+            con.execute(f"SELECT * FROM {present[theirs]} LIMIT 0").fetchall()
         except duckdb.PermissionException:
             return None
         sources[ours] = (theirs, present[theirs])
