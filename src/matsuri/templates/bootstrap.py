@@ -125,7 +125,7 @@ def resampler(metric: Metric) -> Resampled:
 
 
 def draws(rows: int, groups=None, resamples: int = RESAMPLES, seed: int = SEED):
-    """Blocks of resamples: arrays (resamples in the block × rows) of how often each row is drawn.
+    """Blocks of resamples: integer arrays (resamples in the block × rows), how often each row is drawn.
     With `groups` (one label per row), whole groups are drawn, so a group's rows come together."""
     if groups is None:
         codes, units = np.arange(rows), rows
@@ -138,7 +138,7 @@ def draws(rows: int, groups=None, resamples: int = RESAMPLES, seed: int = SEED):
         size = min(block, resamples - start)
         picks = rng.integers(0, units, size=(size, units)) + units * np.arange(size)[:, None]
         counts = np.bincount(picks.ravel(), minlength=size * units).reshape(size, units)
-        yield counts[:, codes].astype(float)
+        yield counts if groups is None else counts[:, codes]
 
 
 def gain_interval(metric: Metric, truth, baseline, model, higher_is_better: bool = True, groups=None,
