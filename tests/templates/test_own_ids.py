@@ -25,7 +25,7 @@ from matsuri.hackathon import scoring
 from matsuri.hackathon.themes import get_theme
 from matsuri.theme_spec import all_themes
 
-from .conftest import run_starter
+from .conftest import ROOT, run_starter
 
 THEMES = list(all_themes())
 HOLDOUT = {t.id: (t.holdout_table, t.id_column) for t in all_themes().values()}
@@ -231,3 +231,23 @@ def test_the_scorer_blames_the_holdout_table_not_the_submission(problem, broken_
     company = broken_companies[problem]
     with pytest.raises(UsageError, match="The holdout table holdout_churn_users (has 3 duplicate|is empty)"):
         scoring.answer_key("churn", company.warehouse, company.labels)
+
+
+@pytest.mark.parametrize("edit, said", [
+    ("FROM holdout_push_deliveries WHERE false", "The load query returned no rows of the holdout table"),
+    ("FROM holdout_push_deliveries, (VALUES (1), (2)) twice(n)", "the load query repeats them"),
+])
+def test_a_query_that_loses_or_repeats_the_holdout_stops_before_training(edit, said, tiny_company, tmp_path):
+    """The participant's SQL (not the table) loses or repeats the rows to predict: the push library
+    says so, naming the holdout table, before the baselines train."""
+    notebook = nbformat.read(ROOT / "templates" / "push-open-rate" / "starter.ipynb", as_version=4)
+    cell = next(c for c in notebook.cells if c.source.startswith("%%sql"))
+    assert cell.source.count("FROM holdout_push_deliveries\n") == 1
+    cell.source = cell.source.replace("FROM holdout_push_deliveries\n", edit + "\n")
+    edited = tmp_path / "edited.ipynb"
+    nbformat.write(notebook, edited)
+    with pytest.raises(PapermillExecutionError) as stopped:
+        run_starter("push-open-rate", tiny_company.warehouse, tmp_path / "run", notebook=edited)
+    error = stopped.value
+    assert error.ename == "UsageError" and said in error.evalue and "holdout_push_deliveries" in error.evalue
+    assert error.cell_index < first_training_cell(tmp_path / "run" / "starter.ipynb")

@@ -39,14 +39,14 @@ def test_the_rows_to_predict_must_exist_once_each(library, label, table, column)
     frame = pd.DataFrame({column: ["X-1", "X-2", "X-2", "X-3", "X-3", "X-4"],
                           label: pd.array([True, None, None, None, None, False], dtype="boolean")})
     with pytest.raises(UsageError, match=f"The holdout table {table} has 2 duplicate {column} values "
-                                         r"\(for example X-2, X-3\): each .* must appear once"):
+                                         r"\(for example X-2, X-3\) among the rows to predict: each .* must appear once"):
         library.to_predict(frame)
     assert library.to_predict(frame.drop_duplicates(column))[column].tolist() == ["X-2", "X-3"]
     with pytest.raises(UsageError, match=f"The load query returned no rows of the holdout table {table}") as empty:
         library.to_predict(frame[frame[label].notna()])
     assert table in empty.value.ja, "the Japanese text names the table too"
     blank = pd.DataFrame({column: pd.array([None, 7], dtype="Int64"), label: pd.array([None, None], dtype="boolean")})
-    with pytest.raises(UsageError, match=f"{table} has 1 rows without a {column}"):
+    with pytest.raises(UsageError, match=f"{table} has 1 rows without a {column} .NULL."):
         library.to_predict(blank)
 
 

@@ -50,8 +50,8 @@ class Theme:
         extra = {}
         for file in self.spec.files:
             if file.kind == "ranking":
-                items = warehouse.execute(file.items_sql).fetchnumpy()
-                extra[file.name] = np.unique(as_ids(next(iter(items.values()))))
+                items = next(iter(warehouse.execute(file.items_sql).fetchnumpy().values()))
+                extra[file.name] = np.unique(as_ids(np.ma.compressed(items) if np.ma.isMaskedArray(items) else items))
         return AnswerKey(ids, None, extra)
 
     def load_key(self, warehouse, labels) -> AnswerKey:
