@@ -85,6 +85,15 @@ def test_a_small_gain_on_few_rows_is_not_enough_to_tell_but_the_same_gain_on_man
     assert few.interval.high - few.interval.low > 5 * (many.interval.high - many.interval.low)
 
 
+def test_too_few_positives_for_an_interval_is_not_enough_to_tell():
+    truth, baseline, model = scored(200, signal=5.0)
+    truth[:] = False
+    truth[0] = True                      # one positive: about 1 resample in 3 has none, so no ROC AUC
+    c = Comparison.measure("ROC AUC", roc_auc, truth, baseline, model)
+    assert not c.interval.known() and c.outcome == "unclear" and not c.model_wins
+    assert "too few rows of each outcome" in Verdict([c], lang="en").sentence()
+
+
 def test_a_clearly_worse_model_loses_as_before():
     truth, baseline, model = scored(5000)
     c = Comparison.measure("ROC AUC", roc_auc, truth, model, baseline)  # swapped: the model knows nothing
@@ -107,6 +116,15 @@ def test_the_interval_is_repeatable_with_the_same_seed():
     other = Comparison.measure("ROC AUC", roc_auc, truth, baseline, model, seed=bootstrap.SEED + 1)
     assert first.interval == again.interval
     assert other.interval != first.interval
+
+
+def test_a_big_validation_set_gets_fewer_resamples_but_never_too_few(monkeypatch):
+    truth, baseline, model = scored(5000)
+    assert bootstrap.gain_interval(roc_auc, truth, baseline, model).resamples == bootstrap.RESAMPLES
+    monkeypatch.setattr(bootstrap, "CELLS", 5000 * 300)
+    assert bootstrap.gain_interval(roc_auc, truth, baseline, model).resamples == 300
+    monkeypatch.setattr(bootstrap, "CELLS", 5000 * 10)
+    assert bootstrap.gain_interval(roc_auc, truth, baseline, model).resamples == bootstrap.MIN_RESAMPLES
 
 
 def test_the_interval_is_paired_so_a_shared_error_cancels():
@@ -146,8 +164,8 @@ def test_the_fast_resampled_metric_equals_the_metric_on_the_rows_drawn(metric):
     truth = rng.random(400) < 0.25
     scores = np.round(rng.random(400), 1)                # many ties
     counts = next(bootstrap.draws(400, groups=rng.integers(0, 50, 400), resamples=30))
-    fast = bootstrap.VECTORISED[metric](truth, scores, counts)
-    plain = bootstrap._one_by_one(metric)(truth, scores, counts)
+    fast = bootstrap.VECTORISED[metric](truth, scores)(counts)
+    plain = bootstrap._one_by_one(metric)(truth, scores)(counts)
     np.testing.assert_allclose(fast, plain, rtol=1e-12, atol=1e-12)
 
 

@@ -169,7 +169,7 @@ def validate(data: Data, progress: Progress = lambda step: None) -> Result:
 
 
 def gain_interval(data: Data, rows: pd.DataFrame, other: np.ndarray, chosen: np.ndarray,
-                  higher_is_better: bool) -> bootstrap.Interval | None:
+                  higher_is_better: bool) -> bootstrap.Interval:
     """The bootstrap interval of the chosen model's gain over the other method on the same rows:
     whole groups (the theme's `group`) resampled together; a ranking theme resamples its ids."""
     spec, label = data.spec, data.spec.builder.label

@@ -90,7 +90,7 @@ class Result:
         a, b = self.values[self.chosen], self.values[other]
         fields = {"chosen": TITLES[self.chosen][lang], "other": TITLES[other][lang], "metric": self.metric,
                   "a": f"{a:.4f}", "b": f"{b:.4f}", "gain": f"{a - b:+.4f}", "interval": ""}
-        if self.interval is not None:
+        if self.interval is not None and self.interval.known():
             i = self.interval  # of the gain; shown like the difference a − b beside it
             low, high = (i.low, i.high) if self.higher_is_better else (-i.high, -i.low)
             fields["interval"] = SENTENCES["interval"][lang].format(level=i.level, low=low, high=high)

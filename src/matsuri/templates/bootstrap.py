@@ -23,9 +23,12 @@ RESAMPLES = 1000
 LEVEL = 0.95
 SEED = 20
 CELLS_PER_BLOCK = 2_000_000  # resamples × rows held in memory at once (16 MB of float64)
+CELLS = 50_000_000           # resamples × rows at most (a few seconds a metric): big validations
+MIN_RESAMPLES = 200          # get fewer resamples, never fewer than this (their intervals are narrow)
 
 Metric = Callable[[np.ndarray, np.ndarray], float]
-Resampled = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]  # truth, scores, counts -> values
+Scorer = Callable[[np.ndarray], np.ndarray]           # counts (resamples × rows) -> one value per resample
+Resampled = Callable[[np.ndarray, np.ndarray], Scorer]  # truth, scores -> a scorer (sorted once)
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,11 @@ class Interval:
     resamples: int = RESAMPLES
 
     def contains_zero(self) -> bool:
-        return self.low <= 0 <= self.high
+        """True also when there is no interval (NaN: too few resamples could be scored)."""
+        return not (self.low > 0 or self.high < 0)
+
+    def known(self) -> bool:
+        return bool(np.isfinite(self.low) and np.isfinite(self.high))
 
 
 def _tie_starts(ranked: np.ndarray) -> np.ndarray:
@@ -50,39 +57,47 @@ def _by_tie(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return values if len(starts) == values.shape[1] else np.add.reduceat(values, starts, axis=1)
 
 
-def weighted_roc_auc(truth: np.ndarray, scores: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """`metrics.roc_auc` of each resample (a row of `counts`): the same rank statistic, ties half."""
-    truth = truth.astype(bool)
-    order = np.argsort(scores, kind="stable")
-    starts = _tie_starts(scores[order])
-    drawn = counts[:, order]
-    pos = _by_tie(drawn * truth[order], starts)                     # positives per tied score
-    neg = _by_tie(drawn, starts) - pos
-    below = np.cumsum(neg, axis=1) - neg                            # negatives scored lower
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (pos * (below + neg / 2)).sum(axis=1) / (pos.sum(axis=1) * neg.sum(axis=1))
+def weighted_roc_auc(truth: np.ndarray, scores: np.ndarray) -> Scorer:
+    """`metrics.roc_auc` of each resample (a row of counts): the same rank statistic, ties half."""
+    order = np.argsort(scores, kind="stable")                       # sorted once for every block
+    starts, positive = _tie_starts(scores[order]), truth.astype(bool)[order]
+
+    def score(counts: np.ndarray) -> np.ndarray:
+        drawn = counts[:, order]
+        pos = _by_tie(drawn * positive, starts)                     # positives per tied score
+        neg = _by_tie(drawn, starts) - pos
+        below = np.cumsum(neg, axis=1) - neg                        # negatives scored lower
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (pos * (below + neg / 2)).sum(axis=1) / (pos.sum(axis=1) * neg.sum(axis=1))
+
+    return score
 
 
-def weighted_pr_auc(truth: np.ndarray, scores: np.ndarray, counts: np.ndarray) -> np.ndarray:
+def weighted_pr_auc(truth: np.ndarray, scores: np.ndarray) -> Scorer:
     """`metrics.pr_auc` (average precision, highest score first) of each resample."""
-    truth = truth.astype(bool)
     order = np.argsort(-scores, kind="stable")
-    starts = _tie_starts(scores[order])
-    drawn = counts[:, order]
-    pos = _by_tie(drawn * truth[order], starts)
-    seen = np.cumsum(_by_tie(drawn, starts), axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        precision = np.where(seen > 0, np.cumsum(pos, axis=1) / seen, 0.0)
-        total = pos.sum(axis=1)
-        return np.where(total > 0, (pos * precision).sum(axis=1) / total, 0.0)
+    starts, positive = _tie_starts(scores[order]), truth.astype(bool)[order]
+
+    def score(counts: np.ndarray) -> np.ndarray:
+        drawn = counts[:, order]
+        pos = _by_tie(drawn * positive, starts)
+        seen = np.cumsum(_by_tie(drawn, starts), axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            precision = np.where(seen > 0, np.cumsum(pos, axis=1) / seen, 0.0)
+            total = pos.sum(axis=1)
+            return np.where(total > 0, (pos * precision).sum(axis=1) / total, 0.0)
+
+    return score
 
 
-def weighted_log_loss(truth: np.ndarray, scores: np.ndarray, counts: np.ndarray) -> np.ndarray:
+def _weighted_mean(values: np.ndarray) -> Scorer:
+    return lambda counts: counts @ values / counts.sum(axis=1)
+
+
+def weighted_log_loss(truth: np.ndarray, scores: np.ndarray) -> Scorer:
     """`metrics.log_loss` of each resample: a weighted mean of each row's loss."""
-    truth = truth.astype(bool)
     p = np.clip(scores, 1e-6, 1 - 1e-6)
-    loss = -np.where(truth, np.log(p), np.log1p(-p))
-    return counts @ loss / counts.sum(axis=1)
+    return _weighted_mean(-np.where(truth.astype(bool), np.log(p), np.log1p(-p)))
 
 
 def average(truth, values) -> float:
@@ -91,8 +106,8 @@ def average(truth, values) -> float:
     return float(np.mean(np.asarray(values, dtype=float)))
 
 
-def weighted_average(truth: np.ndarray, values: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    return counts @ values / counts.sum(axis=1)
+def weighted_average(truth: np.ndarray, values: np.ndarray) -> Scorer:
+    return _weighted_mean(values)
 
 
 # Metrics computed for a block of resamples at once; any other metric is called per resample.
@@ -105,18 +120,21 @@ VECTORISED: dict[Callable, Resampled] = {
 
 
 def _one_by_one(metric: Metric) -> Resampled:
-    def resampled(truth: np.ndarray, scores: np.ndarray, counts: np.ndarray) -> np.ndarray:
-        values = np.empty(len(counts))
-        rows = np.arange(counts.shape[1])
-        for i, drawn in enumerate(counts.astype(np.int64)):
-            picked = np.repeat(rows, drawn)
-            try:
-                values[i] = metric(truth[picked], scores[picked])
-            except (ValueError, ZeroDivisionError):   # e.g. a draw with one class only
-                values[i] = np.nan
-        return values
+    def prepare(truth: np.ndarray, scores: np.ndarray) -> Scorer:
+        def score(counts: np.ndarray) -> np.ndarray:
+            values = np.empty(len(counts))
+            rows = np.arange(counts.shape[1])
+            for i, drawn in enumerate(counts.astype(np.int64)):
+                picked = np.repeat(rows, drawn)
+                try:
+                    values[i] = metric(truth[picked], scores[picked])
+                except (ValueError, ZeroDivisionError):   # e.g. a draw with one class only
+                    values[i] = np.nan
+            return values
 
-    return resampled
+        return score
+
+    return prepare
 
 
 def resampler(metric: Metric) -> Resampled:
@@ -142,20 +160,24 @@ def draws(rows: int, groups=None, resamples: int = RESAMPLES, seed: int = SEED):
 
 
 def gain_interval(metric: Metric, truth, baseline, model, higher_is_better: bool = True, groups=None,
-                  resamples: int = RESAMPLES, level: float = LEVEL, seed: int = SEED) -> Interval | None:
+                  resamples: int = RESAMPLES, level: float = LEVEL, seed: int = SEED) -> Interval:
     """The `level` interval of the model's gain over the baseline (model − baseline, or baseline −
-    model when lower is better), resampling rows (or whole `groups`) paired for both.
-    None when fewer than half the resamples can be scored (e.g. almost no positives)."""
+    model when lower is better), resampling rows (or whole `groups`) paired for both. Above
+    CELLS / resamples rows, fewer resamples are drawn (at least MIN_RESAMPLES; `Interval.resamples`).
+    NaN bounds (`known()` False; counted as including zero) when more than 1 resample in 10 cannot be
+    scored, e.g. with one or two positives: then there is surely not enough data to tell."""
     truth = np.asarray(truth)
     baseline, model = np.asarray(baseline, dtype=float), np.asarray(model, dtype=float)
     if not len(truth) == len(baseline) == len(model) or (groups is not None and len(groups) != len(truth)):
         raise ValueError("the labels, both sets of scores and the groups must have one value per row")
-    score = resampler(metric)
-    gains = np.concatenate([score(truth, model, counts) - score(truth, baseline, counts)
+    resamples = min(resamples, max(MIN_RESAMPLES, CELLS // max(len(truth), 1)))
+    prepare = resampler(metric)
+    score_model, score_baseline = prepare(truth, model), prepare(truth, baseline)
+    gains = np.concatenate([score_model(counts) - score_baseline(counts)
                             for counts in draws(len(truth), groups, resamples, seed)])
     gains = gains[np.isfinite(gains)] * (1 if higher_is_better else -1)
-    if len(gains) < resamples / 2:
-        return None
+    if len(gains) < 0.9 * resamples:
+        return Interval(np.nan, np.nan, level, resamples)
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(gains, [tail, 100 - tail])
     return Interval(float(low), float(high), level, resamples)

@@ -59,6 +59,8 @@ TEXT: dict[str, dict[str, str]] = {
     "group": {"ja": "グループ", "en": "group"},
     "groups": {"ja": "{unit} ごとにまとめて再抽出、{groups:,} 件", "en": "resampled by whole {unit}, {groups:,} of them"},
     "sample": {"ja": "（{parts}）", "en": " ({parts})"},
+    "no_range": {"ja": "（結果ごとの行が少なすぎて区間を出せません）",
+                 "en": " (too few rows of each outcome for an interval)"},
     "range": {"ja": "（{level:.0%} 信頼区間 {low:+.3f}〜{high:+.3f}）", "en": " ({level:.0%} interval {low:+.3f} to {high:+.3f})"},
     "wins": {"ja": "ML モデルは {metric} でベースラインに勝っています。{where}{sample}で {model:.3f} 対 {baseline:.3f}、"
                    "差は {gain:+.3f}{interval}です。",
@@ -140,7 +142,9 @@ class Comparison:
     def interval_text(self, lang: str) -> str:
         """The interval of the gain in parentheses, or nothing without one."""
         i = self.interval
-        return say(TEXT, "range", lang, level=i.level, low=i.low, high=i.high) if i else ""
+        if i is None:
+            return ""
+        return say(TEXT, "range", lang, level=i.level, low=i.low, high=i.high) if i.known() else say(TEXT, "no_range", lang)
 
     def sample_text(self, lang: str) -> str:
         """How many rows (positives, groups) were measured, in parentheses, or nothing if unknown."""
@@ -190,7 +194,7 @@ class Verdict:
             if any(x.interval for x in self.comparisons):
                 level = next(x.interval.level for x in self.comparisons if x.interval)
                 row[say(TEXT, "interval", lang, level=level)] = (
-                    f"{c.interval.low:+.4f} … {c.interval.high:+.4f}" if c.interval else "")
+                    f"{c.interval.low:+.4f} … {c.interval.high:+.4f}" if c.interval and c.interval.known() else "")
             rows.append({say(TEXT, "metric", lang): c.metric, **row, word["better"]: better[c.outcome]})
         return pd.DataFrame(rows).set_index(say(TEXT, "metric", lang))
 
