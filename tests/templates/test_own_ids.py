@@ -251,3 +251,12 @@ def test_a_query_that_loses_or_repeats_the_holdout_stops_before_training(edit, s
     error = stopped.value
     assert error.ename == "UsageError" and said in error.evalue and "holdout_push_deliveries" in error.evalue
     assert error.cell_index < first_training_cell(tmp_path / "run" / "starter.ipynb")
+
+
+def test_labels_of_another_id_type_than_the_holdout_are_refused(text_company, tiny_company, tmp_path):
+    """Scores pair labels and predictions by id: an organiser store left with the old number ids is
+    named, rather than scored silently wrong."""
+    with pytest.raises(UsageError, match=r"The organiser labels \(SELECT delivery_id, opened FROM push_open_labels\) "
+                                         r"do not list the same ids as the holdout table holdout_push_deliveries: "
+                                         r"4,764 labels \(whole-number ids\) for 4,764 holdout rows \(text ids\)"):
+        scoring.answer_key("push-open-rate", text_company.warehouse, tiny_company.labels)

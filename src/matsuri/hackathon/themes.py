@@ -199,7 +199,7 @@ def _same_ids(labelled: np.ndarray, ids: np.ndarray, table: str, labels_sql: str
 
     if len(labelled) == len(ids) and labelled.dtype.kind == ids.dtype.kind and np.array_equal(labelled, ids):
         return
-    kinds = {"i": "whole numbers", "u": "whole numbers", "O": "text"}
+    kinds = {"i": "whole-number", "u": "whole-number", "O": "text"}
     raise UsageError(
         f"The organiser labels ({labels_sql}) do not list the same ids as the holdout table {table}: "
         f"{len(labelled):,} labels ({kinds.get(labelled.dtype.kind, 'other')} ids) for {len(ids):,} "
