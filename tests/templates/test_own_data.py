@@ -198,3 +198,62 @@ def test_a_contract_with_a_wrong_type_is_refused_naming_its_key(tmp_path):
     spec.write_text(spec.read_text().replace('columns.user_id = { type = "id"', 'columns.user_id = { type = "identifier"', 1))
     with pytest.raises(UsageError, match=r"data\.push_deliveries\.columns\.user_id\.type` must be one of id, "):
         theme_spec.load(folder)
+
+
+UNDATED = {"push-open-rate": "push_deliveries", "product-ordering": "orders", "call-keywords": "sales_calls",
+           "churn": "events"}
+
+
+def messy_company(warehouse: Path, folder: Path, theme: str) -> Path:
+    """Training tables with repeated rows and rows missing a required date, pushes with no send
+    time and orders with no customer (guest orders): the template says so and still predicts."""
+    folder.mkdir(parents=True, exist_ok=True)
+    copy = folder / "messy.duckdb"
+    shutil.copy(warehouse, copy)
+    with duckdb.connect(str(copy)) as con:
+        for table, contract in NEEDS[theme].items():
+            if contract.holdout:
+                continue
+            if contract.key:
+                con.execute(f'INSERT INTO "{table}" SELECT * FROM "{table}" USING SAMPLE 5 ROWS (reservoir, 1)')
+        # one table of facts loses some dates (rows of a dimension table would be lost to others)
+        table = UNDATED[theme]
+        when = next(c.name for c in NEEDS[theme][table].columns if c.type == "timestamp")
+        con.execute(f'UPDATE "{table}" SET "{when}" = NULL WHERE hash(rowid) % 20 = 0')
+        if theme == "push-open-rate":
+            con.execute("UPDATE push_notifications SET sent_at = NULL WHERE push_id % 9 = 0")
+        if theme == "product-ordering":
+            con.execute("UPDATE orders SET user_id = NULL WHERE order_id % 25 = 0")
+    return copy
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_a_starter_on_messy_data_reports_what_it_dropped_and_still_predicts_every_holdout_row(
+        theme, tiny_company, tmp_path):
+    from matsuri.hackathon.themes import get_theme
+
+    copy = messy_company(tiny_company.warehouse, tmp_path / "acme", theme)
+    run = run_starter(theme, copy, tmp_path / "run")
+    shown = run.text()
+    assert "[keep one]" in shown and "[drop]" in shown, shown[:3000]
+    if theme == "product-ordering":
+        assert "orders.user_id: is empty in" in shown
+    scorer = get_theme(theme)
+    with duckdb.connect(str(copy), read_only=True) as w, duckdb.connect(str(tiny_company.labels), read_only=True) as lab:
+        key = scorer.load_key(w, lab)
+    tables = scorer.read(run.submission, key, 200_000_000)  # every holdout id, each once (or refused)
+    scores = scorer.score(tables, key, __import__("numpy").ones(len(key.ids), dtype=bool))
+    assert all(value == value for value in scores.values()), scores  # no NaN
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_a_starter_with_an_empty_holdout_stops_at_once_naming_the_table(theme, tiny_company, tmp_path):
+    spec = theme_spec.get(theme)
+    copy = tmp_path / "empty.duckdb"
+    shutil.copy(tiny_company.warehouse, copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute(f'DELETE FROM "{spec.holdout_table}"')
+    with pytest.raises(papermill.PapermillExecutionError) as stopped:
+        run_starter(theme, copy, tmp_path / "run")
+    assert f"{spec.holdout_table}: is empty: no rows to predict" in str(stopped.value)
+    assert not list((tmp_path / "run").glob("submission*/*.csv"))

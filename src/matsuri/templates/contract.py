@@ -145,6 +145,8 @@ class Findings(list):
     def __str__(self) -> str:
         return "\n".join(f"- [{f.action}] {f.line()}" for f in self)
 
+    __repr__ = __str__  # the notebook's plain-text output, and papermill's
+
 
 def inspect(con: duckdb.DuckDBPyConnection, tables: Mapping[str, TableContract],
             sources: Mapping[str, tuple[str, str]], column_names: Mapping[str, str],

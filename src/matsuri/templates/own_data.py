@@ -1,7 +1,7 @@
 """`matsuri data check`: a company's file checked against a theme's contract before the event.
 
 The check opens the data exactly as the starter will (tables.check_data), from the same
-parameters the organiser passes to papermill (`-f params.yaml`), so what passes here runs there.
+parameters papermill is given (`-f params.yaml`), so what passes here runs there.
 """
 
 from __future__ import annotations
