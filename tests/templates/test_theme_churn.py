@@ -104,8 +104,8 @@ def test_the_model_beats_the_rule_and_names_the_planted_reasons():
 
     verdict = Verdict([Comparison("ROC AUC", roc_auc(valid["churned"], rule.predict_proba(valid)[:, 1]),
                                   roc_auc(valid["churned"], model.predict_proba(valid)[:, 1]))])
-    assert verdict.model_wins and "勝っています" in churn.verdict_ja(verdict)
-    assert "勝っていません" in churn.verdict_ja(Verdict([Comparison("ROC AUC", 0.7, 0.6)]))
+    assert verdict.model_wins and "勝っています" in verdict.sentence("ja")
+    assert "勝っていません" in Verdict([Comparison("ROC AUC", 0.7, 0.6)]).sentence("ja")
     weights = churn.weights(model)
     assert weights["fall"] > 0 and weights["unopened_pushes"] > 0 and weights["plan_premium"] < 0
     reasons = churn.main_reasons(model, valid).join(valid[["pushes_28d", "pushes_opened"]])

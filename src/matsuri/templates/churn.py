@@ -352,15 +352,6 @@ class Segment:
                 keep &= groups[column].astype(str) == wanted
         return keep
 
-def verdict_ja(verdict) -> str:
-    """The verdict's sentence in Japanese (`verdict.sentence()` is the English one)."""
-    c = verdict.primary
-    numbers = f"検証データで {c.model:.3f}、ルールは {c.baseline:.3f}"
-    if c.model_wins:
-        return f"ML モデルは {c.metric} でルールに勝っています（{numbers}、差 {c.gain:+.3f}）。"
-    return (f"ML モデルは {c.metric} でルールに勝っていません（{numbers}）。予測は書き出しますが、"
-            "検証で勝つモデルができるまでは、ルールの予測を提出するのが誠実な選択です。")
-
 
 # --- Hand-off (matsuri.handoff): how a trained model of this theme is served -------------------
 HANDOFF = {
