@@ -266,6 +266,8 @@ def _table(section: Section, name: str, holdout: bool) -> TableContract:
         section.fail(section.where, problem)
     meaning = {lang: section.take(lang, str, check=not_blank) for lang in LANGUAGES}
     key = section.take("key", list, [])
+    history_days = section.take("history_days", int, 0, at_least(1))
+    history_parameter = section.take("history_parameter", str, "", _identifier)
     columns_section = section.sub("columns")
     columns = []
     for column in list(columns_section.data):
@@ -282,8 +284,10 @@ def _table(section: Section, name: str, holdout: bool) -> TableContract:
     names = [c.name for c in columns]
     if not all(isinstance(k, str) and k in names for k in key):
         section.fail(section.key("key"), f"must list columns of the table ({', '.join(names)})")
+    if history_days and not any(c.type == "timestamp" and not c.nullable for c in columns):
+        section.fail(section.key("history_days"), "needs a timestamp column that may not be empty")
     section.done()
-    return TableContract(name, meaning, tuple(columns), tuple(key), holdout)
+    return TableContract(name, meaning, tuple(columns), tuple(key), holdout, history_days, history_parameter)
 
 
 def _format_check(value: str) -> str | None:

@@ -257,3 +257,16 @@ def test_a_starter_with_an_empty_holdout_stops_at_once_naming_the_table(theme, t
         run_starter(theme, copy, tmp_path / "run")
     assert f"{spec.holdout_table}: is empty: no rows to predict" in str(stopped.value)
     assert not list((tmp_path / "run").glob("submission*/*.csv"))
+
+
+def test_too_little_history_is_noted_with_the_parameter_that_changes_it(tiny_company, tmp_path):
+    from matsuri.templates.tables import check_data
+
+    copy = tmp_path / "short.duckdb"
+    shutil.copy(tiny_company.warehouse, copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute("DELETE FROM orders WHERE ordered_at < (SELECT max(ordered_at) - INTERVAL 30 DAY FROM orders)")
+    short = {f.where: f for f in check_data(copy, NEEDS["product-ordering"])}
+    assert short["orders.ordered_at"].action == "note"
+    assert "covers 29 days" in short["orders.ordered_at"].found and "window_days" in short["orders.ordered_at"].todo
+    assert "orders.ordered_at" not in {f.where for f in check_data(tiny_company.warehouse, NEEDS["product-ordering"])}

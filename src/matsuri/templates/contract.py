@@ -58,6 +58,8 @@ class TableContract:
     columns: tuple[ColumnContract, ...]
     key: tuple[str, ...] = ()      # one row per key (duplicates reported)
     holdout: bool = False          # rows to predict: nothing may be dropped
+    history_days: int = 0          # the template learns from at least this many days of it
+    history_parameter: str = ""    # the starter's parameter that changes how much it needs
 
     @property
     def column_names(self) -> list[str]:
@@ -342,7 +344,26 @@ def _quality(con, view: Presentation, shown: str, ours: str) -> list[Finding]:
                                 "Scores on so few rows say little; use a longer holdout period.",
                                 (f"予測する行が {rows} 行しかありません",
                                  "この行数では得点からほとんど何も言えません。ホールドアウトの期間を長くしてください。")))
+    if contract.history_days:
+        findings.extend(_history(con, view, body, at))
     return findings
+
+
+def _history(con, view: Presentation, body: str, at) -> list[Finding]:
+    """A note when the table covers fewer days than the template learns from."""
+    contract = view.table
+    when = next(c.name for c in contract.columns if c.type == "timestamp" and not c.nullable)
+    first, last = con.execute(f'SELECT min("{when}"), max("{when}") FROM ({body})').fetchall()[0]
+    days = (last - first).days if first is not None else 0
+    if days >= contract.history_days:
+        return []
+    parameter = contract.history_parameter
+    return [Finding(at(when), f"covers {days} days ({first:%Y-%m-%d} to {last:%Y-%m-%d})" if first else "has no dates",
+                    "note", f"The template learns from {contract.history_days} days of history: export a longer "
+                    "period" + (f", or change {parameter} in the parameters cell." if parameter else "."),
+                    (f"{days} 日分しかありません" + (f"（{first:%Y-%m-%d} から {last:%Y-%m-%d}）" if first else ""),
+                     f"テンプレートは {contract.history_days} 日分の履歴から学習します。より長い期間を書き出してください"
+                     + (f"。パラメータのセルの {parameter} でも変えられます。" if parameter else "。")))]
 
 
 class ThemeTables(Mapping):
