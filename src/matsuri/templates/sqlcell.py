@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 
 from matsuri.checks import messages, sqlcells
-from matsuri.errors import UsageError
+from matsuri.errors import MatsuriError, UsageError
 
 CONNECTION = "__matsuri_warehouse__"  # the connection's name in the notebook (jupysql needs one)
 _queries: dict[str, str] = {}  # variable -> the SQL, as written, of the cell that last filled it
@@ -44,7 +44,7 @@ def connect(con, shell=None) -> None:
         shell.input_transformers_cleanup.append(_without_comments)
         shell.events.register("pre_run_cell", _before)
         shell.events.register("post_run_cell", _remember)
-        shell.set_custom_exc((Exception,), _plain_error)
+        plain_errors(shell)
 
 
 class _Cursors:
@@ -87,11 +87,27 @@ def _before(info) -> None:
     _running["cell"] = info.raw_cell or ""
 
 
+def plain_errors(shell=None) -> None:
+    """From now on the notebook shows the kit's own errors as their message alone, in the reader's
+    language (no traceback: they say what was wrong and what to do), and a failing SQL cell as the
+    database's words. Outside a notebook this does nothing."""
+    if shell is None:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    if shell is not None:
+        shell.set_custom_exc((Exception,), _plain_error)
+
+
 def _plain_error(shell, etype, value, tb, tb_offset=None):
-    """A failing SQL cell shows the database's words (in the learner's language); other cells'
-    errors are shown as always."""
+    """A failing SQL cell shows the database's words (in the learner's language), the kit's own
+    errors their message; other cells' errors are shown as always."""
     cell = sqlcells.parse(_running["cell"])
-    if cell is not None:
+    if cell is None and isinstance(value, MatsuriError):
+        from matsuri.language import configured
+
+        etype, value, tb = type(value), MatsuriError(value.text(configured())), None
+    elif cell is not None:
         from matsuri.warehouse.query import is_write_refusal
 
         lang, detail = messages.language(), sqlcells.database_message(value)

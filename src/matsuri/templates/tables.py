@@ -51,6 +51,9 @@ def open_warehouse(
     time_zone: the zone dates are shown in (default: the event's); dates that name no zone
         (ISO text without an offset, TIMESTAMP) are taken to be in it already.
     """
+    from matsuri.templates.sqlcell import plain_errors
+
+    plain_errors()  # a problem with the data reads as a message, not as a traceback
     con, findings = _open(warehouse, needs, table_names, column_names, files, time_zone)
     if findings.worth_showing:
         _show(findings)
