@@ -213,7 +213,8 @@ def first_training_cell(notebook: Path) -> int:
                                            ("empty", r"empty|no rows")])
 @pytest.mark.parametrize("theme", THEMES)
 def test_a_broken_holdout_stops_before_training_naming_its_table(theme, problem, said, broken_companies,
-                                                                  tmp_path):
+                                                                  tmp_path, monkeypatch):
+    monkeypatch.setenv("MATSURI_LANG", "en")  # the message in the English words asserted below
     table = HOLDOUT[theme][0]
     with pytest.raises(PapermillExecutionError) as stopped:
         run_starter(theme, broken_companies[problem].warehouse, tmp_path)
@@ -237,9 +238,11 @@ def test_the_scorer_blames_the_holdout_table_not_the_submission(problem, broken_
     ("FROM holdout_push_deliveries WHERE false", "The load query returned no rows of the holdout table"),
     ("FROM holdout_push_deliveries, (VALUES (1), (2)) twice(n)", "the load query repeats them"),
 ])
-def test_a_query_that_loses_or_repeats_the_holdout_stops_before_training(edit, said, tiny_company, tmp_path):
+def test_a_query_that_loses_or_repeats_the_holdout_stops_before_training(edit, said, tiny_company, tmp_path,
+                                                                        monkeypatch):
     """The participant's SQL (not the table) loses or repeats the rows to predict: the push library
     says so, naming the holdout table, before the baselines train."""
+    monkeypatch.setenv("MATSURI_LANG", "en")  # the message in the English words asserted below
     notebook = nbformat.read(ROOT / "templates" / "push-open-rate" / "starter.ipynb", as_version=4)
     cell = next(c for c in notebook.cells if c.source.startswith("%%sql"))
     assert cell.source.count("FROM holdout_push_deliveries\n") == 1
