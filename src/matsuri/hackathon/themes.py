@@ -152,9 +152,10 @@ def as_ids(values) -> np.ndarray:
     return np.array([v if isinstance(v, str) else str(v) for v in values], dtype=object)
 
 
-def holdout_ids(values, table: str, column: str) -> np.ndarray:
+def holdout_ids(values, table: str, column: str, by_query: bool = False) -> np.ndarray:
     """The holdout's ids, sorted; refuses, as a data problem, an empty table, a missing id or an id
-    listed twice (each would otherwise surface later as the notebook's fault)."""
+    listed twice (each would otherwise surface later as the notebook's fault). `by_query`: the ids
+    are the rows a starter's load query returned, which may have lost or repeated the table's."""
     import numpy as np
 
     from matsuri.errors import UsageError
@@ -165,6 +166,14 @@ def holdout_ids(values, table: str, column: str) -> np.ndarray:
     else:
         values = np.asarray(values)
         missing = int(sum(v is None or v != v for v in values)) if values.dtype.kind in "Of" else 0
+    if len(values) == 0 and by_query:
+        raise UsageError(
+            f"The load query returned no rows of the holdout table {table}: there is nothing to "
+            f"predict. Check that {table} has rows (the ones to predict, one per {column}) and that "
+            "the query keeps them, then run again.",
+            ja=f"読み込みのクエリが、ホールドアウトの表 {table} の行を 1 行も返しませんでした。予測するものが"
+               f"ありません。{table} に予測する行（{column} ごとに 1 行）があること、クエリがその行を残している"
+               "ことを確かめて、もう一度実行してください。")
     if len(values) == 0:
         raise UsageError(
             f"The holdout table {table} is empty: there is nothing to predict. Export the rows to "
@@ -181,13 +190,18 @@ def holdout_ids(values, table: str, column: str) -> np.ndarray:
     repeated = np.unique(ids[1:][ids[1:] == ids[:-1]])
     if len(repeated):
         shown = examples(repeated)
+        query = (f" If {table} itself lists each once, the load query repeats them (a JOIN that matches "
+                 f"several rows): make it return one row per {column}.", f"{table} 自体では 1 回ずつなら、"
+                 f"読み込みのクエリが行を増やしています（複数の行に合う JOIN）。{column} ごとに 1 行を返すようにしてください。"
+                 ) if by_query else ("", "")
         raise UsageError(
-            f"The holdout table {table} has {len(repeated):,} duplicate {column} values ({shown}): "
+            f"The holdout table {table} has {len(repeated):,} duplicate {column} values ({shown})"
+            f"{' among the rows to predict' if by_query else ''}: "
             f"each {column} must appear once. Fix the export or deduplicate it (SELECT DISTINCT), "
-            "then run again.",
+            f"then run again.{query[0]}",
             ja=f"ホールドアウトの表 {table} に、重複した {column} が {len(repeated):,} 件あります（{shown}）。"
                f"{column} は 1 回ずつしか現れてはいけません。書き出しを直すか重複を除いて（SELECT DISTINCT）、"
-               "もう一度実行してください。")
+               f"もう一度実行してください。{query[1]}")
     return ids
 
 

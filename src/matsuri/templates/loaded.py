@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 
 from matsuri import theme_spec
-from matsuri.errors import UsageError
 
 
 class DataWarning(UserWarning):
@@ -34,39 +33,12 @@ def holdout_rows(frame: pd.DataFrame, label: str, library: str) -> pd.DataFrame:
 
 
 def check_holdout(ids: pd.Series, table: str, column: str) -> None:
-    """The holdout's ids as a starter loaded them: some, each once, none empty. A repeat may come
-    from the table or from the load query (a JOIN matching several rows): the message says both."""
-    from matsuri.hackathon.predictions import examples
+    """The holdout's ids as a starter loaded them: some, each once, none empty. The same check as
+    the hackathon's on the table (`themes.holdout_ids`), worded for rows a load query returned."""
+    from matsuri.hackathon.themes import holdout_ids
 
-    if len(ids) == 0:
-        raise UsageError(
-            f"The load query returned no rows of the holdout table {table}: there is nothing to "
-            f"predict. Check that {table} has rows (the ones to predict, one per {column}) and that "
-            "the query keeps them, then run again.",
-            ja=f"読み込みのクエリが、ホールドアウトの表 {table} の行を 1 行も返しませんでした。予測するものが"
-               f"ありません。{table} に予測する行（{column} ごとに 1 行）があること、クエリがその行を残している"
-               "ことを確かめて、もう一度実行してください。")
-    missing = int(ids.isna().sum())
-    if missing:
-        raise UsageError(
-            f"The holdout table {table} has {missing:,} rows without a {column} (NULL) among the rows "
-            f"to predict: every row to predict needs one. Fix the export (or leave those rows out) "
-            "and run again.",
-            ja=f"ホールドアウトの表 {table} の予測する行のうち {missing:,} 行で {column} が空（NULL）です。予測する"
-               f"行にはすべて {column} が必要です。書き出しを直して（またはその行を除いて）、もう一度実行してください。")
-    counts = ids.value_counts()
-    repeated = sorted(counts.index[counts.to_numpy() > 1])
-    if repeated:
-        shown = examples(repeated)
-        raise UsageError(
-            f"The holdout table {table} has {len(repeated):,} duplicate {column} values ({shown}) "
-            f"among the rows to predict: each {column} must appear once. Fix the export or "
-            f"deduplicate it; if {table} itself lists each once, the load query repeats them (a JOIN "
-            f"that matches several rows): make it return one row per {column}.",
-            ja=f"ホールドアウトの表 {table} の予測する行に、重複した {column} が {len(repeated):,} 件あります"
-               f"（{shown}）。{column} は 1 回ずつしか現れてはいけません。書き出しを直すか重複を除いてください。"
-               f"{table} 自体では 1 回ずつなら、読み込みのクエリが行を増やしています（複数の行に合う JOIN）。"
-               f"{column} ごとに 1 行を返すようにしてください。")
+    values = ids.to_numpy(dtype=object, na_value=None) if ids.isna().any() else ids.to_numpy()
+    holdout_ids(values, table, column, by_query=True)
 
 
 def without_customer(values: pd.Series) -> np.ndarray:
