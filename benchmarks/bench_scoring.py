@@ -1,4 +1,5 @@
-"""Scoring 1,000 prediction files on the hidden labels (target: under 30 s on 2 cores).
+"""Scoring 1,000 prediction files on the hidden labels (target: under 15 s on 2 cores, at most 25
+CPU-ms a file).
 
 The files are shared equally by the themes (every folder of templates/ with a theme.toml) at the
 `small` scale (e.g. 120,000 rows per push file, 800 per call file plus 20 keywords, 19,060 per
@@ -7,7 +8,8 @@ checked (ids, types, ranges, repeats) and scored on its public and private parts
 
 Compared in the same run with the obvious alternative: for every file, open the warehouse and the
 labels store, read the CSV with pandas' default parser, join, and compute the same metrics (no
-checks). Both give identical scores (verified on a sample). Totals are medians of RUNS runs.
+checks). Both give identical scores (verified on a sample). Totals are medians of RUNS runs; the
+CPU time counts the workers too. Per theme, the CPU-ms a file of one process on the sample.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from matsuri.warehouse.build import build  # noqa: E402
 
 FILES = 1_000
 RUNS = 3
+TARGET_SECONDS, TARGET_CPU_MS = 15, 25
 NAIVE_SAMPLE = 60
 THEMES = list(theme_spec.all_themes())   # every theme folder of templates/, files as its spec says
 WORDS = ["見積もり", "稟議", "予算", "資料", "他社", "来月", "検討", "共有", "導入", "価格"]
@@ -144,28 +147,34 @@ def main() -> int:
               f"on 2 idle cores the CPU time gives {cpu[2] / 2:.1f} s")
 
         sample = jobs[:NAIVE_SAMPLE]
-        ours, theirs = [], []
+        ours, theirs, ours_cpu = [], [], []
         for job in sample:
-            start = time.perf_counter()
+            start, used = time.perf_counter(), time.process_time()
             mine = scoring.score_folder(job)
             ours.append(time.perf_counter() - start)
+            ours_cpu.append(time.process_time() - used)
             start = time.perf_counter()
             other = naive(job)
             theirs.append(time.perf_counter() - start)
             assert same(mine, other), f"scores differ for {job.folder}"
         by_theme = {t: (median([o for o, j in zip(ours, sample, strict=True) if j.theme == t]),
                         median([n for n, j in zip(theirs, sample, strict=True) if j.theme == t])) for t in THEMES}
+        cpu_by_theme = {t: median([c for c, j in zip(ours_cpu, sample, strict=True) if j.theme == t]) for t in THEMES}
         for theme, (mine, other) in by_theme.items():
-            print(f"  {theme}: {1000 * mine:.0f} ms a file (checked) vs {1000 * other:.0f} ms naive "
-                  f"(unchecked) -> {other / mine:.1f}x")
+            print(f"  {theme}: {1000 * cpu_by_theme[theme]:.1f} CPU-ms a file; {1000 * mine:.0f} ms a file (checked) "
+                  f"vs {1000 * other:.0f} ms naive (unchecked) -> {other / mine:.1f}x")
         naive_total = sum(median([n for n, j in zip(theirs, sample, strict=True) if j.theme == t]) for t in THEMES) / len(THEMES) * FILES
         print(f"naive, one process, estimated from {NAIVE_SAMPLE} files: {naive_total:.0f} s for {FILES} "
               f"files; matsuri on 2 cores is {naive_total / totals[2]:.1f}x faster")
-        print(f"target: {FILES} files under 30 s on 2 cores -> {'met' if totals[2] < 30 else 'NOT met'}")
+        met = totals[2] < TARGET_SECONDS and 1000 * cpu[2] / FILES <= TARGET_CPU_MS
+        print(f"target: {FILES} files under {TARGET_SECONDS} s on 2 cores, at most {TARGET_CPU_MS} CPU-ms a file "
+              f"-> {'met' if met else 'NOT met'}")
         save("scoring", {"files": FILES, "bytes": size, "seconds_2_workers": totals[2], "cpu_seconds": cpu[2],
+                         "cpu_ms_per_file": 1000 * cpu[2] / FILES, "load_1min": os.getloadavg()[0],
                          "seconds_1_worker": totals[1], "naive_seconds_estimated": naive_total,
-                         "per_theme_ms": {t: [1000 * a, 1000 * b] for t, (a, b) in by_theme.items()}})
-        return 0 if totals[2] < 30 else 1
+                         "per_theme_ms": {t: [1000 * a, 1000 * b] for t, (a, b) in by_theme.items()},
+                         "per_theme_cpu_ms": {t: 1000 * c for t, c in cpu_by_theme.items()}})
+        return 0 if met else 1
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -27,13 +27,24 @@ def roc_auc(labels: Iterable[bool], scores: Iterable[float]) -> float:
     negatives = len(truth) - positives
     if positives == 0 or negatives == 0:
         raise ValueError("Only one class present in y_true. ROC AUC score is not defined in that case.")
-    order = np.argsort(score)  # tied scores are grouped below, so their order does not matter
-    ranked = score[order]
+    ranked, hits = _sorted_with_labels(score, truth)
     starts = np.r_[0, np.flatnonzero(ranked[1:] != ranked[:-1]) + 1]   # groups of tied scores
     ends = np.r_[starts[1:], len(ranked)]
-    mean_rank = (starts + ends + 1) / 2                                 # 1-based, ties averaged
-    rank_sum = float(np.dot(mean_rank, np.add.reduceat(truth[order].astype(np.int64), starts)))
-    return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
+    # twice the rank sum of the positives, in whole numbers (1-based ranks, ties averaged): exact
+    twice = int(np.dot(starts + ends + 1, np.add.reduceat(hits, starts)))
+    return (twice / 2 - positives * (positives + 1) / 2) / (positives * negatives)
+
+
+def _sorted_with_labels(score: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The scores in increasing order, each with its label (0 or 1); tied scores stay together, in
+    no particular order. Scores that are all zero or more (probabilities) sort as one array of
+    whole numbers holding the score's bits and the label, much faster than an argsort."""
+    score = score + 0.0  # -0.0 becomes 0.0: equal scores have equal bits
+    if len(score) and score.min() >= 0:  # NaN fails this test too
+        packed = np.sort((score.view(np.uint64) << np.uint64(1)) | truth.astype(np.uint64))
+        return packed >> np.uint64(1), (packed & np.uint64(1)).astype(np.int64)
+    order = np.argsort(score)
+    return score[order], truth[order].astype(np.int64)
 
 
 def log_loss(labels: Iterable[bool], probabilities: Iterable[float]) -> float:
@@ -107,28 +118,35 @@ def ranking_scores_by_user(ranked: pd.DataFrame, relevant: pd.DataFrame, k: int 
     users, bought = np.unique(truth // width, return_counts=True)  # users with labels: the mean is over them
     if len(users) == 0:
         return pd.DataFrame({f"ndcg@{k}": [], f"map@{k}": []})
-    user_p, pair_p = user_codes[len(users_r):], None
+    user_p = user_codes[len(users_r):]
     rank = ranked["rank"].to_numpy()
     keep = (rank <= k) & np.isin(user_p, users)
     user_p, rank = user_p[keep], rank[keep]
     pair_p = user_p.astype(np.int64) * width + item_codes[len(items_r):][keep]
     order = np.lexsort((rank, user_p))                              # by user, then rank, ties in file order
-    user_p, pair_p = user_p[order], pair_p[order]
-    first = np.r_[True, user_p[1:] != user_p[:-1]]
-    position = np.arange(len(user_p)) - np.maximum.accumulate(np.where(first, np.arange(len(user_p)), 0))
+    ndcg, ap = list_scores(np.searchsorted(users, user_p[order]), np.isin(pair_p[order], truth), bought, k)
+    user_ids = pd.Index(user_values[users], name=id)
+    return pd.DataFrame({f"ndcg@{k}": ndcg, f"map@{k}": ap}, index=user_ids)
+
+
+def list_scores(user: np.ndarray, hit: np.ndarray, bought: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """NDCG@k and MAP@k of each user from the rows of their lists: `user` numbers the users 0 to
+    len(bought) - 1 and the rows come by user, then in list order (only each list's first k
+    count); `hit` says whether the row's item is relevant; `bought` is how many relevant items
+    each user has (at least one). The one computation behind `ranking_scores_by_user` and the
+    leaderboard's scorer."""
+    first = np.r_[True, user[1:] != user[:-1]]
+    position = np.arange(len(user)) - np.maximum.accumulate(np.where(first, np.arange(len(user)), 0))
     within = position < k
-    user_p, pair_p, position = user_p[within], pair_p[within], position[within]
-    hit = np.isin(pair_p, truth).astype(float)
-    user = np.searchsorted(users, user_p)
+    user, hit, position = user[within], hit[within].astype(float), position[within]
     wanted = np.minimum(bought, k)  # how many hits a perfect list has
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
     ideal = np.array([discounts[:n].sum() for n in range(k + 1)])[wanted]
-    ndcg = np.bincount(user, hit * discounts[position], minlength=len(users)) / ideal
+    ndcg = np.bincount(user, hit * discounts[position], minlength=len(bought)) / ideal
     found = np.cumsum(hit)
     found -= (found - hit)[np.arange(len(hit)) - position]  # hits so far within the user's list
-    ap = np.bincount(user, hit * found / (position + 1), minlength=len(users)) / wanted
-    user_ids = pd.Index(user_values[users], name=id)
-    return pd.DataFrame({f"ndcg@{k}": ndcg, f"map@{k}": ap}, index=user_ids)
+    ap = np.bincount(user, hit * found / (position + 1), minlength=len(bought)) / wanted
+    return ndcg, ap
 
 
 def normalise_keyword(word: str) -> str:

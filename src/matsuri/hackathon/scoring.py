@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cache
@@ -79,19 +80,21 @@ class ScoringJob:
     labels: Path
 
 
+def _parts(key: AnswerKey, job: ScoringJob) -> dict[str, np.ndarray]:
+    """The public and private rows, the same for every file of the theme: made once per process."""
+    split = ("public", job.seed, job.public_share)
+    if split not in key.extra:
+        public = public_mask(key.ids, job.theme, job.seed, job.public_share)
+        key.extra[split] = {"public": public, "private": ~public}
+    return key.extra[split]
+
+
 def score_folder(job: ScoringJob) -> dict[str, dict[str, float]]:
     """Check the folder's files, then score the public and private parts: {part: {metric: value}}."""
     theme = get_theme(job.theme)
     key = answer_key(job.theme, job.warehouse, job.labels)
     tables = theme.read(Path(job.folder), key, job.max_bytes)
-    split = ("public", job.seed, job.public_share)
-    if split not in key.extra:  # the same for every file of the theme: compute it once per process
-        key.extra[split] = public_mask(key.ids, job.theme, job.seed, job.public_share)
-    public = key.extra[split]
-    return {
-        "public": theme.score(tables, key, public),
-        "private": theme.score(tables, key, ~public),
-    }
+    return theme.score_parts(tables, key, _parts(key, job))
 
 
 def _safe(job: ScoringJob):
@@ -103,13 +106,29 @@ def _safe(job: ScoringJob):
         return error
 
 
+def _warm(jobs: list[ScoringJob]) -> None:
+    """Load here what every worker needs (libraries, answer keys, splits), so that workers forked
+    from this process start with it instead of each loading it again."""
+    import pyarrow.csv  # noqa: F401  (the prediction files' reader)
+
+    import matsuri.hackathon.predictions  # noqa: F401
+    import matsuri.metrics  # noqa: F401
+
+    for job in {(j.theme, j.warehouse, j.labels, j.seed, j.public_share): j for j in jobs}.values():
+        _parts(answer_key(job.theme, job.warehouse, job.labels), job)
+
+
 def score_many(jobs: list[ScoringJob], workers: int = 2, progress: bool = True) -> list:
     """Score many folders in parallel; each result is a score dict or the InvalidSubmission it raised."""
+    import multiprocessing
+
     from tqdm.auto import tqdm
 
     if workers <= 1 or len(jobs) < 4:
         return [_safe(j) for j in tqdm(jobs, desc="Scoring", unit="file", disable=not progress)]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    _warm(jobs)
+    fork = multiprocessing.get_context("fork") if sys.platform == "linux" else None
+    with ProcessPoolExecutor(max_workers=workers, mp_context=fork) as pool:
         chunk = max(1, len(jobs) // (workers * 8))
         return list(tqdm(pool.map(_safe, jobs, chunksize=chunk), total=len(jobs), desc="Scoring",
                          unit="file", disable=not progress))

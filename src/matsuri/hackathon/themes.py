@@ -25,7 +25,76 @@ class AnswerKey:
 
     ids: np.ndarray                  # sorted ids of the rows to predict
     labels: pd.DataFrame | None      # the truth: the id column, then the label (or item) column
-    extra: dict = field(default_factory=dict)   # per file: valid items, planted words
+    extra: dict = field(default_factory=dict)   # per file: valid items, planted words; derived arrays
+
+    def truth(self, dtype) -> np.ndarray:
+        """The label column as numpy (bool or float), in ids order; made once per process."""
+        if ("truth", dtype) not in self.extra:
+            self.extra["truth", dtype] = self.labels.iloc[:, 1].to_numpy(dtype=dtype)
+        return self.extra["truth", dtype]
+
+    def lists(self, file: PredictionFile) -> Lists:
+        """What scoring a ranking file needs from the labels, made once per process."""
+        if ("lists", file.name) not in self.extra:
+            self.extra["lists", file.name] = Lists.of(self, file)
+        return self.extra["lists", file.name]
+
+
+@dataclass(frozen=True)
+class Lists:
+    """The labels of a ranking theme as positions: ids as their place in the holdout's sorted ids,
+    items as their place among the known items, so a file's lists are scored by lookups."""
+
+    ids: pd.Index              # holdout id -> position
+    items: pd.Index            # known item -> position
+    labelled: np.ndarray       # positions of the ids with at least one relevant item, increasing
+    number: np.ndarray         # per position: its index in `labelled`, or -1
+    bought: np.ndarray         # per labelled id: how many distinct relevant items it has
+    pairs: np.ndarray          # sorted position * len(items) + item position, relevant known items
+
+    @classmethod
+    def of(cls, key: AnswerKey, file: PredictionFile) -> Lists:
+        import numpy as np
+        import pandas as pd
+
+        ids, items = pd.Index(key.ids), pd.Index(key.extra[file.name])
+        at = ids.get_indexer(key.labels.iloc[:, 0].to_numpy())
+        relevant = key.labels.iloc[:, 1].to_numpy()[at >= 0]
+        at = at[at >= 0].astype(np.int64)
+        codes, values = pd.factorize(relevant)  # items of any type, NULL as -1 (never bought)
+        width = max(len(values), 1)
+        distinct = np.unique(at[codes >= 0] * width + codes[codes >= 0])
+        labelled, bought = np.unique(distinct // width, return_counts=True)
+        number = np.full(len(ids), -1, dtype=np.int64)
+        number[labelled] = np.arange(len(labelled))
+        item_at = items.get_indexer(relevant)
+        pairs = np.unique(at[item_at >= 0] * len(items) + item_at[item_at >= 0])
+        return cls(ids, items, labelled, number, bought, pairs)
+
+    def scores(self, table: pd.DataFrame, file: PredictionFile, id: str, parts: dict) -> dict:
+        """NDCG@k and MAP@k of the file's lists, for each part (a boolean mask over the holdout's
+        ids): the mean over the part's ids that have labels, 0 for a part with none."""
+        import numpy as np
+
+        from matsuri.metrics import list_scores
+
+        at = self.ids.get_indexer(table[id].to_numpy())
+        item_at = self.items.get_indexer(table[file.item].to_numpy())
+        rank = table["rank"].to_numpy()
+        who = np.where(at >= 0, self.number[at], -1)
+        keep = np.flatnonzero((who >= 0) & (rank <= file.k))
+        keep = keep[np.lexsort((rank[keep], who[keep]))]         # by id, then rank, ties in file order
+        pair = at[keep].astype(np.int64) * len(self.items) + item_at[keep]
+        found = np.searchsorted(self.pairs, pair)
+        hit = (item_at[keep] >= 0) & (self.pairs[np.minimum(found, len(self.pairs) - 1)] == pair) \
+            if len(self.pairs) else np.zeros(len(pair), dtype=bool)
+        ndcg, ap = list_scores(who[keep], hit, self.bought, file.k)
+        result = {}
+        for part, rows in parts.items():
+            chosen = rows[self.labelled]
+            result[part] = {f"ndcg@{file.k}": float(np.mean(ndcg[chosen])) if chosen.any() else 0.0,
+                            f"map@{file.k}": float(np.mean(ap[chosen])) if chosen.any() else 0.0}
+        return result
 
 
 class Theme:
@@ -110,36 +179,40 @@ class Theme:
         order = pr.check_ids(table, self.id_column, key.ids, file.name, self.holdout_table)
         (pr.check_probabilities if file.kind == "probability" else pr.check_values)(
             table, file.columns[1], file.name)
-        return table.iloc[order].reset_index(drop=True)
+        return table if order is None else table.iloc[order].reset_index(drop=True)
 
     def score(self, tables: dict[str, pd.DataFrame], key: AnswerKey, rows: np.ndarray) -> dict[str, float]:
         """Every metric of the spec, on the subset of ids in `rows` (a boolean mask over key.ids)."""
-        import numpy as np
+        return self.score_parts(tables, key, {"rows": rows})["rows"]
 
+    def score_parts(self, tables: dict[str, pd.DataFrame], key: AnswerKey,
+                    parts: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+        """Every metric of the spec on each part ({part: boolean mask over key.ids}); what the
+        parts share (a ranking file's lists) is worked out once."""
         from matsuri import metrics as registry
 
         files = {f.name: f for f in self.spec.files}
-        found: dict[str, float] = {}
-        chosen_rows: dict[str, tuple] = {}
+        found: dict[str, dict[str, float]] = {part: {} for part in parts}
+        chosen: dict[tuple, tuple] = {}
         for metric in self.spec.metrics:
             file, entry = files[metric.file], registry.METRICS[metric.base]
             if file.kind in ("probability", "value"):
-                if file.name not in chosen_rows:  # the same rows for every metric of the file
-                    truth = key.labels.iloc[:, 1].to_numpy(dtype=bool if file.kind == "probability" else float)
-                    chosen_rows[file.name] = (truth[rows], tables[file.name][file.columns[1]].to_numpy()[rows])
-                found[metric.name] = entry.compute(*chosen_rows[file.name])
+                truth = key.truth(bool if file.kind == "probability" else float)
+                predicted = tables[file.name][file.columns[1]].to_numpy()
+                for part, rows in parts.items():
+                    if (file.name, part) not in chosen:  # the same rows for every metric of the file
+                        chosen[file.name, part] = (truth[rows], predicted[rows])
+                    found[part][metric.name] = entry.compute(*chosen[file.name, part])
             elif file.kind == "ranking":
-                if metric.name not in found:  # one pass gives every ranking metric of the file
-                    chosen = key.ids[rows]
-                    ranked = tables[file.name]
-                    relevant = key.labels[np.isin(key.labels[self.id_column].to_numpy(), chosen)]
-                    found |= registry.ranking_scores(ranked[np.isin(ranked[self.id_column].to_numpy(), chosen)],
-                                                     relevant, k=file.k, id=self.id_column, item=file.item)
+                if metric.name not in found[next(iter(parts))]:  # one pass gives every ranking metric of the file
+                    for part, scores in key.lists(file).scores(tables[file.name], file, self.id_column, parts).items():
+                        found[part] |= scores
             else:  # keywords: a team's list, whatever the rows
                 words = tables[file.name]["keyword"].tolist() if file.name in tables else []
-                found[metric.name] = float(len(registry.keyword_hits(words, key.extra.get(file.name, []),
-                                                                     top=file.k)))
-        return {m.name: found[m.name] for m in self.spec.metrics}
+                hits = float(len(registry.keyword_hits(words, key.extra.get(file.name, []), top=file.k)))
+                for part in parts:
+                    found[part][metric.name] = hits
+        return {part: {m.name: found[part][m.name] for m in self.spec.metrics} for part in parts}
 
 
 def as_ids(values) -> np.ndarray:
