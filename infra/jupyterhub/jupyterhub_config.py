@@ -94,7 +94,10 @@ server_env = {
     # `matsuri hackathon submit` and the starters' submit button hand in to this event's drop box
     "MATSURI_EVENT": S.get("hackathon_event", ""),
 }
-c.JupyterHub.spawner_class = "jupyterhub.spawner.LocalProcessSpawner"
+# LocalProcessSpawner, with each server forked from a warm process that has imported the server
+# (about a second instead of four; see matsuri/infra/hub/warm_spawner.py). Same accounts, same
+# privilege drop; if that process is not there, servers start the normal way.
+c.JupyterHub.spawner_class = "matsuri.infra.hub.warm_spawner.WarmLocalProcessSpawner"
 c.Spawner.cmd = [str(bin_dir / "jupyterhub-singleuser")]  # runs as the participant, never root
 c.Spawner.default_url = "/lab"
 c.Spawner.notebook_dir = "~"

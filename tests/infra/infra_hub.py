@@ -3,10 +3,16 @@ REST API with the token the hub issues to that person."""
 
 from __future__ import annotations
 
+import os
+import pwd
+import signal
+import subprocess
 import time
 from datetime import UTC, datetime
 
 import requests
+
+from matsuri.infra.hub import accounts
 
 
 class HubUser:
@@ -109,3 +115,16 @@ def run_code(user: HubUser, code: str, timeout: float = 300) -> str:
             return pool.submit(asyncio.run, talk()).result()
     finally:
         user.api.delete(f"{user.base}{kernels}/{kernel}", timeout=30)
+
+
+def cleanup_accounts(event: str) -> None:
+    """Safety net: stop leftover processes of this test's accounts (by pid) and remove them."""
+    for entry in pwd.getpwall():
+        if entry.pw_gecos == accounts.marker(event):
+            pids = subprocess.run(["pgrep", "-u", entry.pw_name], capture_output=True, text=True).stdout.split()
+            for pid in pids:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            subprocess.run(["userdel", "--remove", entry.pw_name], capture_output=True)

@@ -40,7 +40,7 @@ pytestmark = [pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def festival_hub(public_company, sandbox_user):
-    from test_hub_one_vm import cleanup_accounts
+    from infra_hub import cleanup_accounts
 
     from matsuri.hackathon.event import init_event
     from matsuri.hackathon.service import prepare_boxes

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import pwd
 import secrets
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -24,7 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import requests
-from infra_hub import HubUser
+from infra_hub import HubUser, cleanup_accounts
 from nbformat.v4 import new_code_cell, new_notebook
 
 from conftest import free_port, run_matsuri
@@ -64,19 +61,6 @@ def tiny_assignment(folder: Path) -> None:
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     folder.mkdir(parents=True)
     nbformat.write(nb, folder / "hw1.ipynb")
-
-
-def cleanup_accounts(event: str) -> None:
-    """Safety net: stop leftover processes of this test's accounts (by pid) and remove them."""
-    for entry in pwd.getpwall():
-        if entry.pw_gecos == accounts.marker(event):
-            pids = subprocess.run(["pgrep", "-u", entry.pw_name], capture_output=True, text=True).stdout.split()
-            for pid in pids:
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            subprocess.run(["userdel", "--remove", entry.pw_name], capture_output=True)
 
 
 @pytest.fixture(scope="module")

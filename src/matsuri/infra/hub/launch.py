@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,8 +16,9 @@ def config_file() -> Path:
     return paths.project_root() / "infra" / "jupyterhub" / "jupyterhub_config.py"
 
 
-def command(layout: HubLayout) -> list[str]:
-    return [str(layout.python_bin / "jupyterhub"), "-f", str(config_file())]
+def command(layout: HubLayout, args: Sequence[str] = ()) -> list[str]:
+    """The hub's command line; `args` are JupyterHub options over the config file's."""
+    return [str(layout.python_bin / "jupyterhub"), "-f", str(config_file()), *args]
 
 
 def environment(layout: HubLayout) -> dict[str, str]:
@@ -45,7 +46,7 @@ def serve(settings) -> None:
 
 
 @contextmanager
-def running(settings, log: Path, timeout: float = 60) -> Iterator[servers.Server]:
+def running(settings, log: Path, timeout: float = 60, args: Sequence[str] = ()) -> Iterator[servers.Server]:
     """The hub as a child process, up when this yields, stopped (with its servers) afterwards.
 
     On SIGTERM the hub stops every server and service it started; anything still running after
@@ -53,6 +54,6 @@ def running(settings, log: Path, timeout: float = 60) -> Iterator[servers.Server
     layout = HubLayout(settings, [])
     _check(layout)
     url = f"http://127.0.0.1:{settings.jupyterhub.port}/hub/api/"
-    with servers.running("JupyterHub", command(layout), url, env=environment(layout), cwd=layout.state,
+    with servers.running("JupyterHub", command(layout, args), url, env=environment(layout), cwd=layout.state,
                          log=log, timeout=timeout, grace=60) as hub:
         yield hub
