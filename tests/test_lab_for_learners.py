@@ -1,12 +1,14 @@
 """Is a learner's JupyterLab (`matsuri lab` in a workspace, and a participant's server on the hub)
-in Japanese by default, without Jupyter news, nbgrader's authoring and grading tools or jupysql's
-notices below the setup cell, while the organisers' lab stays as JupyterLab ships?"""
+in Japanese by default, without Jupyter news, nbgrader's authoring and grading tools, jupysql's
+notices below the setup cell or the lab parts learners do not use (they slow the lesson's opening),
+while the organisers' lab stays as JupyterLab ships?"""
 
 from __future__ import annotations
 
 import json
 import os
 import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,10 @@ LANGUAGE = "@jupyterlab/translation-extension:plugin"
 NEWS = "@jupyterlab/apputils-extension:notification"
 AUTHORING = {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
              "@jupyter/nbgrader:course-list"}
+UNUSED = {"@jupyterlab/debugger-extension", "@jupyterlab/extensionmanager-extension",
+          "@jupyterlab/lsp-extension", "@jupyterlab/notebook-extension:export", "jupyterlab-jupytext",
+          "@jupyter-notebook/lab-extension", "@voila-dashboards/jupyterlab-preview"}
+"""Lab plugins learners do not use (a few of those the learners' page_config.json turns off)."""
 LESSON = "01-reading-a-table"
 
 
@@ -61,7 +67,10 @@ def test_a_learners_lab_is_japanese_without_news_or_grading_tools(tmp_path, monk
     server = json.loads((lab.LEARNERS_CONFIG / "jupyter_server_config.json").read_text())
     assert server["ServerApp"]["jpserver_extensions"] == {
         "nbgrader.server_extensions.formgrader": False, "nbgrader.server_extensions.course_list": False,
+        "jupyter_lsp": False, "jupyterlab_jupytext": False, "voila.server_extension": False,
         "matsuri.warm_kernels": True}
+    assert overrides[NEWS]["checkForUpdates"] is False  # no question to PyPI at every page load
+    assert page["buildCheck"] is False and page["buildAvailable"] is False
 
 
 def test_the_organisers_lab_stays_as_jupyterlab_ships(tmp_path, monkeypatch):
@@ -73,6 +82,7 @@ def test_the_organisers_lab_stays_as_jupyterlab_ships(tmp_path, monkeypatch):
         assert overrides.get(LANGUAGE, {}).get("locale") != "ja_JP"
         assert NEWS not in overrides
         assert not AUTHORING & set(page.get("disabledExtensions", {}))
+        assert not UNUSED & set(page.get("disabledExtensions", {}))
 
 
 def test_a_learner_may_still_choose_english_and_the_japanese_pack_is_installed(tmp_path, monkeypatch):
@@ -312,3 +322,71 @@ def test_a_lesson_reads_in_both_languages_on_every_screen(learners_workspace, ti
                         assert missing_glyphs(page) == [], lang
                 finally:
                     page.close()
+
+
+# the page's requests that only the lab parts learners do not use make: the build check, the
+# export formats (the server works them out for seconds, holding up the lesson's kernel), the
+# language servers' status; and the update check, which asks PyPI
+UNUSED_REQUESTS = {"/lab/api/build", "/api/nbconvert", "/lsp/status", "/lab/api/update"}
+UNUSED_TOOLBAR = {"debugger-icon", "voilaRender", "formatSQL", "interfaceSwitcher"}
+UNUSED_SIDEBARS = {"jp-debugger-sidebar", "extensionmanager.main-view"}
+
+
+def _open_and_look(port: int, token: str, notebook: str, idle: str, browser) -> tuple[set, set, set, int]:
+    """Open `notebook` until its kernel is idle: the lab's requests (paths), the notebook toolbar's
+    items, the side bars' tabs, and what /lsp/status answers."""
+    page = browser.new_page()
+    requested = set()
+    try:
+        page.on("request", lambda request: requested.add(urllib.parse.urlsplit(request.url).path))
+        page.route("**/lab/api/update*", lambda route: route.abort())  # seen, never sent: stays offline
+        page.goto(f"http://127.0.0.1:{port}/lab/tree/{notebook}?token={token}", timeout=120_000)
+        page.get_by_text(idle).wait_for(timeout=120_000)
+        page.wait_for_load_state("networkidle", timeout=60_000)
+        toolbar = set(page.evaluate("[...document.querySelectorAll('.jp-NotebookPanel-toolbar [data-jp-item-name]')]"
+                                    ".map(e => e.dataset.jpItemName)"))
+        sidebars = set(page.evaluate("[...document.querySelectorAll('.jp-SideBar .lm-TabBar-tab')].map(e => e.dataset.id)"))
+        lsp = page.request.get(f"http://127.0.0.1:{port}/lsp/status?token={token}").status
+        return requested, toolbar, sidebars, lsp
+    finally:
+        page.close()
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_a_learners_lab_leaves_out_the_parts_learners_do_not_use_and_the_organisers_lab_keeps_them(
+        learners_workspace, tiny_company, browser, tmp_path):
+    """Learners' lesson page: no debugger, Voila preview, SQL formatting and deploy, "open in
+    Notebook" or extension manager, and none of the requests only those (and the export menu, the
+    build and update checks, the language servers) make; Assignment List and the kernel stay. The
+    organisers' lab, opening the same lesson, still has them all."""
+    import shutil
+
+    organisers = tmp_path / "organisers"  # any folder that is no workspace: the organisers' lab
+    (organisers / "l").mkdir(parents=True)
+    shutil.copy(learners_workspace / "sql-101" / LESSON / f"{LESSON}.ipynb", organisers / "l" / "l.ipynb")
+    seen = {}
+    for who, root, notebook, idle in (
+            ("learner", learners_workspace, f"sql-101/{LESSON}/{LESSON}.ipynb", "Python 3 (ipykernel) | アイドル"),
+            ("organiser", organisers, "l/l.ipynb", "Python 3 (ipykernel) | Idle")):
+        port, token = free_port(), f"{who}-parts-test-token"
+        env = {k: v for k, v in os.environ.items() if k not in ("JUPYTER_CONFIG_PATH", "MATSURI_LANG")}
+        env |= {"MATSURI_WAREHOUSE": str(tiny_company.warehouse), "JUPYTER_TOKEN": token,
+                "JUPYTER_RUNTIME_DIR": str(tmp_path / f"runtime-{who}"),
+                "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / f"layouts-{who}")}
+        with servers.running("matsuri lab", [BIN / "matsuri", "lab", "--port", str(port), str(root)],
+                             f"http://127.0.0.1:{port}/api/status?token={token}", env=env, cwd=root,
+                             log=tmp_path / f"lab-{who}.log", grace=30):
+            seen[who] = _open_and_look(port, token, notebook, idle, browser)
+
+    requested, toolbar, sidebars, lsp = seen["learner"]
+    assert not requested & UNUSED_REQUESTS, requested & UNUSED_REQUESTS
+    assert not toolbar & UNUSED_TOOLBAR, toolbar
+    assert not sidebars & UNUSED_SIDEBARS, sidebars
+    assert lsp == 404  # the language servers' server extension is off too
+    assert {"run", "restart", "kernelName"} <= toolbar and "/api/sessions" in requested
+
+    requested, toolbar, sidebars, lsp = seen["organiser"]
+    assert {"/lab/api/build", "/api/nbconvert", "/lsp/status"} <= requested
+    assert UNUSED_TOOLBAR <= toolbar and UNUSED_SIDEBARS <= sidebars
+    assert lsp == 200

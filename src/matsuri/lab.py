@@ -35,8 +35,13 @@ LEARNERS_CONFIG = Path(__file__).with_name("learners_lab")
 """The Jupyter config folder of every learner's lab, first on its JUPYTER_CONFIG_PATH (the hub's
 servers get the same files in the event's config folder): JupyterLab in Japanese, no Jupyter news
 and no question about it, nbgrader's authoring and grading tools hidden (the assignment list and
-validate stay). Only defaults: a learner may still choose English under Settings → Language (their
-own settings win), and the kit writes no settings in anyone's home."""
+validate stay). A lesson opens sooner without the lab parts learners do not use, whose start-up the
+page and the server otherwise pay at every opening: the debugger, language servers (LSP), jupytext,
+Voila preview, "open in Notebook", the extension manager, jupysql's Format SQL and Deploy buttons,
+the export menu (the server works out the export formats for a second or more, holding up the
+lesson's kernel), the build check and the update check (which asks PyPI); the kernels are forked
+warm (`warm_kernels`). Only defaults: a learner may still choose English under Settings → Language
+(their own settings win), and the kit writes no settings in anyone's home."""
 
 
 ENGLISH_CONFIG = Path(__file__).with_name("learners_lab_en")
