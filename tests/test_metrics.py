@@ -75,6 +75,22 @@ def test_probability_metrics_take_lists_series_arrays_and_generators_alike():
         assert metric((v for v in y), (v for v in p)) == expected
 
 
+def test_roc_auc_equals_scikit_learn_on_probabilities_and_on_any_scores():
+    """Ties, -0.0 and 0.0, exact 0 and 1, and scores below zero (the other way of sorting) alike?"""
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(18)
+    for case in range(200):
+        n = int(rng.integers(2, 400))
+        y = rng.random(n) < rng.random()
+        y[:2] = [True, False]
+        p = rng.random(n).round(int(rng.integers(1, 4)))
+        p[rng.random(n) < 0.1] = -0.0
+        p[rng.random(n) < 0.05] = 1.0
+        scores = p if case % 2 else rng.normal(size=n).round(1)
+        assert roc_auc(y, scores) == pytest.approx(roc_auc_score(y, scores), abs=1e-12)
+
+
 def test_keyword_hits_read_only_the_first_words():
     """Are planted words found inside the first `top` keywords only (NFKC, case-blind)?"""
     words = pd.Series(["ＴＲＩＡＬ plan", "予算", "稟議"])

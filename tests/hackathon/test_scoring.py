@@ -70,6 +70,24 @@ def test_scores_match_the_shared_metrics_on_each_part(make_event, public_company
             metrics.log_loss(joined["opened"][rows], joined["probability"][rows]))
 
 
+def test_ranking_scores_of_each_part_are_the_shared_metric_on_its_users(make_event, public_company, tmp_path):
+    """Is each part's NDCG/MAP exactly ranking_scores of that part's lists and labels, with good
+    and poor lists mixed, some cut short, in any order?"""
+    event = make_event()
+    good, poor = ordering_predictions(public_company, perfect=True), ordering_predictions(public_company)
+    frame = pd.concat([good[good["user_id"] % 2 == 0], poor[poor["user_id"] % 2 == 1]])
+    frame = frame[(frame["rank"] <= 4) | (frame["user_id"] % 3 > 0)].sample(frac=1, random_state=4)
+    write_csv(frame, tmp_path / "o" / "predictions.csv")
+    scores = scoring.score_folder(scoring_job(event, "product-ordering", tmp_path / "o"))
+    truth = public_company.query("SELECT user_id, product_id FROM ordering_labels ORDER BY 1, 2", labels=True)
+    ids = np.sort(frame["user_id"].unique())
+    public = set(ids[scoring.public_mask(ids, "product-ordering", 11, 0.3)])
+    for part, side in (("public", True), ("private", False)):
+        mine = frame[frame["user_id"].isin(public) == side]
+        assert scores[part] == metrics.ranking_scores(mine, truth[truth["user_id"].isin(public) == side])
+        assert 0 < scores[part]["ndcg@10"] < 1
+
+
 def test_keyword_hits_count_planted_words_not_decoys(make_event, public_company, tmp_path):
     """Are planted keywords counted (NFKC, containment) while decoys are not?"""
     event = make_event()
