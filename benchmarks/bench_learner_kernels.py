@@ -1,12 +1,22 @@
 """A learner opens a lesson: how long until its kernel is ready, and how long its setup cell takes,
-with kernels forked warm (`matsuri.warm_kernels`, the default) against started the normal way
-(MATSURI_WARM_KERNELS=off), in alternating rounds of the same run.
+in alternating rounds of the same run, for three learners' labs:
 
-Each round starts `matsuri lab` in a learner's workspace holding lesson 1 of sql-101 (small
-company), then
-  1. in chromium: opens the lesson until the kernel status says idle (what the learner waits for),
-     then runs the setup cell until its "ready" line shows;
+- `new`: the kit's learners' lab as shipped (kernels forked warm, `matsuri.warm_kernels`; the lab
+  plugins and server requests learners do not use switched off, `learners_lab/`);
+- `cold`: the same lab with kernels started the normal way (MATSURI_WARM_KERNELS=off);
+- `old_lab`: kernels forked warm, but the learners' lab settings as they were before the lab's own
+  start-up was cut (`OLD_LEARNERS_LAB` below: every plugin on, the build, update and export-format
+  checks on, jupytext, LSP and Voila server extensions on).
+
+Each round starts JupyterLab as `matsuri lab` does in a learner's workspace holding lesson 1 of
+sql-101 (small company), as a learner's first open: no saved JupyterLab workspace (layout), no
+checkpoint of the lesson yet, a new browser profile (nothing cached). Then
+  1. in chromium: opens the lesson's URL until the kernel status says idle (what the learner waits
+     for), with the page's main-thread busy time (Chrome's TaskDuration: less noisy than wall time
+     on a shared machine), then runs the setup cell until its "ready" line shows, then reloads the
+     lesson until the kernel shows idle again (what later opens cost: scripts cached);
   2. through the API: starts a kernel until it answers kernel_info, then times the setup cell.
+Every round records the load average (the machine has 2 cores; quote medians and ratios).
 Targets (issue: time to first feedback): kernel ready < 3 s after opening, setup cell < 0.5 s.
 
 Usage: python benchmarks/bench_learner_kernels.py  (env MATSURI_BENCH_ROUNDS, default 5)
@@ -14,21 +24,24 @@ Usage: python benchmarks/bench_learner_kernels.py  (env MATSURI_BENCH_ROUNDS, de
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 import requests
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import median, save  # noqa: E402
 
-from matsuri import servers  # noqa: E402
+from matsuri import lab, servers  # noqa: E402
 from matsuri.infra import participants, settings  # noqa: E402
 from matsuri.infra.local import LocalProvisioner  # noqa: E402
 from matsuri.warehouse.build import build  # noqa: E402
@@ -36,6 +49,19 @@ from matsuri.warehouse.build import build  # noqa: E402
 LESSON = "01-reading-a-table"
 BIN = Path(sys.executable).parent
 SETUP = f"from matsuri.checks import start\nstart('sql-101', {LESSON!r})"
+MODES = ("new", "cold", "old_lab")
+
+OLD_LEARNERS_LAB = {  # learners_lab/ before the lab's start-up was cut (the warm kernels already on)
+    "jupyter_server_config.json": {"ServerApp": {"jpserver_extensions": {
+        "nbgrader.server_extensions.formgrader": False, "nbgrader.server_extensions.course_list": False,
+        "matsuri.warm_kernels": True}}},
+    "labconfig/page_config.json": {"disabledExtensions": {
+        "@jupyter/nbgrader:formgrader": True, "@jupyter/nbgrader:create-assignment": True,
+        "@jupyter/nbgrader:course-list": True}},
+    "labconfig/default_setting_overrides.json": {
+        "@jupyterlab/translation-extension:plugin": {"locale": "ja_JP"},
+        "@jupyterlab/apputils-extension:notification": {"fetchNews": "false"}},
+}
 
 
 def free_port() -> int:
@@ -56,33 +82,57 @@ def workspace(tmp: Path, warehouse: Path) -> Path:
     return tmp / "proj" / "event" / "workspaces" / "ann"
 
 
-def one_round(home: Path, warehouse: Path, warm: bool, browser, tmp: Path) -> dict[str, float]:
+def old_learners_lab(folder: Path) -> Path:
+    for name, data in OLD_LEARNERS_LAB.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(json.dumps(data, indent=1))
+    return folder
+
+
+def one_round(home: Path, warehouse: Path, mode: str, browser, tmp: Path) -> dict[str, float]:
     port, token = free_port(), secrets.token_hex(8)
-    env = {k: v for k, v in os.environ.items() if k not in ("JUPYTER_CONFIG_PATH", "MATSURI_LANG")}
-    env |= {"MATSURI_WAREHOUSE": str(warehouse), "JUPYTER_TOKEN": token, "PLOOMBER_STATS_ENABLED": "false",
-            "JUPYTER_RUNTIME_DIR": str(tmp / f"runtime-{port}"), "MATSURI_WARM_KERNELS": "on" if warm else "off"}
+    learners = old_learners_lab(tmp / "old-learners-lab") if mode == "old_lab" else lab.LEARNERS_CONFIG
+    saved = {k: os.environ.pop(k) for k in ("JUPYTER_CONFIG_PATH", "MATSURI_LANG") if k in os.environ}
+    try:
+        with mock.patch.object(lab, "LEARNERS_CONFIG", learners):  # what `matsuri lab` starts, with these settings
+            env = lab.lab_env(token, home)
+    finally:
+        os.environ.update(saved)
+    env |= {"MATSURI_WAREHOUSE": str(warehouse), "PLOOMBER_STATS_ENABLED": "false",
+            "JUPYTER_RUNTIME_DIR": str(tmp / f"runtime-{port}"),
+            "JUPYTERLAB_WORKSPACES_DIR": str(tmp / f"layouts-{port}"),  # no saved layout: a first open
+            "MATSURI_WARM_KERNELS": "off" if mode == "cold" else "on"}
+    shutil.rmtree(home / "sql-101" / LESSON / ".ipynb_checkpoints", ignore_errors=True)  # nor a checkpoint
     log = tmp / f"lab-{port}.log"
-    out = {}
-    with servers.running("matsuri lab", [BIN / "matsuri", "lab", "--port", str(port)],
+    out = {"load_1min": os.getloadavg()[0]}
+    with servers.running("matsuri lab", lab.lab_command(home, port),
                          f"http://127.0.0.1:{port}/api/status?token={token}", env=env, cwd=home, log=log,
                          grace=30):
         deadline = time.monotonic() + 60
-        while warm and "kernels are forked warm" not in log.read_text():  # a learner is slower than this
+        while mode != "cold" and "kernels are forked warm" not in log.read_text():  # a learner is slower
             assert time.monotonic() < deadline, "the zygote did not start"
             time.sleep(0.1)
-        page = browser.new_page()
+        page = browser.new_page()  # a new browser context each time: nothing cached
         try:
+            cdp = page.context.new_cdp_session(page)
+            cdp.send("Performance.enable")
+            url = f"http://127.0.0.1:{port}/lab/tree/sql-101/{LESSON}/{LESSON}.ipynb?token={token}"
             started = time.perf_counter()
-            page.goto(f"http://127.0.0.1:{port}/lab/tree/sql-101/{LESSON}/{LESSON}.ipynb?token={token}",
-                      timeout=120_000)
+            page.goto(url, timeout=120_000)
             page.get_by_text("Python 3 (ipykernel) | アイドル").wait_for(timeout=120_000)
             out["open_to_kernel_idle_s"] = time.perf_counter() - started
+            metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+            out["page_main_thread_busy_s"] = metrics["TaskDuration"]
             setup = page.locator(".jp-CodeCell").filter(has_text="from matsuri.checks import start").first
             setup.locator(".jp-InputArea-editor").click()
             started = time.perf_counter()
             page.keyboard.press("Shift+Enter")
             setup.locator(".jp-OutputArea").get_by_text(f"sql-101 · {LESSON}").wait_for(timeout=120_000)
             out["browser_setup_cell_s"] = time.perf_counter() - started
+            started = time.perf_counter()  # again, as after a reload: scripts cached, layout saved,
+            page.goto(url, timeout=120_000)  # the lesson's kernel already running
+            page.get_by_text("Python 3 (ipykernel) | アイドル").wait_for(timeout=120_000)
+            out["reopen_to_kernel_idle_s"] = time.perf_counter() - started
         finally:
             page.close()
         out |= api_round(port, token, tmp / f"runtime-{port}", f"sql-101/{LESSON}")
@@ -110,11 +160,17 @@ def api_round(port: int, token: str, runtime: Path, folder: str) -> dict[str, fl
         requests.delete(f"{api}/kernels/{kernel['id']}?token={token}", timeout=60)
 
 
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
 def main() -> int:
     from playwright.sync_api import sync_playwright
 
     rounds = int(os.environ.get("MATSURI_BENCH_ROUNDS", "5"))
-    runs: dict[str, list[dict]] = {"warm": [], "cold": []}
+    runs: dict[str, list[dict]] = {mode: [] for mode in MODES}
+    loads = [uptime()]
+    print(loads[0], flush=True)
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
         tmp = Path(tmp)
         warehouse = build("small", 42, out_dir=tmp / "small", progress=False).warehouse
@@ -122,18 +178,25 @@ def main() -> int:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium")
         try:
             for i in range(rounds):
-                for mode in (("warm", "cold") if i % 2 == 0 else ("cold", "warm")):
-                    result = one_round(home, warehouse, mode == "warm", browser, tmp)
+                for mode in (MODES if i % 2 == 0 else MODES[::-1]):
+                    result = one_round(home, warehouse, mode, browser, tmp)
                     runs[mode].append(result)
                     print(f"  round {i + 1} {mode}: " + ", ".join(f"{k} {v:.2f}" for k, v in result.items()), flush=True)
+                loads.append(uptime())
         finally:
             browser.close()
+    print(loads[-1])
     summary = {mode: {key: median([r[key] for r in results]) for key in results[0]} for mode, results in runs.items()}
-    summary["cold_over_warm"] = {key: summary["cold"][key] / summary["warm"][key] for key in summary["warm"]}
-    for key in summary["warm"]:
-        print(f"{key}: warm {summary['warm'][key]:.2f} s, cold {summary['cold'][key]:.2f} s "
-              f"({summary['cold_over_warm'][key]:.1f}×)")
-    print(f"results: {save('learner_kernels', {'rounds': rounds, 'median': summary, 'runs': runs})}")
+    for other in ("cold", "old_lab"):  # the median of each round's ratio: the load drifts between rounds
+        summary[f"{other}_over_new"] = {key: median([o[key] / n[key] for o, n in zip(runs[other], runs["new"], strict=True)])
+                                        for key in summary["new"] if key != "load_1min"}
+    for key in summary["new"]:
+        if key != "load_1min":
+            print(f"{key}: new {summary['new'][key]:.2f} s, old lab {summary['old_lab'][key]:.2f} s "
+                  f"({summary['old_lab_over_new'][key]:.2f}× in the same round), cold kernels "
+                  f"{summary['cold'][key]:.2f} s ({summary['cold_over_new'][key]:.2f}×)")
+    print(f"median load (1 min) during the rounds: {median([r['load_1min'] for rs in runs.values() for r in rs]):.1f}")
+    print(f"results: {save('learner_kernels', {'rounds': rounds, 'uptime': loads, 'median': summary, 'runs': runs})}")
     return 0
 
 
