@@ -19,6 +19,11 @@ process handle is shared with it.
 
 Whether the spawner returns early or not, it waits for the server's port itself (every 50 ms), so
 the hub's own check, which backs off to seconds between tries, finds the server up at its first try.
+
+What still differs from a normal start: servers share the zygote's memory layout and string hash
+seed (as Android's apps share theirs), and, having changed user without exec, the kernel makes
+them non-dumpable (the participant's other processes cannot ptrace or read the server's memory;
+root still can). Modules that work out a per-user path at import are imported again (PER_USER).
 """
 
 from __future__ import annotations
