@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
 from matsuri.gallery.apps import RubricForm, _cards
 from matsuri.hackathon import leaderboard
+from matsuri.hackathon.event import EVENT_ENV
 from matsuri.hackathon.rubric import marks_of
 from matsuri.hackathon.submissions import submit
 from support.gallery_kit import add_team, push_predictions, write_csv
@@ -66,3 +74,34 @@ def test_index_cards_show_theme_score_rank_and_a_demo_link(make_event, public_co
     assert 'href="/gallery/voila/render/demos/alpha/demo.ipynb"' in html
     assert "まだスコアがありません" in html and "デモはありません" in html
     assert 'class="matsuri-card"' not in _cards(event, boards, "call-keywords")
+
+
+WARM_PROBE = """
+import json, sys
+import voila.utils
+
+loaded = {}
+def asked_for():  # a judge opens the page: what was loaded by then?
+    loaded.update(dict.fromkeys(sys.modules))
+voila.utils.wait_for_request = asked_for
+
+from matsuri.gallery import apps
+from matsuri.funnel.page import funnel_app
+{"index": apps.index_app, "rubric": apps.rubric_app, "funnel": funnel_app}[sys.argv[1]]()
+late = {name.split(".")[0] for name in sys.modules if name not in loaded}
+print(json.dumps(sorted(late - set(sys.stdlib_module_names) - {"matsuri"})))
+"""
+
+
+@pytest.mark.parametrize("app", ["index", "rubric", "funnel"])
+def test_a_preheated_app_has_loaded_every_library_before_the_page_is_asked_for(make_event, app, tmp_path):
+    """A warm kernel waits for the judge with pandas, the widgets and matplotlib already loaded, so
+    the page costs only reading the event: a library first loaded after the request (pandas alone
+    is over a second here) would make every judge wait for it."""
+    event = make_event()
+    add_team(event, "alpha", "push-open-rate")
+    env = os.environ | {"VOILA_PREHEAT": "True", EVENT_ENV: str(event.root)}
+    done = subprocess.run([sys.executable, "-c", WARM_PROBE, app], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []

@@ -146,9 +146,18 @@ def test_a_team_demo_opens_reacts_and_runs_confined(gallery, page):
 def _mark(page, judge: str, team: str, steps: int, note: str) -> None:
     page.select_option(".matsuri-judge select", label=judge)
     page.select_option(".matsuri-team select", label=team)
+    readout = page.locator(".matsuri-criterion-impact .widget-readout")
+    start = int(readout.inner_text())
     page.focus(".matsuri-criterion-impact .noUi-handle")
     for _ in range(abs(steps)):
         page.keyboard.press("ArrowRight" if steps > 0 else "ArrowLeft")
+    deadline = time.monotonic() + 10
+    while int(readout.inner_text()) != start + steps and time.monotonic() < deadline:
+        # a key pressed while the page was still wiring the slider up is lost, as a person's would
+        # be; they would see the number and press again
+        page.focus(".matsuri-criterion-impact .noUi-handle")
+        page.keyboard.press("ArrowRight" if int(readout.inner_text()) < start + steps else "ArrowLeft")
+        page.wait_for_timeout(200)
     page.fill(".matsuri-note textarea", note)
 
 

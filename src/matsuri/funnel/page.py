@@ -21,10 +21,8 @@ def funnel_app() -> None:
     from matsuri.funnel.compute import Sources, build
     from matsuri.gallery.apps import language_link, wait_for_page
     from matsuri.hackathon.event import open_event
-    from matsuri.plotting import use_japanese_font
     from matsuri.widget_layout import page
 
-    use_japanese_font()  # matplotlib and the font load while a preheated kernel waits
     wait_for_page()
     lang = language.page_language()
     try:
