@@ -125,13 +125,16 @@ def kernel_processes(voila_pid: int) -> list[tuple[object, str]]:
 
 
 def kernel_pss(voila_pid: int) -> dict[str, list[int]]:
-    """PSS in bytes of every kernel under the Voila server: the apps' and the (confined) demos'."""
+    """PSS in bytes of every kernel under the Voila server: the apps' (run as Voila's own user) and
+    the demos' (each in its sandbox, as its team's account)."""
     import psutil
 
     kernels: dict[str, list[int]] = {"apps": [], "demos": []}
-    for proc, command in kernel_processes(voila_pid):
-        try:  # demos start through the sandbox launcher, with their own connection file
-            kernels["demos" if "connection.json" in command else "apps"].append(proc.memory_full_info().pss)
+    for proc, _ in kernel_processes(voila_pid):
+        try:
+            pss = proc.memory_full_info().pss
+            if pss:  # (a sandbox's launcher carries the kernel's command line but holds no memory of its own)
+                kernels["apps" if proc.uids().real == os.getuid() else "demos"].append(pss)
         except psutil.Error:
             pass
     return kernels
