@@ -121,3 +121,17 @@ def test_is_there_no_zygote_where_the_system_cannot_watch_forked_kernels(monkeyp
         assert zygote is None
         ppid, warm, *_ = probe(tmp_path, "mac")
     assert (int(ppid), warm) == (os.getpid(), "False")
+
+
+def test_is_a_forked_kernel_listening_when_its_start_returns(tmp_path):
+    """jupyter_server greets a new kernel at once and retries only half a second later."""
+    with forkserver.running():
+        km = KernelManager(kernel_name="python3")
+        km.start_kernel(cwd=str(tmp_path))
+        try:
+            info = km.get_connection_info()
+            assert isinstance(km.provisioner.process, forkserver.ForkedKernel)  # forked, not started
+            assert [forkserver._accepts(info["ip"], info[port]) for port in ("shell_port", "iopub_port")] \
+                == [True, True]
+        finally:
+            km.shutdown_kernel(now=True)

@@ -14,6 +14,7 @@ jupyter_client's normal start.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -23,6 +24,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,7 @@ from typing import Any
 from jupyter_client.provisioning import LocalProvisioner
 
 PROVISIONER = "matsuri-fork"
-PRELOAD = ("ipykernel.kernelapp", "IPython", "matplotlib_inline.backend_inline", "pandas", "duckdb",
+PRELOAD = ("ipykernel.kernelapp", "ipykernel.debugger", "IPython", "matplotlib_inline.backend_inline", "pandas", "duckdb",
            "sql.magic", "matsuri.checks.session")
 KERNEL_MODULES = ("ipykernel_launcher", "ipykernel")
 _address: str | None = None  # this process's running zygote, if any
@@ -284,7 +286,31 @@ class ForkProvisioner(LocalProvisioner):
         self.process = ForkedKernel(pid)
         self.pid = self.pgid = pid
         self.cwd = request["cwd"]
+        await _listening(self.connection_info, self.process)
         return self.connection_info
+
+
+async def _listening(info: dict, kernel: ForkedKernel, timeout: float = 10) -> None:
+    """Return once the forked kernel's sockets are bound (a few tens of ms after the fork).
+
+    jupyter_server greets a new kernel as soon as start() returns and, if the kernel is not there
+    yet, asks again only half a second later: a kernel forked in 0.1 s would otherwise still be
+    shown as connecting for 0.5 s. A kernel that dies or is slow is left to jupyter_client."""
+    ports = [info[name] for name in ("shell_port", "iopub_port") if info.get(name)]
+    deadline = time.monotonic() + timeout
+    while ports and kernel.poll() is None and time.monotonic() < deadline:
+        if info.get("transport", "tcp") == "ipc":
+            bound = all(os.path.exists(f"{info['ip']}-{port}") for port in ports)
+        else:
+            bound = all(_accepts(info.get("ip") or "127.0.0.1", port) for port in ports)
+        if bound:
+            return
+        await asyncio.sleep(0.01)
+
+
+def _accepts(ip: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET) as probe:
+        return probe.connect_ex((ip, port)) == 0
 
 
 def _ipykernel_argv(cmd: list[str]) -> list[str] | None:
