@@ -10,6 +10,11 @@ nbclient polls its socket afresh (Voila passes `VoilaExecutor.timeout` and
 `interrupt_on_timeout` from `options()`), and instead of interrupting, `WakingKernelManager`
 sends the kernel a `kernel_info_request` on a new connection, which makes it read what was waiting.
 A cell that is really busy keeps running: nothing is interrupted, and the page waits as before.
+
+A cell's outputs travel apart from its reply. With many pages at once on 2 cores they can arrive
+seconds after it, and Voila's executor gives up on them after 4 s: the page is sent complete but
+empty, without its chart (4 to 5 pages in 50 from 10 browsers at once, each after a "Timeout
+waiting for IOPub output" in the log). So a cell's outputs are awaited up to `OUTPUT_SECONDS`.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from jupyter_server.services.kernels.kernelmanager import ServerKernelManager
 
 WAKE_SECONDS = 10
 REPLY_SECONDS = 2.0
+OUTPUT_SECONDS = 60  # how long a cell's outputs may trail its reply (nbclient's default, 4 s, drops them)
 
 
 class WakingKernelManager(ServerKernelManager):
@@ -58,4 +64,5 @@ def options() -> list[str]:
         f"--AsyncMappingKernelManager.kernel_manager_class={__name__}.WakingKernelManager",
         f"--VoilaExecutor.timeout={WAKE_SECONDS}",
         "--VoilaExecutor.interrupt_on_timeout=True",
+        f"--VoilaExecutor.iopub_timeout={OUTPUT_SECONDS}",
     ]
