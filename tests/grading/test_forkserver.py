@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 
@@ -131,7 +132,7 @@ def test_is_a_forked_kernel_listening_when_its_start_returns(tmp_path):
         try:
             info = km.get_connection_info()
             assert isinstance(km.provisioner.process, forkserver.ForkedKernel)  # forked, not started
-            assert [forkserver._accepts(info["ip"], info[port]) for port in ("shell_port", "iopub_port")] \
-                == [True, True]
+            listening = [asyncio.run(forkserver.accepts(info["ip"], info[port])) for port in ("shell_port", "iopub_port")]
+            assert listening == [True, True]
         finally:
             km.shutdown_kernel(now=True)

@@ -32,8 +32,8 @@ from typing import Any
 from jupyter_client.provisioning import LocalProvisioner
 
 PROVISIONER = "matsuri-fork"
-PRELOAD = ("ipykernel.kernelapp", "ipykernel.debugger", "IPython", "matplotlib_inline.backend_inline", "pandas", "duckdb",
-           "sql.magic", "matsuri.checks.session")
+PRELOAD = ("ipykernel.kernelapp", "ipykernel.debugger", "IPython", "matplotlib_inline.backend_inline",
+           "pandas", "duckdb", "sql.magic", "matsuri.checks.session")
 KERNEL_MODULES = ("ipykernel_launcher", "ipykernel")
 _address: str | None = None  # this process's running zygote, if any
 _zygote = None  # its host-side view when it runs in a sandbox (confined.Zygote)
@@ -302,15 +302,20 @@ async def _listening(info: dict, kernel: ForkedKernel, timeout: float = 10) -> N
         if info.get("transport", "tcp") == "ipc":
             bound = all(os.path.exists(f"{info['ip']}-{port}") for port in ports)
         else:
-            bound = all(_accepts(info.get("ip") or "127.0.0.1", port) for port in ports)
+            bound = all([await accepts(info.get("ip") or "127.0.0.1", port) for port in ports])
         if bound:
             return
         await asyncio.sleep(0.01)
 
 
-def _accepts(ip: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET) as probe:
-        return probe.connect_ex((ip, port)) == 0
+async def accepts(host: str, port: int) -> bool:
+    """Does something listen there? (Forked kernels here, the hub's forked servers too.)"""
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 2)
+    except (TimeoutError, OSError):
+        return False
+    writer.close()
+    return True
 
 
 def _ipykernel_argv(cmd: list[str]) -> list[str] | None:

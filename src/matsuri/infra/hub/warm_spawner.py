@@ -48,7 +48,7 @@ from traitlets import Bool, Float, List, Unicode
 
 # The grading kernels' pidfd process handle (Popen's poll/wait/signals for a process we did not
 # start), and whether this system has pidfds at all.
-from matsuri.grading.forkserver import ForkedKernel, _can_watch_processes
+from matsuri.grading.forkserver import ForkedKernel, _can_watch_processes, accepts
 
 #: What a learner's server imports before it serves (`python -X importtime`, and the modules a
 #: running server holds): the hub's single-user extension, jupyter_server, and the servers'
@@ -374,12 +374,9 @@ class WarmLocalProcessSpawner(LocalProcessSpawner):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + min(self.http_timeout, self.start_timeout / 2)
         while loop.time() < deadline and await self.poll() is None:
-            try:
-                _, writer = await asyncio.wait_for(asyncio.open_connection(*address), 2)
-                writer.close()
+            if await accepts(*address):
                 return
-            except (TimeoutError, OSError):
-                await asyncio.sleep(self.ready_interval)
+            await asyncio.sleep(self.ready_interval)
 
     async def poll(self):
         forked = self._forked
