@@ -136,3 +136,22 @@ def test_is_a_forked_kernel_listening_when_its_start_returns(tmp_path):
                 socket.create_connection((info["ip"], info[port]), timeout=2).close()
         finally:
             km.shutdown_kernel(now=True)
+
+
+def test_does_a_forked_kernel_show_a_chart_at_the_end_of_its_cell(tmp_path):
+    """As in a fresh kernel: a figure drawn in a cell is shown under it, without plt.show()."""
+    shown = []
+
+    def hook(msg):
+        if msg["msg_type"] == "display_data":
+            shown.extend(msg["content"]["data"])
+
+    with forkserver.running():
+        km, kc = start(tmp_path, PROBE="x")
+        try:
+            assert isinstance(km.provisioner.process, forkserver.ForkedKernel)
+            kc.execute_interactive("import matplotlib.pyplot as plt\nplt.plot([1, 3, 2]);",
+                                   timeout=60, output_hook=hook)
+        finally:
+            stop(km, kc)
+    assert "image/png" in shown

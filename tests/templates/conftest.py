@@ -20,6 +20,25 @@ from matsuri.theme_spec import all_themes
 NEEDS = {t.id: importlib.import_module(t.library).NEEDS for t in all_themes().values() if t.library}
 
 
+@pytest.fixture(scope="session")
+def warm_process():
+    """One zygote per test worker that the templates' notebook kernels fork from."""
+    from matsuri.grading import forkserver
+
+    with forkserver.started() as warm:
+        yield warm
+
+
+@pytest.fixture(autouse=True)
+def forked_kernels(warm_process):
+    """The starters' and demos' kernels fork warm, as learners' and grading kernels do: their
+    notebooks run as before, each seconds sooner (a cold kernel's imports)."""
+    from matsuri.grading import forkserver
+
+    with forkserver.forking(warm_process):
+        yield
+
+
 @dataclass
 class StarterRun:
     notebook: Path      # the executed notebook

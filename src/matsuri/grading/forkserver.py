@@ -26,13 +26,16 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from jupyter_client.provisioning import LocalProvisioner
 
 PROVISIONER = "matsuri-fork"
-PRELOAD = ("ipykernel.kernelapp", "ipykernel.debugger", "IPython", "matplotlib_inline.backend_inline",
+# Not matplotlib's inline backend: imported where no kernel runs yet, it would not hook itself into
+# the kernels' cells, and their charts would not show. Each kernel imports it on its first chart.
+PRELOAD = ("ipykernel.kernelapp", "ipykernel.debugger", "IPython", "matplotlib.pyplot",
            "pandas", "duckdb", "sql.magic", "matsuri.checks.session")
 KERNEL_MODULES = ("ipykernel_launcher", "ipykernel")
 _address: str | None = None  # this process's running zygote, if any
@@ -132,14 +135,28 @@ def _become_kernel(request: dict) -> None:
         os._exit(code)
 
 
+@dataclass(frozen=True)
+class Warm:
+    """A running zygote: where it takes requests, its pid, its sandbox's view (confined.Zygote)."""
+
+    address: str
+    pid: int
+    confined: Any = None
+
+
 @contextlib.contextmanager
 def running(box=None) -> Iterator[int | None]:
     """Kernels this process starts meanwhile are forked by a new zygote; yields its pid, or None
     if it could not start (kernels then start the normal way). With a sandbox (`box`), the zygote
     and its kernels run inside it (see confined.py)."""
-    global _address, _zygote
-    from jupyter_client.provisioning.factory import KernelProvisionerFactory
+    with started(box) as warm, forking(warm):
+        yield warm.pid if warm else None
 
+
+@contextlib.contextmanager
+def started(box=None) -> Iterator[Warm | None]:
+    """A new zygote, stopped on exit with any kernels it forked; None if it could not start.
+    `forking` is what sends kernels to it (a zygote can outlive many `forking` blocks)."""
     if not _can_watch_processes():
         yield None
         return
@@ -150,21 +167,17 @@ def running(box=None) -> Iterator[int | None]:
         command = box.command([*command, "--sandboxed"], cwd=box.work)
     zygote = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               env={"PATH": "/usr/bin:/bin"} if box else None)
-    factory = KernelProvisionerFactory.instance()
-    default = factory.default_provisioner_name
     try:
-        ready = zygote.stdout.readline().strip() == b"ready"
-        if ready and box is not None:
+        if zygote.stdout.readline().strip() != b"ready":
+            print("The kernel zygote did not start; kernels start the normal way.", file=sys.stderr)
+            yield None
+        elif box is not None:
             from matsuri.grading.confined import Zygote
 
-            _zygote = Zygote(box, zygote.pid)
-        if ready:
-            _address, factory.default_provisioner_name = address, PROVISIONER
+            yield Warm(address, zygote.pid, Zygote(box, zygote.pid))
         else:
-            print("The kernel zygote did not start; kernels start the normal way.", file=sys.stderr)
-        yield zygote.pid if ready else None
+            yield Warm(address, zygote.pid)
     finally:
-        _address, _zygote, factory.default_provisioner_name = None, None, default
         zygote.stdin.close()
         try:
             zygote.wait(10)
@@ -176,6 +189,23 @@ def running(box=None) -> Iterator[int | None]:
             os.unlink(address)
         with contextlib.suppress(OSError):
             os.rmdir(folder)
+
+
+@contextlib.contextmanager
+def forking(warm: Warm | None) -> Iterator[None]:
+    """Kernels this process starts meanwhile are forked by `warm` (None: the normal way); what
+    was in force before comes back on exit, so blocks nest."""
+    global _address, _zygote
+    from jupyter_client.provisioning.factory import KernelProvisionerFactory
+
+    factory = KernelProvisionerFactory.instance()
+    before = _address, _zygote, factory.default_provisioner_name
+    if warm is not None:
+        _address, _zygote, factory.default_provisioner_name = warm.address, warm.confined, PROVISIONER
+    try:
+        yield
+    finally:
+        _address, _zygote, factory.default_provisioner_name = before
 
 
 def reset() -> None:
