@@ -39,6 +39,19 @@ def test_push_features_read_the_title_like_a_person():
     assert features["campaign"] == "campaign × dormant"
 
 
+@pytest.mark.parametrize("dtype", [object, "string[pyarrow]"])
+def test_push_title_features_are_each_rows_own_when_worked_out_once_per_title(dtype):
+    """Titles repeat (one push, thousands of users): each is read once, every row keeps its own."""
+    titles = pd.Series(["{name}さん🎉", None, "新商品", "{name}さん🎉", "新商品", None], dtype=dtype,
+                       index=[7, 3, 9, 1, 8, 2])
+    frame = pd.DataFrame({"send_hour": 9, "weekday": 1, "category": "news", "target_segment": "all",
+                          "title": titles, "personalized": True, "past_deliveries": 2, "past_opens": 1})
+    features = push.add_features(frame)
+    assert features.index.tolist() == [7, 3, 9, 1, 8, 2]
+    assert features["title_length"].tolist() == [0 if pd.isna(t) else len(t.replace("{name}", "")) for t in titles]
+    assert features["has_emoji"].tolist() == [1.0, 0.0, 0.0, 1.0, 0.0, 0.0]
+
+
 def test_time_split_keeps_whole_groups_and_puts_the_latest_last():
     frame = pd.DataFrame({"push_id": np.repeat(np.arange(20), 3),
                           "at": np.repeat(pd.date_range("2025-01-01", periods=20, freq="D"), 3)})
