@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 import nbformat
 
@@ -25,7 +26,25 @@ for __var in {names!r}:
 """
 
 
-_known: dict[tuple, dict] = {}  # answers by lesson, notebook version and warehouse version
+class Run(NamedTuple):
+    """What a run's answers depend on: the lesson, its answer names, the notebook and warehouse
+    as they are now."""
+    lesson_id: str
+    notebook: Path
+    notebook_version: int
+    names: tuple
+    warehouse: Path | None
+    warehouse_version: int
+
+    @classmethod
+    def of(cls, lesson: Lesson, warehouse: Path | None) -> Run:
+        where = Path(warehouse) if warehouse else None
+        return cls(lesson.id, lesson.notebook, lesson.notebook.stat().st_mtime_ns,
+                   tuple(e.answer for e in lesson.exercises if e.kind == "python"), where,
+                   where.stat().st_mtime_ns if where and where.exists() else 0)
+
+
+_known: dict[Run, dict] = {}  # answers of each run already made
 
 
 def all_reference_answers(lessons: list[Lesson], warehouse: Path | None, timeout: int = 300,
@@ -37,28 +56,24 @@ def all_reference_answers(lessons: list[Lesson], warehouse: Path | None, timeout
 
     from matsuri.grading import forkserver
 
-    todo = [lesson for lesson in lessons if _run_of(lesson, warehouse) not in _known]
-    if any(_run_of(lesson, warehouse)[2] for lesson in todo):
+    runs = {lesson.id: Run.of(lesson, warehouse) for lesson in lessons}
+    todo = [run for run in runs.values() if run not in _known and run.names]
+    if todo:
         with forkserver.running(), ThreadPoolExecutor(max(1, workers)) as pool:
-            list(pool.map(lambda lesson: reference_answers(lesson, warehouse, timeout), todo))
-    return {lesson.id: reference_answers(lesson, warehouse, timeout) for lesson in lessons}
+            list(pool.map(lambda run: _known_answers(run, timeout), todo))
+    return {lesson_id: _known_answers(run, timeout) for lesson_id, run in runs.items()}
 
 
 def reference_answers(lesson: Lesson, warehouse: Path | None, timeout: int = 300) -> dict:
     """{answer variable: DataFrame or estimator} for the lesson's Python exercises."""
-    run = _run_of(lesson, warehouse)
+    return _known_answers(Run.of(lesson, warehouse), timeout)
+
+
+def _known_answers(run: Run, timeout: int) -> dict:
     if run not in _known:
-        _known[run] = _answers(lesson.id, lesson.notebook, run[2], run[3], timeout) if run[2] else {}
+        _known[run] = (_answers(run.lesson_id, run.notebook, run.names, run.warehouse, timeout)
+                       if run.names else {})
     return dict(_known[run])
-
-
-def _run_of(lesson: Lesson, warehouse: Path | None) -> tuple:
-    """What a run's answers depend on: the lesson, its answer names, the notebook and warehouse
-    as they are now."""
-    where = Path(warehouse) if warehouse else None
-    names = tuple(e.answer for e in lesson.exercises if e.kind == "python")
-    built = where.stat().st_mtime_ns if where and where.exists() else 0
-    return lesson.id, lesson.notebook.stat().st_mtime_ns, names, where, built
 
 
 def _answers(lesson_id: str, notebook: Path, names: tuple, warehouse: Path | None, timeout: int) -> dict:
