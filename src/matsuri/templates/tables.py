@@ -210,7 +210,8 @@ def _snapshot(warehouse, files: Mapping[str, str], table_names: Mapping[str, str
                                  + " Paths are relative to the notebook's folder.")
             theirs = table_names.get(ours, ours)
             _copy(copy, f'"{theirs}"', f"SELECT * FROM {reader}('{_literal(file.resolve())}')", path)
-    return duckdb.connect(str(target), read_only=True, config={"enable_external_access": False, "threads": 2})
+    return duckdb.connect(str(target), read_only=True,
+                          config={"enable_external_access": False, "threads": query.THREADS})
 
 
 def _copy(con, target: str, select: str, shown: str) -> None:
