@@ -105,3 +105,52 @@ def test_a_preheated_app_has_loaded_every_library_before_the_page_is_asked_for(m
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_leaderboard_chart_is_drawn_again_only_when_the_board_changed(make_event, public_company,
+                                                                          tmp_path, monkeypatch):
+    from matsuri.gallery import apps
+    from matsuri.hackathon import charts
+
+    drawn = []
+    real = charts.leaderboard_chart
+    monkeypatch.setattr(charts, "leaderboard_chart", lambda *a, **k: drawn.append(1) or real(*a, **k))
+    monkeypatch.setattr(apps, "_drawn", [])
+    event = make_event()
+    add_team(event, "alpha", "push-open-rate")
+    add_team(event, "beta", "push-open-rate")
+    submit(event, "alpha", write_csv(push_predictions(public_company, perfect=True), tmp_path / "a.csv"))
+    first = apps.leaderboard(event, "ja")
+    assert apps.leaderboard(event, "ja")[2] == first[2] and len(drawn) == 1  # nothing changed
+    assert apps.leaderboard(event, "en")[2] != first[2] and len(drawn) == 2  # other words
+    submit(event, "beta", write_csv(push_predictions(public_company, perfect=False), tmp_path / "b.csv"))
+    boards, metrics, png = apps.leaderboard(event, "en")
+    assert len(drawn) == 3 and [e.team for e in boards["push-open-rate"]] == ["alpha", "beta"]
+    assert png == real(boards, metrics, lang="en")  # what a fresh drawing gives
+
+
+DRAW_PROBE = """
+import json, sys
+import voila.utils
+from matsuri.hackathon import charts
+
+drawn = []
+real = charts.leaderboard_chart
+charts.leaderboard_chart = lambda *a, **k: drawn.append(1) or real(*a, **k)
+before = []
+voila.utils.wait_for_request = lambda: before.append(len(drawn))
+
+from matsuri.gallery import apps
+apps.index_app()
+print(json.dumps([before[0], len(drawn) - before[0]]))
+"""
+
+
+def test_a_preheated_index_draws_its_leaderboard_before_the_page_is_asked_for(make_event, tmp_path):
+    event = make_event()
+    add_team(event, "alpha", "push-open-rate")
+    env = os.environ | {"VOILA_PREHEAT": "True", EVENT_ENV: str(event.root)}
+    done = subprocess.run([sys.executable, "-c", DRAW_PROBE], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [1, 0]  # drawn while waiting, not after
