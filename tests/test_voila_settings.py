@@ -32,6 +32,8 @@ def test_the_gallery_and_a_demo_run_voila_with_the_same_policy_and_denylist(tmp_
         assert config.Voila.ip == "127.0.0.1"
         # a cell's outputs may trail its reply on a busy machine: awaited, not dropped after 4 s
         assert int(config.VoilaExecutor.iopub_timeout) >= 30
+        # a warm pool refills once the page that took its kernel is up, not while it connects
+        assert float(config.VoilaKernelManager.fill_delay) == voila_settings.POOL_REFILL_DELAY_SECONDS > 1
     assert gallery.Voila.tornado_settings == demo.Voila.tornado_settings
     assert gallery.VoilaConfiguration.extension_denylist == demo.VoilaConfiguration.extension_denylist
     assert "default-src 'self'" in voila_settings.CONTENT_SECURITY_POLICY  # nothing from outside
