@@ -155,3 +155,17 @@ def test_does_a_forked_kernel_show_a_chart_at_the_end_of_its_cell(tmp_path):
         finally:
             stop(km, kc)
     assert "image/png" in shown
+
+
+def test_does_a_forked_kernel_run_its_exit_handlers_when_it_is_shut_down(tmp_path):
+    """A kernel's atexit handlers (the templates' private data copies are removed by one) run at a
+    normal shutdown, as in a kernel started the normal way."""
+    left = tmp_path / "left.txt"
+    with forkserver.running() as zygote:
+        assert zygote
+        km, kc = start(tmp_path)
+        run(kc, f"import atexit, os\natexit.register(lambda: open({str(left)!r}, 'w').write(str(os.getpid())))")
+        forked = run(kc, "import os; print(os.getppid())")["printed"].strip()
+        kc.stop_channels()
+        km.shutdown_kernel(now=False)
+    assert forked == str(zygote) and left.read_text().isdigit()

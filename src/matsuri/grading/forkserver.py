@@ -132,6 +132,11 @@ def _become_kernel(request: dict) -> None:
 
         traceback.print_exc()
     finally:
+        # What the kernel registered to run at exit runs, as in a kernel started normally (its
+        # temporary folders are removed); os._exit, because the zygote's own frames are below us.
+        import atexit
+
+        atexit._run_exitfuncs()
         os._exit(code)
 
 
