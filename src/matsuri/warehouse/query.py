@@ -17,7 +17,7 @@ READ_ONLY_HINT = (
 )
 # Threads per connection, a cap on a shared machine. Four rather than one per core: on 2 cores
 # DuckDB ran the course's queries on the `large` company 1.15x faster in all, and the slowest
-# (a DISTINCT over 20 M events) 1.17x (benchmarks/bench_checks.py); no query was slower.
+# (a DISTINCT over 20 M events) 1.19x (benchmarks/bench_checks.py); none was slower beyond noise.
 THREADS = 4
 
 
