@@ -7,6 +7,7 @@ the machine is blocked and recorded, so the pages must work offline.
 
 from __future__ import annotations
 
+import os
 import pwd
 import time
 
@@ -19,7 +20,7 @@ from matsuri.hackathon.rubric import summary
 from matsuri.hackathon.submissions import submit
 from support.gallery_kit import (
     add_team,
-    child_commands,
+    forked_kernels,
     notebook,
     push_predictions,
     write_csv,
@@ -108,11 +109,9 @@ def test_index_shows_the_leaderboard_and_a_card_per_team(gallery, page):
 
 
 def _demo_kernels(running) -> int:
-    """Sandboxed demo kernels alive under the Voila server (their connection file is in a run folder)."""
-    from matsuri.sandbox.box import runs_root
-
-    return sum(command.split()[1:3] == ["-m", "ipykernel_launcher"] and f"{runs_root()}/kernel-" in command
-               for command in child_commands(running.process.pid))
+    """Demo kernels alive: forked in the teams' sandboxes by their zygotes, which this process
+    (the gallery's) started."""
+    return len(forked_kernels(os.getpid()))
 
 
 def test_a_team_demo_opens_reacts_and_runs_confined(gallery, page):

@@ -1,7 +1,8 @@
 """With warm pools, does the gallery run only the teams' demos, each sandboxed as its team, none as root?
 
 Voila's preheating runs every notebook it finds before anyone asks; this serves a real Voila with a
-pool and looks at who owns each kernel process it started.
+pool and looks at who owns each kernel process started for it: the apps' kernels Voila starts
+itself, the demos' kernels the teams' zygotes fork (`gallery/warm_demos.py`).
 """
 
 from __future__ import annotations
@@ -25,12 +26,20 @@ print("demo ready")
 STARTER = "from pathlib import Path\nPath({marker!r}).write_text('starter ran')"
 
 
-def _kernels(voila_pid: int) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.Process(voila_pid).children(recursive=True):
+def _kernels() -> dict[str, list[int]]:
+    """The real uids of the kernels under this process, by how they started: "plain" (by Voila,
+    as it is), "sandboxed" (by Voila, in a sandbox of their own) or "forked" (by a zygote)."""
+    found: dict[str, list[int]] = {}
+    for proc in psutil.Process().children(recursive=True):
         try:
-            if proc.cmdline()[1:3] == ["-m", "ipykernel_launcher"]:
-                found.append(proc)
+            command, parent = proc.cmdline(), proc.parent().cmdline()
+            if command[1:3] == ["-m", "ipykernel_launcher"]:
+                how = "sandboxed" if any(f"{runs_root()}/kernel-" in part for part in command) else "plain"
+            elif command[1:3] == parent[1:3] == ["-m", "matsuri.grading.forkserver"]:
+                how = "forked"
+            else:
+                continue
+            found.setdefault(how, []).append(proc.uids().real)
         except psutil.Error:
             pass
     return found
@@ -38,8 +47,8 @@ def _kernels(voila_pid: int) -> list[psutil.Process]:
 
 def test_warm_pools_run_only_demos_each_as_its_team_and_nothing_of_a_team_as_root(
         make_event, sandbox_user, tmp_path):
-    """Are the pooled demo kernels sandboxed as each team's identity, is no team notebook run as
-    root, and is a team's starter (or any other notebook of theirs) never run at all?"""
+    """Are the pooled demo kernels forked in each team's sandbox as its identity, is no team
+    notebook run as root, and is a team's starter (or any other notebook of theirs) never run?"""
     event = make_event()
     marker = tmp_path / "starter-ran"
     for team in ("alpha", "beta"):
@@ -54,16 +63,12 @@ def test_warm_pools_run_only_demos_each_as_its_team_and_nothing_of_a_team_as_roo
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not all((cache / t / "preheated").exists() for t in uids):
             time.sleep(0.5)
-        kernels = _kernels(running.process.pid)
-        owners = {}
-        for proc in kernels:
-            sandboxed = any(f"{runs_root()}/kernel-" in part for part in proc.cmdline())
-            owners.setdefault("sandboxed" if sandboxed else "plain", []).append(proc.uids().real)
+        owners = _kernels()
         notebooks = sorted(p.relative_to(running.gallery.root).as_posix()
                            for p in running.gallery.root.rglob("*.ipynb"))
         preheated = {t: (cache / t / "preheated").read_text() for t in uids}
     assert preheated == {t: str(uid) for t, uid in uids.items()}  # each demo ran as its own team
-    assert sorted(owners["sandboxed"]) == sorted(uids.values())
+    assert sorted(owners["forked"]) == sorted(uids.values()) and "sandboxed" not in owners
     assert set(owners.get("plain", [])) <= {0} and len(owners.get("plain", [])) <= 3  # index, rubric, funnel
     assert notebooks == ["demos/alpha/demo.ipynb", "demos/beta/demo.ipynb", "funnel.ipynb", "index.ipynb",
                          "rubric.ipynb"]

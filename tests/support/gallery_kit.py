@@ -12,7 +12,9 @@ from support.hackathon_kit import (
     write_csv,
 )
 
-__all__ = ["DEFAULTS", "SETTINGS", "add_team", "child_commands", "notebook", "push_predictions", "write_csv"]
+__all__ = ["DEFAULTS", "SETTINGS", "add_team", "child_commands", "forked_kernels", "notebook", "push_predictions",
+           "write_csv"]
+ZYGOTE = ["-m", "matsuri.grading.forkserver"]
 
 
 def child_commands(pid: int) -> list[str]:
@@ -27,3 +29,19 @@ def child_commands(pid: int) -> list[str]:
         except psutil.Error:
             pass
     return commands
+
+
+def forked_kernels(pid: int) -> list[int]:
+    """Pids of the live kernels under `pid` that a zygote forked (the gallery's demo kernels):
+    a fork keeps its zygote's command line, and its parent is that zygote."""
+    import psutil
+
+    found = []
+    for proc in psutil.Process(pid).children(recursive=True):
+        try:
+            if proc.status() != psutil.STATUS_ZOMBIE and proc.cmdline()[1:3] == ZYGOTE \
+                    and proc.parent().cmdline()[1:3] == ZYGOTE:
+                found.append(proc.pid)
+        except psutil.Error:
+            pass
+    return found

@@ -1,4 +1,5 @@
-"""Run Voila on the gallery folder: 127.0.0.1 only, offline, warm kernels, idle kernels culled.
+"""Run Voila on the gallery folder: 127.0.0.1 only, offline, warm kernels, idle kernels culled,
+each team's demo kernels forked from a warm process of its own (`warm_demos`).
 
 Voila's options shared with every Voila of the festival (Content-Security-Policy, the lab
 extensions kept out, culling) are in `matsuri.voila_settings`; kernels idle for
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from matsuri import paths, servers, voila_settings
+from matsuri.gallery import warm_demos
 from matsuri.gallery.apps import BOARD_ENV
 from matsuri.gallery.build import Gallery, build
 from matsuri.hackathon.event import EVENT_ENV, Event
@@ -72,7 +74,8 @@ def _env(gallery: Gallery, event: Event, final: bool) -> dict[str, str]:
 
 def stop(running: Running) -> None:
     """Stop Voila (it shuts its kernels down) and what is left of its processes, then clean up
-    after the demos' sandboxes (cgroups, run folders, mounts) and the gallery's scratch folder."""
+    after the sandboxes of its demo kernels (cgroups, run folders, mounts) and the gallery's
+    scratch folder. The teams' warm sandboxes are `serve`'s to close, after this."""
     try:
         servers.stop(running.server, grace=STOP_GRACE_SECONDS)
     finally:
@@ -94,19 +97,17 @@ def serve(event: Event, port: int, token: str = "", preheat: bool | None = None,
     token = token or secrets.token_hex(16)
     preheat = event.settings.preheat if preheat is None else preheat
     env = _env(gallery, event, final) | {"JUPYTER_TOKEN": token}  # not on the command line
-    try:
+    with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, gallery.scratch, ignore_errors=True)
+        # Before Voila, so that its first demo kernels (the warm pools) are forked too.
+        stack.enter_context(warm_demos.started(gallery))
         server = servers.start("Voila", voila_command(gallery, event, port, preheat), env=env,
                                cwd=gallery.root, log=log)
-    except BaseException:
-        shutil.rmtree(gallery.scratch, ignore_errors=True)
-        raise
-    base = f"http://127.0.0.1:{port}"
-    running = Running(f"{base}/voila/render/index.ipynb?token={token}", base, token, gallery, server)
-    try:
+        base = f"http://127.0.0.1:{port}"
+        running = Running(f"{base}/voila/render/index.ipynb?token={token}", base, token, gallery, server)
+        stack.callback(stop, running)
         servers.wait_until_answers(server, f"{base}/voila/static/voila.js", timeout)
         yield running
-    finally:
-        stop(running)
 
 
 def demo_urls(running: Running) -> dict[str, str]:

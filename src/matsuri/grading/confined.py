@@ -69,15 +69,6 @@ class Zygote:
                            and _mount_namespace(p.pid) != _mount_namespace(os.getpid()))
         self.notebook = 0
 
-    def host_pid(self, inner: int) -> int | None:
-        """The host pid of the process that is `inner` inside the sandbox's PID namespace."""
-        for pid in self.box.group.pids():
-            with contextlib.suppress(OSError):
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("NSpid:") and int(line.split()[-1]) == inner:
-                        return pid
-        return None
-
     def reset(self) -> None:
         """End everything but the zygote, and empty the run folder, /tmp and /dev/shm."""
         deadline = time.monotonic() + 10

@@ -44,8 +44,8 @@ _kernel_folder: Path | None = None  # the last kernel's working folder, as this 
 
 
 # --- the zygote ----------------------------------------------------------------------------
-def serve(address: str, sandboxed: bool = False) -> None:
-    """Import what kernels need, then fork one kernel per request until stdin closes."""
+def serve(address: str, sandboxed: bool = False, preload: tuple[str, ...] = PRELOAD) -> None:
+    """Import what kernels need (`preload`), then fork one kernel per request until stdin closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the worker's to handle
     if sandboxed:  # kernels run as our user: they must not be able to write into our memory
         import ctypes
@@ -54,7 +54,7 @@ def serve(address: str, sandboxed: bool = False) -> None:
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")  # as ipykernel
     if sys.path and sys.path[0] in ("", os.getcwd()):
         del sys.path[0]  # as ipykernel_launcher: the kernel adds its own folder back
-    for module in PRELOAD:
+    for module in preload:
         __import__(module)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(address)
@@ -159,18 +159,21 @@ def running(box=None) -> Iterator[int | None]:
 
 
 @contextlib.contextmanager
-def started(box=None) -> Iterator[Warm | None]:
+def started(box=None, preload: tuple[str, ...] = PRELOAD, log=None) -> Iterator[Warm | None]:
     """A new zygote, stopped on exit with any kernels it forked; None if it could not start.
-    `forking` is what sends kernels to it (a zygote can outlive many `forking` blocks)."""
+    `forking` is what sends kernels to it (a zygote can outlive many `forking` blocks). What it
+    and its kernels print goes to `log` (an open file; None: this process's stderr)."""
     if not _can_watch_processes():
         yield None
         return
     folder = tempfile.mkdtemp(prefix="matsuri-fork-")
     address = str(Path(box.ipc if box else folder) / "zygote")
     command = [sys.executable, "-m", "matsuri.grading.forkserver", address]
+    if preload != PRELOAD:
+        command += ["--preload", ",".join(preload)]
     if box is not None:
         command = box.command([*command, "--sandboxed"], cwd=box.work)
-    zygote = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    zygote = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
                               env={"PATH": "/usr/bin:/bin"} if box else None)
     try:
         if zygote.stdout.readline().strip() != b"ready":
@@ -288,7 +291,7 @@ class ForkProvisioner(LocalProvisioner):
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any):
         global _kernel_folder
-        address, argv, zygote = _address, _ipykernel_argv(cmd), _zygote
+        address, argv, zygote = _address, ipykernel_argv(cmd), _zygote
         cwd = str(kwargs.get("cwd") or os.getcwd())
         _kernel_folder = Path(cwd)
         env = kwargs.get("env") or dict(os.environ)
@@ -304,12 +307,8 @@ class ForkProvisioner(LocalProvisioner):
                     cwd=str(zygote.box.dir))
         elif not address or argv is None or not os.path.exists(address):
             return await super().launch_kernel(cmd, **kwargs)
-        request = {"argv": argv, "env": env, "cwd": cwd}
         try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
-                connection.connect(address)
-                connection.sendall(json.dumps(request).encode() + b"\n")
-                pid = json.loads(connection.makefile("rb").readline())["pid"]
+            pid = fork(address, argv, env, cwd)
         except (OSError, ValueError, KeyError):  # the zygote is gone or could not fork
             if zygote is not None:
                 return await super().launch_kernel(
@@ -317,15 +316,25 @@ class ForkProvisioner(LocalProvisioner):
                     cwd=str(zygote.box.dir))
             return await super().launch_kernel(cmd, **kwargs)
         if zygote is not None:  # the zygote answers with the pid inside the sandbox
-            pid = zygote.host_pid(pid) or pid
+            pid = zygote.box.host_pid(pid) or pid
         self.process = ForkedKernel(pid)
         self.pid = self.pgid = pid
-        self.cwd = request["cwd"]
-        await _listening(self.connection_info, self.process)
+        self.cwd = cwd
+        await listening(self.connection_info, self.process)
         return self.connection_info
 
 
-async def _listening(info: dict, kernel: ForkedKernel, timeout: float = 10) -> None:
+def fork(address: str, argv: list[str], env: dict[str, str], cwd: str) -> int:
+    """Ask the zygote at `address` for a kernel run with ipykernel's `argv`, in `env` and `cwd`;
+    its pid as the zygote sees it. OSError, ValueError or KeyError if it is gone or cannot fork."""
+    request = {"argv": argv, "env": env, "cwd": cwd}
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+        connection.connect(address)
+        connection.sendall(json.dumps(request).encode() + b"\n")
+        return json.loads(connection.makefile("rb").readline())["pid"]
+
+
+async def listening(info: dict, kernel: ForkedKernel, timeout: float = 10) -> None:
     """Return once the forked kernel's sockets are bound (a few tens of ms after the fork).
 
     jupyter_server greets a new kernel as soon as start() returns and, if the kernel is not there
@@ -353,7 +362,7 @@ async def accepts(host: str, port: int) -> bool:
     return True
 
 
-def _ipykernel_argv(cmd: list[str]) -> list[str] | None:
+def ipykernel_argv(cmd: list[str]) -> list[str] | None:
     """`python -m ipykernel_launcher -f FILE` → ["-f", "FILE"]; None for any other kernel."""
     if len(cmd) >= 3 and cmd[1] == "-m" and cmd[2] in KERNEL_MODULES and Path(cmd[0]).resolve() == \
             Path(sys.executable).resolve():
@@ -361,5 +370,11 @@ def _ipykernel_argv(cmd: list[str]) -> list[str] | None:
     return None
 
 
+def _main(argv: list[str]) -> None:
+    """python -m matsuri.grading.forkserver ADDRESS [--sandboxed] [--preload MODULE,MODULE...]"""
+    preload = argv[argv.index("--preload") + 1].split(",") if "--preload" in argv else PRELOAD
+    serve(argv[0], sandboxed="--sandboxed" in argv[1:], preload=tuple(preload))
+
+
 if __name__ == "__main__":
-    serve(sys.argv[1], sandboxed="--sandboxed" in sys.argv[2:])
+    _main(sys.argv[1:])

@@ -19,6 +19,7 @@ A run left behind by a crashed organiser (its owner process is gone) is cleaned 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -131,6 +132,17 @@ class Sandbox:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    @classmethod
+    def attach(cls, spec: Spec, folder: Path) -> Sandbox:
+        """A sandbox another process of this machine opened (and will close), by its run folder:
+        to start processes in it and find them, never to close it."""
+        box = cls(spec)
+        box.name, box.dir = folder.name, folder
+        box.work, box.ipc = folder / "work", folder / "ipc"
+        record = json.loads((folder / "sandbox.json").read_text(encoding="utf-8"))
+        box.group = RunGroup.from_record(record["cgroup"])
+        return box
+
     def open(self) -> Sandbox:
         require()
         _private_folder(runs_root(), 0o711)
@@ -170,6 +182,15 @@ class Sandbox:
         self.group = None
 
     # --- what runs inside -----------------------------------------------------------------
+    def host_pid(self, inner: int) -> int | None:
+        """The host pid of the process that is `inner` inside the sandbox's PID namespace."""
+        for pid in self.group.pids():
+            with contextlib.suppress(OSError):
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("NSpid:") and int(line.split()[-1]) == inner:
+                        return pid
+        return None
+
     def hand_over(self, path: Path) -> None:
         """Give a file root wrote in the run's own (root-owned) folder to the run's user, read-only."""
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)

@@ -3,15 +3,23 @@
 A kernelspec names the `matsuri-sandbox` provisioner and carries its sandbox in its metadata:
 either `run` (a sandbox someone else opened and will close, as a submission run does, so its
 files can be collected after the kernel ends) or `spec` (a new sandbox for each kernel, closed
-with it, as for the gallery's demos). The kernel has no network, so it talks to its client over
-ZMQ's IPC transport, through sockets in the run's own folder; its connection file lives in the
-run's root-owned folder and is handed to the run's user. Interrupts go as messages: a signal
-would reach bubblewrap, not the kernel.
+with it). With `spec`, a `zygote` (a sandbox of that spec another process keeps open, with a warm
+process in it: `grading.forkserver`) has each kernel forked inside that one sandbox instead,
+ready in a fraction of the time, as the gallery's demos are (`gallery/warm_demos.py`); while
+the zygote is not there, kernels get a sandbox of their own.
+
+The kernel has no network, so it talks to its client over ZMQ's IPC transport, through sockets in
+the run's own folder; its connection file lives in the run's root-owned folder (a forked kernel's:
+in its sockets' folder, which is all the zygote sees) and is handed to the run's user. Interrupts
+go as messages: a signal would reach bubblewrap, not the kernel.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,6 +31,7 @@ from matsuri.sandbox.box import Sandbox, Spec
 
 PROVISIONER = "matsuri-sandbox"
 _open: dict[str, Sandbox] = {}  # sandboxes opened by callers, by folder: `run` in a kernelspec
+_warm: dict[str, Sandbox] = {}  # sandboxes other processes keep open with a zygote, by folder
 
 
 def register(box: Sandbox) -> None:
@@ -39,10 +48,17 @@ class SandboxProvisioner(LocalProvisioner):
 
     run = Unicode("", config=True, help="Folder of a sandbox opened by this process (kept open).")
     spec = Dict(config=True, help="A sandbox spec: a new sandbox per kernel, closed with it.")
+    zygote = Dict(config=True, help="With `spec`: `run`, the folder of an open sandbox of that spec, "
+                                    "and `address`, its zygote's: kernels are forked there.")
     box: Sandbox | None = None
     owns_box = False
+    forked = False  # started by the zygote in its (shared) sandbox
 
     async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
+        if self.box is None and (warm := self._warm_box()) is not None:
+            self.box, self.forked = warm, True
+        if self.forked:
+            return await self._pre_launch_forked(**kwargs)
         if self.box is None:
             if self.run:
                 if self.run not in _open:
@@ -65,7 +81,50 @@ class SandboxProvisioner(LocalProvisioner):
         kwargs["stdout"] = kwargs["stderr"] = self._log
         return kwargs
 
+    def _warm_box(self) -> Sandbox | None:
+        """The zygote's sandbox, if the kernelspec names one that is ready to fork."""
+        if not self.spec or not self.zygote or not os.path.exists(self.zygote["address"]):
+            return None
+        folder = self.zygote["run"]
+        if folder not in _warm:
+            _warm[folder] = Sandbox.attach(Spec.from_json(self.spec), Path(folder))
+        return _warm[folder]
+
+    async def _pre_launch_forked(self, **kwargs: Any) -> dict[str, Any]:
+        # The zygote's sandbox sees only its own folders: sockets and connection file go in its
+        # ipc folder, each kernel's under names of its own (page views start side by side).
+        km, ipc = self.parent, self.box.ipc
+        km.transport, km.ip, km.cache_ports = "ipc", str(ipc / f"k{self.kernel_id[:8]}"), False
+        km.connection_file = str(ipc / f"kernel-{self.kernel_id}.json")
+        kwargs = await super().pre_launch(**kwargs)
+        self.box.hand_over(Path(km.connection_file))
+        return kwargs
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any):
+        if not self.forked:
+            return await super().launch_kernel(cmd, **kwargs)
+        from matsuri.grading import forkserver
+
+        argv, cwd = forkserver.ipykernel_argv(cmd), str(kwargs.get("cwd") or self.box.work)
+        pid = None
+        if argv is not None:
+            with contextlib.suppress(OSError, ValueError, KeyError):  # gone, or could not fork
+                pid = self.box.host_pid(forkserver.fork(self.zygote["address"], argv,
+                                                        self.box.environment(), cwd))
+        if pid is None:  # started the normal way, in the zygote's sandbox
+            return await super().launch_kernel(self.box.command(cmd, cwd=Path(cwd)),
+                                               env={"PATH": "/usr/bin:/bin"}, cwd=str(self.box.dir))
+        self.process = forkserver.ForkedKernel(pid)
+        self.pid = self.pgid = pid
+        self.cwd = cwd
+        await forkserver.listening(self.connection_info, self.process)
+        return self.connection_info
+
     async def cleanup(self, restart: bool = False) -> None:
+        if self.forked:  # the sandbox is shared: end only what this kernel started
+            await super().cleanup(restart)
+            self._end_group()
+            return
         await super().cleanup(restart)
         if getattr(self, "_log", None) is not None:
             self._log.close()
@@ -77,6 +136,15 @@ class SandboxProvisioner(LocalProvisioner):
             self.box = None
         elif not self.owns_box:
             self.box.end_processes()
+
+
+    def _end_group(self) -> None:
+        """Kill what is left of this kernel's process group (its subprocesses), looked up among
+        the sandbox's processes, never by a group id that may have been reused on the host."""
+        for pid in self.box.group.pids() if self.pgid else ():
+            with contextlib.suppress(OSError):
+                if os.getpgid(pid) == self.pgid:
+                    os.kill(pid, signal.SIGKILL)
 
 
 def write_kernelspec(data_dir: Path, name: str, display_name: str, *, run: Sandbox | None = None,
@@ -94,3 +162,21 @@ def write_kernelspec(data_dir: Path, name: str, display_name: str, *, run: Sandb
     }
     (folder / "kernel.json").write_text(json.dumps(kernelspec, indent=1), encoding="utf-8")
     return folder
+
+
+def read_spec(folder: Path) -> Spec | None:
+    """The sandbox spec of a kernelspec written by `write_kernelspec(spec=...)`; None for `run`."""
+    kernelspec = json.loads((folder / "kernel.json").read_text(encoding="utf-8"))
+    config = kernelspec["metadata"]["kernel_provisioner"]["config"]
+    return Spec.from_json(config["spec"]) if "spec" in config else None
+
+
+def fork_from(folder: Path, box: Sandbox, address: str) -> None:
+    """Have the kernels of the kernelspec in `folder` forked by the zygote at `address`, which
+    runs in `box` until the caller closes it. Kernels started while it is not there get a new
+    sandbox of the same spec."""
+    path = folder / "kernel.json"
+    kernelspec = json.loads(path.read_text(encoding="utf-8"))
+    config = kernelspec["metadata"]["kernel_provisioner"]["config"]
+    config["spec"], config["zygote"] = box.spec.to_json(), {"run": str(box.dir), "address": address}
+    path.write_text(json.dumps(kernelspec, indent=1), encoding="utf-8")
