@@ -2,22 +2,26 @@
 
 An event with one team per theme, each workspace copied from templates/<theme>/ (the real demos),
 served by `matsuri.gallery.server.serve` exactly as `matsuri gallery serve` does, demo kernels
-started in their sandboxes as the teams' accounts. Debian chromium (Playwright) opens every page
+forked in their teams' sandboxes as the teams' accounts. Debian chromium (Playwright) opens every page
 (index, rubric, funnel and each demo) VIEWS times, each time in two browsers:
 
 - a new browser (nothing cached): what the first page a judge opens costs;
 - the judge's browser, which has opened a gallery page before (Voila's scripts cached): every later page.
 
-And in two servers:
-- cold: Voila without preheated kernels, so every page view starts and runs a kernel;
+And in three servers:
+- cold: Voila without preheated kernels, so every page view gets a kernel and runs its notebook;
+- cold, started (demos only): the same, each demo kernel started from nothing in a sandbox of its
+  own, as before they were forked from their team's warm process (MATSURI_WARM_KERNELS=off);
 - preheated: `--preheat_kernel` with a pool of one kernel per notebook, each view waiting until the
   pool has been refilled (the best case a judge meets after the first visitor).
 
 Issue 18's targets: first widget < 1.5 s preheated and < 5 s cold.
 
 Memory: the proportional set size (PSS) of each kernel process while a page is open, so shared
-libraries are counted once; the judges that fit in 24 GiB follow from the kernels a judge keeps
-open (index + rubric + the demo being looked at; closed tabs shut their kernels down).
+libraries are counted once, and for forked demo kernels what they hold alone (USS: the libraries
+are their team's zygote's, paid once per team); the judges that fit in 24 GiB follow from the
+kernels a judge keeps open (index + rubric + the demo being looked at; closed tabs shut their
+kernels down).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from matsuri.theme_spec import all_themes  # noqa: E402
 SCALE = os.environ.get("MATSURI_BENCH_SCALE", "small")
 VIEWS = int(os.environ.get("MATSURI_BENCH_VIEWS", 3))
 THEMES = list(all_themes())  # every theme folder of templates/
+ZYGOTE = "matsuri.grading.forkserver"
 RAM = 24 * 2**30
 RESERVE = 2 * 2**30  # the operating system and the Voila server's own headroom
 SETTINGS = """
@@ -109,32 +114,36 @@ def first_widget(browser, url: str) -> float:
         leave(page)
 
 
-def kernel_processes(voila_pid: int) -> list[tuple[object, str]]:
-    """(process, command line) of every live kernel under the Voila server."""
+def kernel_processes() -> list[tuple[object, str]]:
+    """(process, kind) of every live kernel of the gallery this process serves: "app" (Voila's own
+    kernels), "demo" (forked by its team's zygote, or started in a sandbox of its own) and "zygote"
+    (a team's warm process, `gallery/warm_demos.py`)."""
     import psutil
 
     found = []
-    for proc in psutil.Process(voila_pid).children(recursive=True):
+    for proc in psutil.Process().children(recursive=True):
         try:
             command = " ".join(proc.cmdline())
+            if "ipykernel_launcher" in command:
+                found.append((proc, "app" if proc.uids().real == os.getuid() else "demo"))
+            elif ZYGOTE in command:
+                found.append((proc, "demo" if ZYGOTE in " ".join(proc.parent().cmdline()) else "zygote"))
         except psutil.Error:  # ended (or a zombie) meanwhile
             continue
-        if "ipykernel_launcher" in command:
-            found.append((proc, command))
     return found
 
 
-def kernel_pss(voila_pid: int) -> dict[str, list[int]]:
-    """PSS in bytes of every kernel under the Voila server: the apps' (run as Voila's own user) and
-    the demos' (each in its sandbox, as its team's account)."""
+def kernel_memory() -> dict[str, list[tuple[int, int]]]:
+    """(PSS, USS) in bytes of every kernel by kind (see `kernel_processes`). PSS counts the pages
+    a forked kernel shares with its zygote in part; USS is what it holds alone."""
     import psutil
 
-    kernels: dict[str, list[int]] = {"apps": [], "demos": []}
-    for proc, _ in kernel_processes(voila_pid):
+    kernels: dict[str, list[tuple[int, int]]] = {"app": [], "demo": [], "zygote": []}
+    for proc, kind in kernel_processes():
         try:
-            pss = proc.memory_full_info().pss
-            if pss:  # (a sandbox's launcher carries the kernel's command line but holds no memory of its own)
-                kernels["apps" if proc.uids().real == os.getuid() else "demos"].append(pss)
+            info = proc.memory_full_info()
+            if info.pss:  # (a sandbox's launcher carries the kernel's command line but holds no memory of its own)
+                kernels[kind].append((info.pss, info.uss))
         except psutil.Error:
             pass
     return kernels
@@ -144,7 +153,7 @@ def pools_filled(log: Path) -> int:
     return len(re.findall(r"Kernel pool of .* is filled", log.read_text()))
 
 
-def wait_for_pools(log: Path, count: int, voila_pid: int, timeout: float = 600) -> None:
+def wait_for_pools(log: Path, count: int, timeout: float = 600) -> None:
     """Wait until Voila has reported `count` filled pools in all (the initial fills, then refills)
     and every kernel has finished running its notebook (Voila reports a pool as filled when its
     kernel starts, before the notebook has run in it)."""
@@ -157,7 +166,7 @@ def wait_for_pools(log: Path, count: int, voila_pid: int, timeout: float = 600) 
         time.sleep(0.5)
     quiet = 0
     while quiet < 3 and time.monotonic() < deadline:  # three quiet seconds in a row
-        kernels = [proc for proc, _ in kernel_processes(voila_pid)]
+        kernels = [proc for proc, _ in kernel_processes()]
         try:
             for kernel in kernels:
                 kernel.cpu_percent(None)  # starts the measurement
@@ -174,6 +183,7 @@ def wait_for_pools(log: Path, count: int, voila_pid: int, timeout: float = 600) 
 def main() -> int:
     from playwright.sync_api import sync_playwright
 
+    from matsuri import warm_kernels
     from matsuri.gallery.server import serve
     from matsuri.sandbox import identities
 
@@ -181,23 +191,26 @@ def main() -> int:
     accounts = []
     try:
         event, accounts = festival(root)
-        results: dict = {"scale": SCALE, "cold": {}, "preheated": {}}
+        results: dict = {"scale": SCALE, "cold": {}, "cold, started": {}, "preheated": {}}
+        demos = [f"demos/{t}/demo.ipynb" for t in THEMES]
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=[
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
             pages = ["index.ipynb", "rubric.ipynb", "funnel.ipynb", *[f"demos/{t}/demo.ipynb" for t in THEMES]]
-            for mode in ("cold", "preheated"):
-                log = root / f"voila-{mode}.log"
+            for mode in ("cold", "cold, started", "preheated"):
+                log = root / f"voila-{mode.replace(', ', '-')}.log"
+                # "cold, started": demo kernels started from nothing, as before they were forked
+                os.environ[warm_kernels.ENV] = "off" if mode == "cold, started" else "on"
                 with open(log, "w") as out, serve(event, free_port(), preheat=mode == "preheated", log=out) as running:
                     judge = browser.new_context()
                     first_widget(judge, running.page("index.ipynb"))  # the judge has been here before
                     filled = len(pages) + (mode == "preheated")  # every page gets a pool; index refilled
-                    for name in pages:
+                    for name in demos if mode == "cold, started" else pages:
                         times: dict[str, list[float]] = {"new": [], "judge": []}
                         for _ in range(VIEWS):
                             for kind, where in (("new", browser), ("judge", judge)):
                                 if mode == "preheated":
-                                    wait_for_pools(log, filled, running.process.pid)  # the pool is full again
+                                    wait_for_pools(log, filled)  # the pool is full again
                                     filled += 1  # taking its kernel makes Voila refill it
                                 times[kind].append(first_widget(where, running.page(name)))
                         results[mode][name] = {kind: median(t) for kind, t in times.items()}
@@ -216,31 +229,41 @@ def main() -> int:
                         time.sleep(3)
                         import psutil
 
-                        kernels = kernel_pss(running.process.pid)
+                        kernels = kernel_memory()
                         server = psutil.Process(running.process.pid).memory_full_info().pss
                         for page in open_pages:
                             leave(page)
                         results["memory"] = kernels | {"server": server}
             browser.close()
         memory = results["memory"]
-        demo, app = median(memory["demos"]), median(memory["apps"])
+        mb = lambda pairs, i: ", ".join(f"{p[i] / 2**20:.0f}" for p in pairs)  # noqa: E731
+        zygote = median([pss for pss, _ in memory["zygote"]]) if memory["zygote"] else 0
+        # An open demo costs what its kernel holds alone when it is forked (the libraries are its
+        # zygote's, paid once per team), its whole PSS when it started on its own.
+        demo = median([uss if zygote else pss for pss, uss in memory["demo"]])
+        app = median([pss for pss, _ in memory["app"]])
         judge = 2 * app + demo  # index + rubric + the demo being looked at
-        room = RAM - RESERVE - memory["server"]
+        room = RAM - RESERVE - memory["server"] - len(THEMES) * zygote
         judges, worst = int(room // judge), int(room // (2 * app + len(THEMES) * demo))
-        print(f"kernel PSS while open: demos {', '.join(f'{p / 2**20:.0f}' for p in memory['demos'])} MB; "
-              f"index and rubric {', '.join(f'{p / 2**20:.0f}' for p in memory['apps'])} MB; "
-              f"Voila server {memory['server'] / 2**20:.0f} MB")
-        print(f"memory per open demo ≈ {demo / 2**20:.0f} MB; per judge (index + rubric + one demo) ≈ {gib(judge)}")
+        print(f"kernel memory while open (PSS / USS, MB): demos {mb(memory['demo'], 0)} / {mb(memory['demo'], 1)}; "
+              f"teams' zygotes {mb(memory['zygote'], 0)} / {mb(memory['zygote'], 1)}; index and rubric "
+              f"{mb(memory['app'], 0)}; Voila server {memory['server'] / 2**20:.0f} MB")
+        print(f"memory per open demo ≈ {demo / 2**20:.0f} MB (+ {zygote / 2**20:.0f} MB per team for its zygote); "
+              f"per judge (index + rubric + one demo) ≈ {gib(judge)}")
         print(f"judges that fit in 24 GiB (2 GiB kept for the system): {judges} "
               f"({worst} if each keeps all {len(THEMES)} demos open)")
         for teams in (len(THEMES), 30):  # preheating keeps one warm kernel per notebook all the time
-            pools = 2 * app + teams * demo
-            print(f"  preheated with {teams} teams: warm pools hold {gib(pools)}, leaving room for "
-                  f"{int((room - pools) // judge)} judges")
+            pools = 2 * app + teams * (demo + zygote)
+            print(f"  preheated with {teams} teams: warm pools and zygotes hold {gib(pools)}, leaving room for "
+                  f"{int((room + len(THEMES) * zygote - pools) // judge)} judges")
         for name in pages:
             cold, warm = results["cold"][name]["judge"], results["preheated"][name]["judge"]
             print(f"  {name}: judge's browser cold {cold:.1f} s, preheated {warm:.1f} s -> {cold / warm:.1f}x faster")
-        results |= {"demo_pss": demo, "judge_bytes": judge, "judges_in_24_gib": judges}
+        for name in demos:
+            forked, started = results["cold"][name]["judge"], results["cold, started"][name]["judge"]
+            print(f"  {name}: cold, judge's browser: kernel forked {forked:.1f} s, started {started:.1f} s -> "
+                  f"{started / forked:.2f}x")
+        results |= {"demo_bytes": demo, "zygote_bytes": zygote, "judge_bytes": judge, "judges_in_24_gib": judges}
         save("gallery", results)
         return 0
     finally:

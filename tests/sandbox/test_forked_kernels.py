@@ -71,8 +71,8 @@ def test_kernels_forked_side_by_side_in_a_shared_sandbox_are_confined_and_end_al
                 assert psutil.Process(km.provisioner.pid).parent().cmdline()[1:3] == ZYGOTE
                 assert km.provisioner.pid in box.group.pids()
                 assert _run(km, WHO) == f"{box.identity.uid} {demo_folder}"
-            assert _run(first, "open('/etc/hostname').read() and print(os.path.exists(%r))"
-                        % str(tmp_path)) == "False"  # nothing of the host's but what is bound in
+            here = str(Path(__file__).parent)  # the checkout's tests: not bound in, unlike the kit
+            assert _run(first, f"print(os.path.exists({here!r}))") == "False"
             # Left running by the kernel, no longer its child (ipykernel ends its own children).
             _run(first, "import subprocess; subprocess.run(['sh', '-c', 'sleep 300 &'])")
             sleeper = next(p for p in box.group.pids() if psutil.Process(p).cmdline()[:1] == ["sleep"])
@@ -100,3 +100,23 @@ def test_without_its_zygote_a_kernel_starts_in_a_sandbox_of_its_own(sandbox_user
             km.shutdown_kernel(now=True)
         assert not own.exists()  # its own sandbox goes with it
         assert os.listdir(box.ipc) == []
+
+
+def test_a_kernel_still_starts_in_the_shared_sandbox_after_its_zygote_was_killed(
+        sandbox_user, demo_folder, tmp_path):
+    """A page view's code may kill the zygote (same user): later kernels start the normal way,
+    still in the team's sandbox."""
+    spec = Spec(f"{sandbox_user}-1", Limits(memory_mb=1024), read_only=(str(demo_folder),))
+    specs = _kernelspec(tmp_path / "share", spec)
+    with Sandbox(spec, "demo") as box, forkserver.started(box, PRELOAD) as warm:
+        kernels.fork_from(tmp_path / "share" / "kernels" / "demo", box, warm.address)
+        os.kill(warm.confined.python, 9)
+        psutil.Process(warm.confined.python).wait(10)
+        km = _start(specs, demo_folder)
+        try:
+            assert _run(km, WHO) == f"{box.identity.uid} {demo_folder}"
+            inside = [psutil.Process(p) for p in box.group.pids()]
+            kernel = next(p for p in inside if "ipykernel_launcher" in p.cmdline())
+            assert kernel.uids().real == box.identity.uid and ZYGOTE[1] not in " ".join(kernel.parent().cmdline())
+        finally:
+            km.shutdown_kernel(now=True)

@@ -9,8 +9,9 @@
         demos/<team>/demo.ipynb     a snapshot of each team's workspace: its demo and data files,
                                     no other notebook (nothing of a team is ever run but its demo)
         share/                      put on JUPYTER_PATH for the Voila server:
-            kernels/matsuri-demo-<team>/  kernelspecs: each demo kernel in its own sandbox, as the
-                                    team's identity (see matsuri.sandbox)
+            kernels/matsuri-demo-<team>/  kernelspecs: each demo kernel sandboxed as the team's
+                                    identity (see matsuri.sandbox), forked in the team's one
+                                    sandbox once the gallery runs (warm_demos.py)
             voila/templates/…       Voila's own page templates minus their CDN links (offline)
 
 The apps are one-line notebooks; their code lives in `matsuri.gallery.apps` where it is tested.
@@ -148,7 +149,8 @@ def build(event: Event) -> Gallery:
 
 
 def _demo_spec(event: Event, team, scratch: Path) -> Spec:
-    """Each page view's kernel: a new sandbox as the team's identity, with the demo memory limit,
+    """The sandbox of a team's demo kernels: as the team's identity, with the demo memory limit
+    (shared by all of the team's page views once they are forked in one sandbox: warm_demos.py),
     told the gallery's language (MATSURI_LANG: the organiser's, else the event's) so the demo's labels
     match the gallery's. A sandboxed demo never sees a page's `?lang=`.
 

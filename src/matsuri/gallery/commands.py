@@ -42,7 +42,8 @@ def serve_command(
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     opened = open_event(event)
-    with serve(opened, port, token, preheat, final, log=sys.stderr) as running:  # Voila's log on ours
+    # Voila's log on ours
+    with serve(opened, port, token, preheat, final, log=sys.stderr, progress=True) as running:
         typer.secho(f"Gallery: {running.url}", fg="green", bold=True)
         typer.echo(f"Rubric for judges: {running.page('rubric.ipynb')}")
         typer.echo(f"Festival funnel: {running.page('funnel.ipynb')}")

@@ -88,8 +88,9 @@ def stop(running: Running) -> None:
 
 @contextlib.contextmanager
 def serve(event: Event, port: int, token: str = "", preheat: bool | None = None, final: bool = False,
-          log: Path | IO | None = None, timeout: float = 90) -> Iterator[Running]:
+          log: Path | IO | None = None, timeout: float = 90, progress: bool = False) -> Iterator[Running]:
     """Build the gallery and run Voila until the block ends (always stopped, kernels included).
+    `progress` shows a bar while the teams' demos are warmed (`warm_demos`), before Voila starts.
 
     Voila's output goes to `log` (a path, an open file such as sys.stderr, or None for a temporary
     file); if Voila does not come up, `servers.ServerDidNotStart` quotes its end."""
@@ -100,7 +101,7 @@ def serve(event: Event, port: int, token: str = "", preheat: bool | None = None,
     with contextlib.ExitStack() as stack:
         stack.callback(shutil.rmtree, gallery.scratch, ignore_errors=True)
         # Before Voila, so that its first demo kernels (the warm pools) are forked too.
-        stack.enter_context(warm_demos.started(gallery))
+        stack.enter_context(warm_demos.started(gallery, progress))
         server = servers.start("Voila", voila_command(gallery, event, port, preheat), env=env,
                                cwd=gallery.root, log=log)
         base = f"http://127.0.0.1:{port}"

@@ -20,6 +20,8 @@ import threading
 from collections.abc import Iterator
 from dataclasses import replace
 
+from tqdm.auto import tqdm
+
 from matsuri import warm_kernels
 from matsuri.gallery.build import DEMO_KERNEL, Gallery
 from matsuri.grading import forkserver
@@ -40,10 +42,11 @@ def enabled() -> bool:
 
 
 @contextlib.contextmanager
-def started(gallery: Gallery) -> Iterator[dict[str, int]]:
+def started(gallery: Gallery, progress: bool = False) -> Iterator[dict[str, int]]:
     """Open each team's demo sandbox, start its zygote and point the team's kernelspec at it;
-    yields the zygotes' pids by team. All stopped, and the sandboxes closed, on exit. What the
-    zygote and its kernels print goes to the sandbox's own log, not the organiser's terminal."""
+    yields the zygotes' pids by team once all are ready (a few seconds per team, two at a time on
+    two cores). All stopped, and the sandboxes closed, on exit. What the zygote and its kernels
+    print goes to the sandbox's own log, not the organiser's terminal."""
     if not enabled():
         yield {}
         return
@@ -64,8 +67,10 @@ def started(gallery: Gallery) -> Iterator[dict[str, int]]:
         stack.callback(_stop, keepers, stop)  # zygotes stopped before their sandboxes are closed
         for keeper, _ in keepers:
             keeper.start()
-        for _, ready in keepers:
-            ready.wait()
+        with tqdm(total=len(keepers), desc="Warming the demos", unit="team", disable=not progress) as bar:
+            for _, ready in keepers:
+                ready.wait()
+                bar.update()
         yield pids
 
 
