@@ -42,7 +42,7 @@ from matsuri.theme_spec import all_themes  # noqa: E402
 SCALE = os.environ.get("MATSURI_BENCH_SCALE", "small")
 VIEWS = int(os.environ.get("MATSURI_BENCH_VIEWS", 3))
 THEMES = list(all_themes())  # every theme folder of templates/
-ZYGOTE = "matsuri.grading.forkserver"
+ZYGOTE = ["-m", "matsuri.grading.forkserver"]  # a zygote's command line, and its forks'
 RAM = 24 * 2**30
 RESERVE = 2 * 2**30  # the operating system and the Voila server's own headroom
 SETTINGS = """
@@ -123,11 +123,11 @@ def kernel_processes() -> list[tuple[object, str]]:
     found = []
     for proc in psutil.Process().children(recursive=True):
         try:
-            command = " ".join(proc.cmdline())
-            if "ipykernel_launcher" in command:
+            command = proc.cmdline()
+            if "ipykernel_launcher" in " ".join(command):
                 found.append((proc, "app" if proc.uids().real == os.getuid() else "demo"))
-            elif ZYGOTE in command:
-                found.append((proc, "demo" if ZYGOTE in " ".join(proc.parent().cmdline()) else "zygote"))
+            elif command[1:3] == ZYGOTE:  # Python itself, not its sandbox's launchers
+                found.append((proc, "demo" if proc.parent().cmdline()[1:3] == ZYGOTE else "zygote"))
         except psutil.Error:  # ended (or a zombie) meanwhile
             continue
     return found
