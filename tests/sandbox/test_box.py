@@ -51,3 +51,11 @@ def test_a_folder_the_sandbox_user_cannot_reach_is_named_with_the_fix(sandbox_us
         warehouse.unlink()
         private.rmdir()
 
+
+
+def test_a_run_group_says_whether_it_has_room_for_more(sandbox_user):
+    """Does `has_room` read what is left below the memory and process limits (a shared sandbox
+    asks it before it forks one more kernel)?"""
+    with Sandbox(Spec(f"{sandbox_user}-1", Limits(memory_mb=300, max_processes=40))) as box:
+        assert box.group.has_room(200, 30)
+        assert not box.group.has_room(301, 0) and not box.group.has_room(0, 41)

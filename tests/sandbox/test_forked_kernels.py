@@ -120,3 +120,21 @@ def test_a_kernel_still_starts_in_the_shared_sandbox_after_its_zygote_was_killed
             assert kernel.uids().real == box.identity.uid and ZYGOTE[1] not in " ".join(kernel.parent().cmdline())
         finally:
             km.shutdown_kernel(now=True)
+
+
+def test_a_shared_sandbox_without_room_for_one_more_kernel_sends_it_to_a_sandbox_of_its_own(
+        sandbox_user, demo_folder, tmp_path):
+    """Its zygote fits, but not one more kernel (`KERNEL_ROOM`): the next page view's kernel is
+    not forked into it, where it would be killed for memory, but started in its own sandbox."""
+    memory = kernels.KERNEL_ROOM[0] - 16
+    spec = Spec(f"{sandbox_user}-1", Limits(memory_mb=memory), read_only=(str(demo_folder),))
+    specs = _kernelspec(tmp_path / "share", spec)
+    with Sandbox(spec, "demo") as box, forkserver.started(box, PRELOAD) as warm:
+        assert warm is not None
+        kernels.fork_from(tmp_path / "share" / "kernels" / "demo", box, warm.address)
+        km = _start(specs, demo_folder)
+        try:
+            assert _run(km, WHO) == f"{box.identity.uid} {demo_folder}"
+            assert km.provisioner.pid not in box.group.pids() and Path(km.connection_file).parent != box.ipc
+        finally:
+            km.shutdown_kernel(now=True)

@@ -166,8 +166,9 @@ def started(box=None, preload: tuple[str, ...] = PRELOAD, log=None) -> Iterator[
     if not _can_watch_processes():
         yield None
         return
-    folder = tempfile.mkdtemp(prefix="matsuri-fork-")
-    address = str(Path(box.ipc if box else folder) / "zygote")
+    # In a sandbox, the socket is in its run's folder; else in a private folder of our own.
+    folder = None if box is not None else tempfile.mkdtemp(prefix="matsuri-fork-")
+    address = str(Path(box.ipc if box is not None else folder) / "zygote")
     command = [sys.executable, "-m", "matsuri.grading.forkserver", address]
     if preload != PRELOAD:
         command += ["--preload", ",".join(preload)]
@@ -195,8 +196,9 @@ def started(box=None, preload: tuple[str, ...] = PRELOAD, log=None) -> Iterator[
         zygote.stdout.close()
         with contextlib.suppress(OSError):
             os.unlink(address)
-        with contextlib.suppress(OSError):
-            os.rmdir(folder)
+        if folder is not None:
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)
 
 
 @contextlib.contextmanager

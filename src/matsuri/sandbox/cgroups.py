@@ -73,6 +73,18 @@ class RunGroup:
     def usage(self) -> Usage:
         raise NotImplementedError
 
+    def has_room(self, memory_mb: int, processes: int) -> bool:
+        """Is there this much memory and this many more processes (tasks) left under its limits?"""
+        try:
+            memory, tasks = self._left()
+        except (OSError, ValueError):
+            return False
+        return memory >= memory_mb * 2**20 and tasks >= processes
+
+    def _left(self) -> tuple[int, int]:
+        """(bytes, tasks) left below the memory and process limits."""
+        raise NotImplementedError
+
     def remove(self) -> None:
         """Kill what is left and remove the folders (a cgroup folder goes only when empty)."""
         self.kill_all()
@@ -97,6 +109,12 @@ class RunGroup:
 
 def _write(path: Path, value: str) -> None:
     path.write_text(value)
+
+
+def _limit(path: Path) -> int:
+    """A limit file's value ("max": none)."""
+    value = path.read_text().strip()
+    return 2**62 if value == "max" else int(value)
 
 
 def _read_int_field(path: Path, key: str) -> int:
@@ -160,6 +178,11 @@ class CgroupV1(RunGroup):
         forks = bool(pids and _read_int_field(pids / "pids.events", "max"))
         return Usage(oom, forks)
 
+    def _left(self) -> tuple[int, int]:
+        memory, pids = self.folders["memory"], self.folders["pids"]
+        return (_limit(memory / "memory.limit_in_bytes") - int((memory / "memory.usage_in_bytes").read_text()),
+                _limit(pids / "pids.max") - int((pids / "pids.current").read_text()))
+
 
 class CgroupV2(RunGroup):
     version = 2
@@ -202,6 +225,11 @@ class CgroupV2(RunGroup):
         folder = self.folders["unified"]
         return Usage(bool(_read_int_field(folder / "memory.events", "oom_kill")),
                      bool(_read_int_field(folder / "pids.events", "max")))
+
+    def _left(self) -> tuple[int, int]:
+        folder = self.folders["unified"]
+        return (_limit(folder / "memory.max") - int((folder / "memory.current").read_text()),
+                _limit(folder / "pids.max") - int((folder / "pids.current").read_text()))
 
 
 def layout() -> type[RunGroup] | None:

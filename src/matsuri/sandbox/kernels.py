@@ -32,6 +32,9 @@ from matsuri.sandbox.box import Sandbox, Spec
 PROVISIONER = "matsuri-sandbox"
 _open: dict[str, Sandbox] = {}  # sandboxes opened by callers, by folder: `run` in a kernelspec
 _warm: dict[str, Sandbox] = {}  # sandboxes other processes keep open with a zygote, by folder
+# What a forked kernel may take as it starts (MB, tasks): a demo's held about 60-110 MB and 12
+# tasks of its own. A shared sandbox with less left than this starts no more kernels.
+KERNEL_ROOM = (256, 32)
 
 
 def register(box: Sandbox) -> None:
@@ -82,13 +85,14 @@ class SandboxProvisioner(LocalProvisioner):
         return kwargs
 
     def _warm_box(self) -> Sandbox | None:
-        """The zygote's sandbox, if the kernelspec names one that is ready to fork."""
+        """The zygote's sandbox, if the kernelspec names one that is ready to fork and has room
+        for one more kernel (else this one gets a sandbox of its own, with its own limits)."""
         if not self.spec or not self.zygote or not os.path.exists(self.zygote["address"]):
             return None
         folder = self.zygote["run"]
         if folder not in _warm:
             _warm[folder] = Sandbox.attach(Spec.from_json(self.spec), Path(folder))
-        return _warm[folder]
+        return _warm[folder] if _warm[folder].group.has_room(*KERNEL_ROOM) else None
 
     async def _pre_launch_forked(self, **kwargs: Any) -> dict[str, Any]:
         # The zygote's sandbox sees only its own folders: sockets and connection file go in its

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import tempfile
 import threading
 from pathlib import Path
 
@@ -108,27 +107,27 @@ def execute(notebook: Path, executed: Path, log: Path, parameters: dict, timeout
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import AsyncKernelManager
 
-    with tempfile.TemporaryDirectory(prefix="matsuri-kernelspec-") as specs:
+    if box is not None:
+        # In the run's own root-owned folder: removed with the run, even if this process is killed.
+        kernels.register(box)
+        kernels.write_kernelspec(box.dir / "kernelspec", "run", "matsuri run (sandboxed)", run=box)
+        km = AsyncKernelManager(kernel_name="run", kernel_spec_manager=KernelSpecManager(
+            kernel_dirs=[str(box.dir / "kernelspec" / "kernels")]))
+    else:
+        km = AsyncKernelManager(kernel_name="python3")
+    timer = threading.Timer(deadline, box.end_processes) if box is not None and deadline else None
+    try:
+        if timer:
+            timer.start()
+        with _logged(log):
+            papermill.execute_notebook(
+                str(notebook), str(executed), parameters=parameters, engine_name=_engine(),
+                kernel_name=km.kernel_name, km=km, language="python", progress_bar=False,
+                execution_timeout=timeout, log_output=True,
+                resources={"metadata": {"path": str(cwd)}},  # the kernel's working folder
+            )
+    finally:
+        if timer:
+            timer.cancel()
         if box is not None:
-            kernels.register(box)
-            kernels.write_kernelspec(Path(specs), "run", "matsuri run (sandboxed)", run=box)
-            km = AsyncKernelManager(kernel_name="run",
-                               kernel_spec_manager=KernelSpecManager(kernel_dirs=[f"{specs}/kernels"]))
-        else:
-            km = AsyncKernelManager(kernel_name="python3")
-        timer = threading.Timer(deadline, box.end_processes) if box is not None and deadline else None
-        try:
-            if timer:
-                timer.start()
-            with _logged(log):
-                papermill.execute_notebook(
-                    str(notebook), str(executed), parameters=parameters, engine_name=_engine(),
-                    kernel_name=km.kernel_name, km=km, language="python", progress_bar=False,
-                    execution_timeout=timeout, log_output=True,
-                    resources={"metadata": {"path": str(cwd)}},  # the kernel's working folder
-                )
-        finally:
-            if timer:
-                timer.cancel()
-            if box is not None:
-                kernels.unregister(box)
+            kernels.unregister(box)
