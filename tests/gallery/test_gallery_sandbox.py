@@ -7,14 +7,18 @@ itself, the demos' kernels the teams' zygotes fork (`gallery/warm_demos.py`).
 
 from __future__ import annotations
 
+import json
 import pwd
 import time
+from pathlib import Path
 
 import psutil
 
 from conftest import free_port  # noqa: E402
+from matsuri.gallery import warm_demos  # noqa: E402
 from matsuri.gallery.server import serve  # noqa: E402
 from matsuri.sandbox.box import runs_root  # noqa: E402
+from matsuri.sandbox.cgroups import RunGroup  # noqa: E402
 from support.hackathon_kit import add_team, notebook  # noqa: E402
 
 DEMO = """
@@ -45,6 +49,16 @@ def _kernels() -> dict[str, list[int]]:
     return found
 
 
+def _shared_sandbox(kernelspec: Path) -> tuple[int, int, bool, bool]:
+    """A demo kernelspec's memory for a page view's own sandbox and for the team's shared one,
+    and whether the shared one's cgroup has room for just under and just over that."""
+    config = json.loads((kernelspec / "kernel.json").read_text())["metadata"]["kernel_provisioner"]["config"]
+    own, shared = config["spec"]["limits"]["memory_mb"], config["zygote"]["spec"]["limits"]["memory_mb"]
+    record = json.loads((Path(config["zygote"]["run"]) / "sandbox.json").read_text())
+    group = RunGroup.from_record(record["cgroup"])
+    return own, shared, group.has_room(shared - 1024, 0), group.has_room(shared + 1, 0)
+
+
 def test_warm_pools_run_only_demos_each_as_its_team_and_nothing_of_a_team_as_root(
         make_event, sandbox_user, tmp_path):
     """Are the pooled demo kernels forked in each team's sandbox as its identity, is no team
@@ -64,11 +78,16 @@ def test_warm_pools_run_only_demos_each_as_its_team_and_nothing_of_a_team_as_roo
         while time.monotonic() < deadline and not all((cache / t / "preheated").exists() for t in uids):
             time.sleep(0.5)
         owners = _kernels()
+        shared = {t: _shared_sandbox(running.gallery.share / "kernels" / f"matsuri-demo-{t}") for t in uids}
         notebooks = sorted(p.relative_to(running.gallery.root).as_posix()
                            for p in running.gallery.root.rglob("*.ipynb"))
         preheated = {t: (cache / t / "preheated").read_text() for t in uids}
     assert preheated == {t: str(uid) for t, uid in uids.items()}  # each demo ran as its own team
     assert sorted(owners["forked"]) == sorted(uids.values()) and "sandboxed" not in owners
+    # A page view's own sandbox (when the team's has no room) keeps one view's limits; the team's
+    # shared one holds VIEWS views', in memory as its cgroup says.
+    view_mb = event.settings.demo_memory_mb
+    assert shared == {t: (view_mb, view_mb * warm_demos.VIEWS, True, False) for t in uids}
     assert set(owners.get("plain", [])) <= {0} and len(owners.get("plain", [])) <= 3  # index, rubric, funnel
     assert notebooks == ["demos/alpha/demo.ipynb", "demos/beta/demo.ipynb", "funnel.ipynb", "index.ipynb",
                          "rubric.ipynb"]

@@ -138,3 +138,23 @@ def test_a_shared_sandbox_without_room_for_one_more_kernel_sends_it_to_a_sandbox
             assert km.provisioner.pid not in box.group.pids() and Path(km.connection_file).parent != box.ipc
         finally:
             km.shutdown_kernel(now=True)
+
+
+def test_room_is_kept_for_a_kernel_forked_moments_ago(sandbox_user, demo_folder, tmp_path):
+    """Two page views opened at once, in a sandbox with room for one more kernel but not two
+    (`KERNEL_ROOM` tasks): the first is forked, the second, which would share the room the first
+    is still growing into, gets a sandbox of its own."""
+    tasks = kernels.KERNEL_ROOM[1]
+    spec = Spec(f"{sandbox_user}-1", Limits(memory_mb=2048, max_processes=2 * tasks - 4),
+                read_only=(str(demo_folder),))
+    specs = _kernelspec(tmp_path / "share", spec)
+    with Sandbox(spec, "demo") as box, forkserver.started(box, PRELOAD) as warm:
+        kernels.fork_from(tmp_path / "share" / "kernels" / "demo", box, warm.address)
+        first, second = _start(specs, demo_folder), _start(specs, demo_folder)
+        try:
+            assert first.provisioner.pid in box.group.pids()
+            assert second.provisioner.pid not in box.group.pids()
+            assert _run(second, WHO) == f"{box.identity.uid} {demo_folder}"
+        finally:
+            for km in (first, second):
+                km.shutdown_kernel(now=True)

@@ -56,3 +56,28 @@ def test_without_a_usable_cache_folder_the_demo_still_learns(counted, monkeypatc
     monkeypatch.setenv("MATSURI_CACHE", str(blocker / "cache"))
     assert remembered("demo", warehouse, learn) == {"model": 1}
     assert remembered("demo", warehouse, learn) == {"model": 2}
+
+
+def test_pages_opened_while_the_first_learns_wait_for_its_result(counted, tmp_path):
+    """Four kernels (processes) open the demo at once with nothing stored: one learns, the
+    others load what it stored."""
+    import subprocess
+    import sys
+
+    warehouse, _, _ = counted
+    marks = tmp_path / "learnt"
+    marks.mkdir()
+    script = (
+        "import os, sys, time\n"
+        "from matsuri.templates.cache import remembered\n"
+        "def learn():\n"
+        f"    open(os.path.join({str(marks)!r}, str(os.getpid())), 'w').close()\n"
+        "    time.sleep(1)\n"
+        "    return {'by': os.getpid()}\n"
+        f"print(remembered('demo', {str(warehouse)!r}, learn)['by'])\n"
+    )
+    views = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                              env=os.environ.copy()) for _ in range(4)]
+    answers = {view.communicate(timeout=120)[0].strip() for view in views}
+    assert len(os.listdir(marks)) == 1
+    assert answers == {os.listdir(marks)[0]}  # all four show the model the one learnt

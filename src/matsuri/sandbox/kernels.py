@@ -3,10 +3,10 @@
 A kernelspec names the `matsuri-sandbox` provisioner and carries its sandbox in its metadata:
 either `run` (a sandbox someone else opened and will close, as a submission run does, so its
 files can be collected after the kernel ends) or `spec` (a new sandbox for each kernel, closed
-with it). With `spec`, a `zygote` (a sandbox of that spec another process keeps open, with a warm
-process in it: `grading.forkserver`) has each kernel forked inside that one sandbox instead,
-ready in a fraction of the time, as the gallery's demos are (`gallery/warm_demos.py`); while
-the zygote is not there, kernels get a sandbox of their own.
+with it). With `spec`, a `zygote` (a sandbox another process keeps open, with a warm process in
+it: `grading.forkserver`) has each kernel forked inside that one shared sandbox instead, ready in
+a fraction of the time, as the gallery's demos are (`gallery/warm_demos.py`); while the zygote is
+not there, or its sandbox has no room for one more kernel, kernels get a sandbox of their own.
 
 The kernel has no network, so it talks to its client over ZMQ's IPC transport, through sockets in
 the run's own folder; its connection file lives in the run's root-owned folder (a forked kernel's:
@@ -21,6 +21,7 @@ import json
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,12 @@ from matsuri.sandbox.box import Sandbox, Spec
 PROVISIONER = "matsuri-sandbox"
 _open: dict[str, Sandbox] = {}  # sandboxes opened by callers, by folder: `run` in a kernelspec
 _warm: dict[str, Sandbox] = {}  # sandboxes other processes keep open with a zygote, by folder
-# What a forked kernel may take as it starts (MB, tasks): a demo's held about 60-110 MB and 12
-# tasks of its own. A shared sandbox with less left than this starts no more kernels.
+# What a forked kernel may grow to (MB, tasks): a demo's held about 60-110 MB and 16 tasks of its
+# own once its notebook had run, which took up to a minute with ten judges at once. A shared
+# sandbox forks a kernel only with this much left for it and for each kernel forked in that time.
 KERNEL_ROOM = (256, 32)
+GROWING_SECONDS = 60
+_forked: dict[str, list[float]] = {}  # when kernels were forked lately, by sandbox folder
 
 
 def register(box: Sandbox) -> None:
@@ -51,8 +55,8 @@ class SandboxProvisioner(LocalProvisioner):
 
     run = Unicode("", config=True, help="Folder of a sandbox opened by this process (kept open).")
     spec = Dict(config=True, help="A sandbox spec: a new sandbox per kernel, closed with it.")
-    zygote = Dict(config=True, help="With `spec`: `run`, the folder of an open sandbox of that spec, "
-                                    "and `address`, its zygote's: kernels are forked there.")
+    zygote = Dict(config=True, help="With `spec`: `run` and `spec`, an open sandbox shared by its "
+                                    "kernels, and `address`, its zygote's: kernels are forked there.")
     box: Sandbox | None = None
     owns_box = False
     forked = False  # started by the zygote in its (shared) sandbox
@@ -87,12 +91,19 @@ class SandboxProvisioner(LocalProvisioner):
     def _warm_box(self) -> Sandbox | None:
         """The zygote's sandbox, if the kernelspec names one that is ready to fork and has room
         for one more kernel (else this one gets a sandbox of its own, with its own limits)."""
-        if not self.spec or not self.zygote or not os.path.exists(self.zygote["address"]):
+        if not self.zygote or not os.path.exists(self.zygote["address"]):
             return None
         folder = self.zygote["run"]
         if folder not in _warm:
-            _warm[folder] = Sandbox.attach(Spec.from_json(self.spec), Path(folder))
-        return _warm[folder] if _warm[folder].group.has_room(*KERNEL_ROOM) else None
+            _warm[folder] = Sandbox.attach(Spec.from_json(self.zygote["spec"]), Path(folder))
+        # Kernels forked moments ago have not grown to their size yet: leave room for them too.
+        now, recent = time.monotonic(), _forked.setdefault(folder, [])
+        recent[:] = [at for at in recent if now - at < GROWING_SECONDS]
+        memory_mb, tasks = KERNEL_ROOM
+        if not _warm[folder].group.has_room(memory_mb * (len(recent) + 1), tasks * (len(recent) + 1)):
+            return None
+        recent.append(now)
+        return _warm[folder]
 
     async def _pre_launch_forked(self, **kwargs: Any) -> dict[str, Any]:
         # The zygote's sandbox sees only its own folders: sockets and connection file go in its
@@ -141,7 +152,6 @@ class SandboxProvisioner(LocalProvisioner):
         elif not self.owns_box:
             self.box.end_processes()
 
-
     def _end_group(self) -> None:
         """Kill what is left of this kernel's process group (its subprocesses), looked up among
         the sandbox's processes, never by a group id that may have been reused on the host."""
@@ -177,10 +187,10 @@ def read_spec(folder: Path) -> Spec | None:
 
 def fork_from(folder: Path, box: Sandbox, address: str) -> None:
     """Have the kernels of the kernelspec in `folder` forked by the zygote at `address`, which
-    runs in `box` until the caller closes it. Kernels started while it is not there get a new
-    sandbox of the same spec."""
+    runs in `box` until the caller closes it. Kernels started while it is not there, or while
+    `box` has no room for one more, get a new sandbox of the kernelspec's own spec."""
     path = folder / "kernel.json"
     kernelspec = json.loads(path.read_text(encoding="utf-8"))
     config = kernelspec["metadata"]["kernel_provisioner"]["config"]
-    config["spec"], config["zygote"] = box.spec.to_json(), {"run": str(box.dir), "address": address}
+    config["zygote"] = {"run": str(box.dir), "address": address, "spec": box.spec.to_json()}
     path.write_text(json.dumps(kernelspec, indent=1), encoding="utf-8")

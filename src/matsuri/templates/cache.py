@@ -3,16 +3,18 @@
 Every Voila page view starts a fresh kernel, and learning from the warehouse takes seconds. The
 first view learns and stores the result under `~/.cache/matsuri` (or `$MATSURI_CACHE`), keyed by
 the warehouse file (path, size, modification time) and by the code of `matsuri.templates`; later
-views load it. A rebuilt warehouse or changed code means learning again. Only this user's own
+views load it, and views opened while it learns wait for it. A rebuilt warehouse or changed code means learning again. Only this user's own
 cache folder (mode 0700) is ever read, because loading a pickle runs code.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import TypeVar
@@ -54,19 +56,37 @@ def remembered(name: str, warehouse: str | Path | None, learn: Callable[[], T]) 
         path = cache_dir() / f"{key(name, warehouse)}.joblib"
     except OSError:  # no usable cache folder (or no warehouse yet): just learn
         return learn()
-    if path.is_file() and path.stat().st_uid == os.getuid():
+    with _one_at_a_time(path.with_suffix(".lock")):
+        if path.is_file() and path.stat().st_uid == os.getuid():
+            try:
+                return joblib.load(path)
+            except Exception:  # a damaged or incompatible file: learn again and replace it
+                path.unlink(missing_ok=True)
+        result = learn()
+        partial = None
         try:
-            return joblib.load(path)
-        except Exception:  # a damaged or incompatible file: learn again and replace it
-            path.unlink(missing_ok=True)
-    result = learn()
-    partial = None
+            fd, partial = tempfile.mkstemp(dir=path.parent, suffix=".partial")
+            os.close(fd)
+            joblib.dump(result, partial)
+            os.replace(partial, path)
+        except OSError:  # a full or read-only disk: the demo still works, it just learns next time too
+            if partial:
+                Path(partial).unlink(missing_ok=True)
+        return result
+
+
+@contextlib.contextmanager
+def _one_at_a_time(lock: Path) -> Iterator[None]:
+    """Judges opening a demo at once while nothing is stored yet: one page view learns, the others
+    wait for its result instead of each learning the same (ten at once on two cores took 40 s and
+    more than 3 GB). A view that dies learning releases the lock with its process."""
     try:
-        fd, partial = tempfile.mkstemp(dir=path.parent, suffix=".partial")
+        fd = os.open(lock, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
+    except OSError:  # no lock to be had: learn anyway
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
         os.close(fd)
-        joblib.dump(result, partial)
-        os.replace(partial, path)  # another kernel writing the same key at once is harmless
-    except OSError:  # a full or read-only disk: the demo still works, it just learns next time too
-        if partial:
-            Path(partial).unlink(missing_ok=True)
-    return result
