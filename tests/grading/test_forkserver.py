@@ -169,3 +169,27 @@ def test_does_a_forked_kernel_run_its_exit_handlers_when_it_is_shut_down(tmp_pat
         kc.stop_channels()
         km.shutdown_kernel(now=False)
     assert forked == str(zygote) and left.read_text().isdigit()
+
+
+def test_is_a_forked_kernel_watched_when_descriptors_run_past_a_thousand():
+    """A gallery's Voila holding a hundred kernels' sockets hands out descriptors past 1024,
+    where select() refuses them (a demo kernel failed to start so): its end is still seen."""
+    import resource
+    import subprocess
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1200:
+        if hard != resource.RLIM_INFINITY and hard < 1200:
+            pytest.skip(f"this machine allows {hard} open files at most")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1200, hard))
+    spare = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        kernel = forkserver.ForkedKernel(child.pid)
+        assert kernel.pidfd > 1024 and kernel.poll() is None
+        kernel.kill()
+        child.wait(10)  # reaped by its parent, as the zygote reaps its kernels
+        assert kernel.wait(10) == 0
+    finally:
+        for fd in spare:
+            os.close(fd)

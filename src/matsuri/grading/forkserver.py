@@ -255,17 +255,24 @@ class ForkedKernel:
             self.returncode = 1
 
     def poll(self) -> int | None:
-        if self.returncode is None and select.select([self.pidfd], [], [], 0)[0]:
+        if self.returncode is None and self._ended(0):
             self.returncode = 0  # its parent, the zygote, has the real status
             os.close(self.pidfd)
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
         if self.returncode is None:
-            select.select([self.pidfd], [], [], timeout)
+            self._ended(timeout)
         if self.poll() is None:
             raise subprocess.TimeoutExpired(str(self.pid), timeout or 0)
         return self.returncode
+
+    def _ended(self, timeout: float | None) -> bool:
+        """Has it ended (waiting up to `timeout` s; None: for ever)? poll(), not select(): a server
+        with a hundred kernels holds descriptors past select's limit of 1024."""
+        watch = select.poll()
+        watch.register(self.pidfd, select.POLLIN)
+        return bool(watch.poll(None if timeout is None else timeout * 1000))
 
     def send_signal(self, signum: int) -> None:
         if self.poll() is None:
