@@ -8,6 +8,7 @@ itself, the demos' kernels the teams' zygotes fork (`gallery/warm_demos.py`).
 from __future__ import annotations
 
 import json
+import os
 import pwd
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ from matsuri.gallery import warm_demos  # noqa: E402
 from matsuri.gallery.server import serve  # noqa: E402
 from matsuri.sandbox.box import runs_root  # noqa: E402
 from matsuri.sandbox.cgroups import RunGroup  # noqa: E402
+from support.gallery_kit import forked_kernels  # noqa: E402
 from support.hackathon_kit import add_team, notebook  # noqa: E402
 
 DEMO = """
@@ -36,16 +38,14 @@ def _kernels() -> dict[str, list[int]]:
     found: dict[str, list[int]] = {}
     for proc in psutil.Process().children(recursive=True):
         try:
-            command, parent = proc.cmdline(), proc.parent().cmdline()
+            command = proc.cmdline()
             if command[1:3] == ["-m", "ipykernel_launcher"]:
                 how = "sandboxed" if any(f"{runs_root()}/kernel-" in part for part in command) else "plain"
-            elif command[1:3] == parent[1:3] == ["-m", "matsuri.grading.forkserver"]:
-                how = "forked"
-            else:
-                continue
-            found.setdefault(how, []).append(proc.uids().real)
+                found.setdefault(how, []).append(proc.uids().real)
         except psutil.Error:
             pass
+    for pid in forked_kernels(os.getpid()):
+        found.setdefault("forked", []).append(psutil.Process(pid).uids().real)
     return found
 
 

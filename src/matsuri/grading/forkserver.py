@@ -326,11 +326,7 @@ class ForkProvisioner(LocalProvisioner):
             return await super().launch_kernel(cmd, **kwargs)
         if zygote is not None:  # the zygote answers with the pid inside the sandbox
             pid = zygote.box.host_pid(pid) or pid
-        self.process = ForkedKernel(pid)
-        self.pid = self.pgid = pid
-        self.cwd = cwd
-        await listening(self.connection_info, self.process)
-        return self.connection_info
+        return await adopted(self, pid, cwd)
 
 
 def fork(address: str, argv: list[str], env: dict[str, str], cwd: str) -> int:
@@ -341,6 +337,16 @@ def fork(address: str, argv: list[str], env: dict[str, str], cwd: str) -> int:
         connection.connect(address)
         connection.sendall(json.dumps(request).encode() + b"\n")
         return json.loads(connection.makefile("rb").readline())["pid"]
+
+
+async def adopted(provisioner: LocalProvisioner, pid: int, cwd: str) -> dict:
+    """Make `provisioner` the owner of the forked kernel `pid` (the host's pid) working in `cwd`;
+    returns its connection info once its sockets listen."""
+    provisioner.process = ForkedKernel(pid)
+    provisioner.pid = provisioner.pgid = pid
+    provisioner.cwd = cwd
+    await listening(provisioner.connection_info, provisioner.process)
+    return provisioner.connection_info
 
 
 async def listening(info: dict, kernel: ForkedKernel, timeout: float = 10) -> None:

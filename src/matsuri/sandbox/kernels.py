@@ -129,11 +129,7 @@ class SandboxProvisioner(LocalProvisioner):
         if pid is None:  # started the normal way, in the zygote's sandbox
             return await super().launch_kernel(self.box.command(cmd, cwd=Path(cwd)),
                                                env={"PATH": "/usr/bin:/bin"}, cwd=str(self.box.dir))
-        self.process = forkserver.ForkedKernel(pid)
-        self.pid = self.pgid = pid
-        self.cwd = cwd
-        await forkserver.listening(self.connection_info, self.process)
-        return self.connection_info
+        return await forkserver.adopted(self, pid, cwd)
 
     async def cleanup(self, restart: bool = False) -> None:
         if self.forked:  # the sandbox is shared: end only what this kernel started

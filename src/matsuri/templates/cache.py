@@ -3,8 +3,9 @@
 Every Voila page view starts a fresh kernel, and learning from the warehouse takes seconds. The
 first view learns and stores the result under `~/.cache/matsuri` (or `$MATSURI_CACHE`), keyed by
 the warehouse file (path, size, modification time) and by the code of `matsuri.templates`; later
-views load it, and views opened while it learns wait for it. A rebuilt warehouse or changed code means learning again. Only this user's own
-cache folder (mode 0700) is ever read, because loading a pickle runs code.
+views load it, and views opened while it learns wait for it. A rebuilt warehouse or changed code
+means learning again. Only this user's own cache folder (mode 0700) is ever read, because loading
+a pickle runs code.
 """
 
 from __future__ import annotations
